@@ -1,0 +1,651 @@
+/* config.c: parse and validate bindguard.json (cJSON), apply environment
+ * overrides. Every message names the input, the place, and what was expected.
+ * Never: exit, abort, or leave a half-applied config behind.
+ */
+#define _GNU_SOURCE
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define BG_DEFAULT_CONFIG "/etc/bindguard/bindguard.json"
+
+static const char *const mode_names[] = {"off", "audit", "enforce"};
+static const char *const hazard_names[] = {"none", "pin", "pin_halfclosed"};
+
+const char *bg_mode_name(enum bg_mode m)
+{
+	return mode_names[m];
+}
+
+const char *bg_hazard_name(enum bg_hazard h)
+{
+	return hazard_names[h];
+}
+
+static int lookup(const char *const *names, unsigned n, const char *s)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (strcmp(names[i], s) == 0)
+			return (int)i;
+	return -1;
+}
+
+const char *bg_errno_name(int err)
+{
+	const char *n = strerrorname_np(err);
+	return n ? n : "EUNKNOWN";
+}
+
+int bg_errno_parse(const char *name)
+{
+	for (int e = 1; e < 200; e++) {
+		const char *n = strerrorname_np(e);
+		if (n && strcmp(n, name) == 0)
+			return e;
+	}
+	return -1;
+}
+
+void bg_config_defaults(struct bg_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->mode = BG_MODE_AUDIT;
+	c->level = BG_LEVEL_INFO;
+	strcpy(c->log, "stderr");
+	c->profile_auto = true;
+	c->profile = BG_PROFILE_CLASSIC;
+	c->block_hazards = 1u << BG_HAZARD_PIN_HALFCLOSED;
+	c->block_errno = EADDRINUSE;
+	strcpy(c->source, "built-in defaults");
+}
+
+/* ---- validation helpers ------------------------------------------------------ */
+
+struct parse {
+	struct bg_config *c;
+	const char *file;
+	const char *progname;
+	bool failed;
+};
+
+__attribute__((format(printf, 3, 4))) static void fail(struct parse *p, const char *field,
+							 const char *fmt, ...)
+{
+	if (p->failed)
+		return;
+	p->failed = true;
+	char what[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	snprintf(p->c->error, sizeof(p->c->error), "%s: %s: %s", p->file, field, what);
+}
+
+static const char *json_kind(const cJSON *v)
+{
+	if (cJSON_IsString(v))
+		return "a string";
+	if (cJSON_IsNumber(v))
+		return "a number";
+	if (cJSON_IsBool(v))
+		return "a boolean";
+	if (cJSON_IsNull(v))
+		return "null";
+	if (cJSON_IsArray(v))
+		return "an array";
+	if (cJSON_IsObject(v))
+		return "an object";
+	return "something else";
+}
+
+static int enum_field(struct parse *p, const char *field, const cJSON *v, const char *const *names,
+		      unsigned n)
+{
+	if (!cJSON_IsString(v)) {
+		fail(p, field, "expected a string, got %s", json_kind(v));
+		return -1;
+	}
+	int i = lookup(names, n, v->valuestring);
+	if (i < 0) {
+		char choices[128] = "";
+		for (unsigned k = 0; k < n; k++) {
+			strcat(choices, k ? (k + 1 == n ? " or " : ", ") : "");
+			strcat(choices, names[k]);
+		}
+		fail(p, field, "expected %s, got \"%s\"", choices, v->valuestring);
+	}
+	return i;
+}
+
+static int hazard_list(struct parse *p, const char *field, const cJSON *v)
+{
+	if (!cJSON_IsArray(v)) {
+		fail(p, field, "expected an array of hazards (\"pin\", \"pin_halfclosed\"), got %s",
+		     json_kind(v));
+		return -1;
+	}
+	unsigned mask = 0, i = 0;
+	const cJSON *e;
+	cJSON_ArrayForEach(e, v)
+	{
+		char f[96];
+		snprintf(f, sizeof(f), "%s[%u]", field, i++);
+		int h = enum_field(p, f, e, hazard_names + 1, 2);
+		if (h < 0)
+			return -1;
+		mask |= 1u << (h + 1);
+	}
+	return (int)mask;
+}
+
+static int port_number(const char *s, char **end)
+{
+	errno = 0;
+	long v = strtol(s, end, 10);
+	if (*end == s || errno || v < 1 || v > 65535)
+		return -1;
+	return (int)v;
+}
+
+static int port_span(struct parse *p, const char *field, const cJSON *v, struct bg_port_span *out)
+{
+	if (cJSON_IsNumber(v)) {
+		double d = v->valuedouble;
+		if (d < 1 || d > 65535 || d != (int)d) {
+			fail(p, field, "expected a port 1-65535, got %g", d);
+			return -1;
+		}
+		out->low = out->high = (uint16_t)d;
+		return 0;
+	}
+	if (!cJSON_IsString(v)) {
+		fail(p, field, "expected a port or \"LOW-HIGH\", got %s", json_kind(v));
+		return -1;
+	}
+	char *end;
+	int lo = port_number(v->valuestring, &end), hi = lo;
+	if (lo > 0 && *end == '-')
+		hi = port_number(end + 1, &end);
+	if (lo < 0 || hi < 0 || *end || hi < lo) {
+		fail(p, field, "expected a port or \"LOW-HIGH\" within 1-65535, got \"%s\"",
+		     v->valuestring);
+		return -1;
+	}
+	out->low = (uint16_t)lo;
+	out->high = (uint16_t)hi;
+	return 0;
+}
+
+static int cidr(struct parse *p, const char *field, const cJSON *v, struct bg_cidr *out)
+{
+	if (!cJSON_IsString(v)) {
+		fail(p, field, "expected an address or CIDR, got %s", json_kind(v));
+		return -1;
+	}
+	char buf[64];
+	snprintf(buf, sizeof(buf), "%s", v->valuestring);
+	char *slash = strchr(buf, '/');
+	long prefix = -1;
+	if (slash) {
+		*slash = 0;
+		char *end;
+		prefix = strtol(slash + 1, &end, 10);
+		if (end == slash + 1 || *end)
+			prefix = 999;
+	}
+	struct in_addr a4;
+	if (inet_pton(AF_INET, buf, &a4) == 1) {
+		bg_addr_from_v4(&out->addr, a4.s_addr);
+		if (prefix > 32)
+			goto bad;
+		out->prefix = (uint8_t)(prefix < 0 ? 128 : 96 + prefix);
+		return 0;
+	}
+	if (inet_pton(AF_INET6, buf, &out->addr) == 1) {
+		if (prefix > 128)
+			goto bad;
+		out->prefix = (uint8_t)(prefix < 0 ? 128 : prefix);
+		return 0;
+	}
+bad:
+	fail(p, field, "expected an IPv4 or IPv6 address, optionally /PREFIX, got \"%s\"",
+	     v->valuestring);
+	return -1;
+}
+
+/* Keys starting with '$' or '_' are free for "$schema" and comments. */
+static bool annotation(const char *key)
+{
+	return key[0] == '$' || key[0] == '_';
+}
+
+static bool in_list(const cJSON *list, const char *name)
+{
+	const cJSON *e;
+	cJSON_ArrayForEach(e, list)
+	{
+		if (cJSON_IsString(e) && strcmp(e->valuestring, name) == 0)
+			return true;
+	}
+	return false;
+}
+
+static bool string_list(struct parse *p, const char *field, const cJSON *v)
+{
+	if (!cJSON_IsArray(v)) {
+		fail(p, field, "expected an array of program names, got %s", json_kind(v));
+		return false;
+	}
+	unsigned i = 0;
+	const cJSON *e;
+	cJSON_ArrayForEach(e, v)
+	{
+		if (!cJSON_IsString(e) || !e->valuestring[0]) {
+			char f[96];
+			snprintf(f, sizeof(f), "%s[%u]", field, i);
+			fail(p, f, "expected a program name (a non-empty string), got %s",
+			     json_kind(e));
+			return false;
+		}
+		i++;
+	}
+	return true;
+}
+
+static void parse_rule(struct parse *p, unsigned idx, const cJSON *r)
+{
+	char base[32], field[96];
+	snprintf(base, sizeof(base), "rules[%u]", idx);
+	if (!cJSON_IsObject(r)) {
+		fail(p, base, "expected an object, got %s", json_kind(r));
+		return;
+	}
+	struct bg_rule *rule = &p->c->rules[idx];
+	memset(rule, 0, sizeof(*rule));
+	rule->program_match = true;
+	rule->mode = -1;
+	rule->block_hazards = -1;
+	const cJSON *v;
+	cJSON_ArrayForEach(v, r)
+	{
+		snprintf(field, sizeof(field), "%s.%s", base, v->string);
+		if (strcmp(v->string, "programs") == 0) {
+			if (string_list(p, field, v))
+				rule->program_match = rule->program_match && in_list(v, p->progname);
+		} else if (strcmp(v->string, "except_programs") == 0) {
+			if (string_list(p, field, v))
+				rule->program_match = rule->program_match && !in_list(v, p->progname);
+		} else if (strcmp(v->string, "ports") == 0) {
+			const cJSON *list = v;
+			if (!cJSON_IsArray(v)) {
+				fail(p, field, "expected an array of ports or \"LOW-HIGH\" ranges, got %s",
+				     json_kind(v));
+				return;
+			}
+			const cJSON *e;
+			cJSON_ArrayForEach(e, list)
+			{
+				char f[112];
+				snprintf(f, sizeof(f), "%s[%u]", field, rule->nports);
+				if (rule->nports == BG_MAX_SELECTORS) {
+					fail(p, f, "expected at most %d entries", BG_MAX_SELECTORS);
+					return;
+				}
+				if (port_span(p, f, e, &rule->ports[rule->nports]) == 0)
+					rule->nports++;
+			}
+		} else if (strcmp(v->string, "addresses") == 0) {
+			if (!cJSON_IsArray(v)) {
+				fail(p, field, "expected an array of addresses or CIDRs, got %s",
+				     json_kind(v));
+				return;
+			}
+			const cJSON *e;
+			cJSON_ArrayForEach(e, v)
+			{
+				char f[112];
+				snprintf(f, sizeof(f), "%s[%u]", field, rule->naddrs);
+				if (rule->naddrs == BG_MAX_SELECTORS) {
+					fail(p, f, "expected at most %d entries", BG_MAX_SELECTORS);
+					return;
+				}
+				if (cidr(p, f, e, &rule->addrs[rule->naddrs]) == 0)
+					rule->naddrs++;
+			}
+		} else if (strcmp(v->string, "mode") == 0) {
+			rule->mode = enum_field(p, field, v, mode_names, 3);
+		} else if (strcmp(v->string, "block") == 0) {
+			rule->block_hazards = hazard_list(p, field, v);
+		} else if (!annotation(v->string)) {
+			fail(p, field,
+			     "unknown key; expected programs, except_programs, ports, addresses, mode or block");
+		}
+	}
+}
+
+static void parse_enforce(struct parse *p, const cJSON *e)
+{
+	if (!cJSON_IsObject(e)) {
+		fail(p, "enforce", "expected an object with \"block\" and \"errno\", got %s",
+		     json_kind(e));
+		return;
+	}
+	const cJSON *v;
+	cJSON_ArrayForEach(v, e)
+	{
+		char field[96];
+		snprintf(field, sizeof(field), "enforce.%s", v->string);
+		if (strcmp(v->string, "block") == 0) {
+			int m = hazard_list(p, field, v);
+			if (m >= 0)
+				p->c->block_hazards = (unsigned)m;
+		} else if (strcmp(v->string, "errno") == 0) {
+			int err = cJSON_IsString(v) ? bg_errno_parse(v->valuestring) : -1;
+			if (err < 0)
+				fail(p, field, "expected an errno name such as \"EADDRINUSE\" or \"EACCES\", got %s%s%s",
+				     cJSON_IsString(v) ? "\"" : json_kind(v),
+				     cJSON_IsString(v) ? v->valuestring : "", cJSON_IsString(v) ? "\"" : "");
+			else
+				p->c->block_errno = err;
+		} else if (!annotation(v->string)) {
+			fail(p, field, "unknown key; expected block or errno");
+		}
+	}
+}
+
+static void parse_log(struct parse *p, const char *field, const char *s)
+{
+	if (strcmp(s, "stderr") && strcmp(s, "syslog") && s[0] != '/') {
+		fail(p, field, "expected \"stderr\", \"syslog\" or an absolute path, got \"%s\"", s);
+		return;
+	}
+	if (strlen(s) >= sizeof(p->c->log)) {
+		fail(p, field, "path longer than %zu bytes", sizeof(p->c->log) - 1);
+		return;
+	}
+	strcpy(p->c->log, s);
+}
+
+static void parse_profile(struct parse *p, const char *field, const char *s)
+{
+	enum bg_profile_id id;
+	if (strcmp(s, "auto") == 0) {
+		p->c->profile_auto = true;
+	} else if (bg_profile_parse(s, &id) == 0) {
+		p->c->profile_auto = false;
+		p->c->profile = id;
+	} else {
+		fail(p, field, "expected auto, legacy-2.6, classic or release, got \"%s\"", s);
+	}
+}
+
+static void parse_top(struct parse *p, const cJSON *root)
+{
+	static const char *const levels[] = {"info", "debug"};
+	if (!cJSON_IsObject(root)) {
+		fail(p, "(top level)", "expected an object, got %s", json_kind(root));
+		return;
+	}
+	const cJSON *v;
+	cJSON_ArrayForEach(v, root)
+	{
+		const char *k = v->string;
+		if (strcmp(k, "mode") == 0) {
+			int m = enum_field(p, k, v, mode_names, 3);
+			if (m >= 0)
+				p->c->mode = (enum bg_mode)m;
+		} else if (strcmp(k, "level") == 0) {
+			int l = enum_field(p, k, v, levels, 2);
+			if (l >= 0)
+				p->c->level = (enum bg_level)l;
+		} else if (strcmp(k, "log") == 0) {
+			if (!cJSON_IsString(v))
+				fail(p, k, "expected a string (\"stderr\", \"syslog\" or a path), got %s",
+				     json_kind(v));
+			else
+				parse_log(p, k, v->valuestring);
+		} else if (strcmp(k, "profile") == 0) {
+			if (!cJSON_IsString(v))
+				fail(p, k, "expected a string, got %s", json_kind(v));
+			else
+				parse_profile(p, k, v->valuestring);
+		} else if (strcmp(k, "enforce") == 0) {
+			parse_enforce(p, v);
+		} else if (strcmp(k, "rules") == 0) {
+			if (!cJSON_IsArray(v)) {
+				fail(p, k, "expected an array of rule objects, got %s", json_kind(v));
+				continue;
+			}
+			unsigned n = (unsigned)cJSON_GetArraySize(v);
+			if (n > BG_MAX_RULES) {
+				fail(p, k, "expected at most %d rules, got %u", BG_MAX_RULES, n);
+				continue;
+			}
+			for (unsigned i = 0; i < n; i++)
+				parse_rule(p, i, cJSON_GetArrayItem(v, (int)i));
+			p->c->nrules = n;
+		} else if (!annotation(k)) {
+			fail(p, k, "unknown key; expected mode, level, log, profile, enforce or rules");
+		}
+	}
+}
+
+int bg_config_parse(struct bg_config *c, const char *text, const char *file, const char *progname)
+{
+	bg_config_defaults(c);
+	snprintf(c->source, sizeof(c->source), "%s", file);
+	struct parse p = {c, file, progname ? progname : "", false};
+	const char *end = NULL;
+	cJSON *root = cJSON_ParseWithOpts(text, &end, 1);
+	if (!root) {
+		unsigned line = 1, col = 1;
+		const char *stop = end ? end : text + strlen(text);
+		for (const char *s = text; s < stop && *s; s++) {
+			if (*s == '\n') {
+				line++;
+				col = 1;
+			} else {
+				col++;
+			}
+		}
+		bg_config_defaults(c);
+		snprintf(c->error, sizeof(c->error), "%s:%u:%u: invalid JSON near here; expected a JSON object",
+			 file, line, col);
+		return -1;
+	}
+	parse_top(&p, root);
+	cJSON_Delete(root);
+	if (p.failed) {
+		char keep[sizeof(c->error)];
+		strcpy(keep, c->error);
+		bg_config_defaults(c);
+		strcpy(c->error, keep);
+		return -1;
+	}
+	return 0;
+}
+
+int bg_config_load(struct bg_config *c, const char *path, const char *progname)
+{
+	bool explicit = path != NULL;
+	if (!path)
+		path = BG_DEFAULT_CONFIG;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0) {
+		int err = errno;
+		bg_config_defaults(c);
+		if (!explicit && err == ENOENT)
+			return 0;
+		snprintf(c->error, sizeof(c->error), "%s: cannot open: %s%s", path, strerror(err),
+			 err == ELOOP ? " (symlinks are refused)" : "");
+		return -1;
+	}
+	struct stat st;
+	const char *why = NULL;
+	if (fstat(fd, &st) != 0)
+		why = "cannot stat";
+	else if (!S_ISREG(st.st_mode))
+		why = "not a regular file";
+	else if (st.st_mode & S_IWOTH)
+		why = "writable by other users (chmod o-w); refused";
+	else if (st.st_size > 1 << 20)
+		why = "larger than 1 MiB";
+	if (why) {
+		close(fd);
+		bg_config_defaults(c);
+		snprintf(c->error, sizeof(c->error), "%s: %s", path, why);
+		return -1;
+	}
+	char *text = malloc((size_t)st.st_size + 1);
+	size_t off = 0;
+	while (text && off < (size_t)st.st_size) {
+		ssize_t n = read(fd, text + off, (size_t)st.st_size - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		off += (size_t)n;
+	}
+	close(fd);
+	if (!text) {
+		bg_config_defaults(c);
+		snprintf(c->error, sizeof(c->error), "%s: out of memory", path);
+		return -1;
+	}
+	text[off] = 0;
+	int r = bg_config_parse(c, text, path, progname);
+	free(text);
+	return r;
+}
+
+void bg_config_env(struct bg_config *c)
+{
+	struct parse p = {c, "environment", "", c->error[0] != 0};
+	const char *v;
+	if ((v = secure_getenv("BINDGUARD_MODE")) && *v) {
+		int m = lookup(mode_names, 3, v);
+		if (m < 0)
+			fail(&p, "BINDGUARD_MODE", "expected off, audit or enforce, got \"%s\"", v);
+		else
+			c->mode = (enum bg_mode)m;
+	}
+	if ((v = secure_getenv("BINDGUARD_LOG")) && *v)
+		parse_log(&p, "BINDGUARD_LOG", v);
+	if ((v = secure_getenv("BINDGUARD_PROFILE")) && *v)
+		parse_profile(&p, "BINDGUARD_PROFILE", v);
+}
+
+static bool cidr_match(const struct bg_cidr *c, const struct in6_addr *a)
+{
+	unsigned bits = c->prefix;
+	for (unsigned i = 0; i < 16 && bits; i++) {
+		unsigned take = bits >= 8 ? 8 : bits;
+		uint8_t mask = (uint8_t)(0xff << (8 - take));
+		if ((c->addr.s6_addr[i] ^ a->s6_addr[i]) & mask)
+			return false;
+		bits -= take;
+	}
+	return true;
+}
+
+static bool rule_applies(const struct bg_rule *r, uint16_t port, const struct in6_addr *addr)
+{
+	if (!r->program_match)
+		return false;
+	bool ok = r->nports == 0;
+	for (unsigned i = 0; i < r->nports && !ok; i++)
+		ok = port >= r->ports[i].low && port <= r->ports[i].high;
+	if (!ok)
+		return false;
+	ok = r->naddrs == 0;
+	for (unsigned i = 0; i < r->naddrs && !ok; i++)
+		ok = cidr_match(&r->addrs[i], addr);
+	return ok;
+}
+
+void bg_config_decide(const struct bg_config *c, uint16_t port, const struct in6_addr *addr,
+		      enum bg_mode *mode, unsigned *block_hazards)
+{
+	*mode = c->mode;
+	*block_hazards = c->block_hazards;
+	for (unsigned i = 0; i < c->nrules; i++) {
+		const struct bg_rule *r = &c->rules[i];
+		if (!rule_applies(r, port, addr))
+			continue;
+		if (r->mode >= 0)
+			*mode = (enum bg_mode)r->mode;
+		if (r->block_hazards >= 0)
+			*block_hazards = (unsigned)r->block_hazards;
+		return;
+	}
+}
+
+static cJSON *hazard_array(unsigned mask)
+{
+	cJSON *a = cJSON_CreateArray();
+	for (int h = BG_HAZARD_PIN; h <= BG_HAZARD_PIN_HALFCLOSED; h++)
+		if (mask & (1u << h))
+			cJSON_AddItemToArray(a, cJSON_CreateString(hazard_names[h]));
+	return a;
+}
+
+static cJSON *cidr_json(const struct bg_cidr *c)
+{
+	char buf[INET6_ADDRSTRLEN + 8];
+	if (bg_addr_is_mapped(&c->addr) && c->prefix >= 96) {
+		inet_ntop(AF_INET, &c->addr.s6_addr[12], buf, sizeof(buf));
+		if (c->prefix != 128)
+			sprintf(buf + strlen(buf), "/%u", c->prefix - 96);
+	} else {
+		inet_ntop(AF_INET6, &c->addr, buf, sizeof(buf));
+		if (c->prefix != 128)
+			sprintf(buf + strlen(buf), "/%u", c->prefix);
+	}
+	return cJSON_CreateString(buf);
+}
+
+char *bg_config_json(const struct bg_config *c)
+{
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "source", c->source);
+	cJSON_AddStringToObject(o, "mode", mode_names[c->mode]);
+	cJSON_AddStringToObject(o, "level", c->level == BG_LEVEL_DEBUG ? "debug" : "info");
+	cJSON_AddStringToObject(o, "log", c->log);
+	cJSON_AddStringToObject(o, "profile", c->profile_auto ? "auto" : bg_profile_name(c->profile));
+	cJSON *e = cJSON_AddObjectToObject(o, "enforce");
+	cJSON_AddItemToObject(e, "block", hazard_array(c->block_hazards));
+	cJSON_AddStringToObject(e, "errno", bg_errno_name(c->block_errno));
+	cJSON *rules = cJSON_AddArrayToObject(o, "rules");
+	for (unsigned i = 0; i < c->nrules; i++) {
+		const struct bg_rule *r = &c->rules[i];
+		cJSON *j = cJSON_CreateObject();
+		cJSON_AddBoolToObject(j, "applies_to_this_program", r->program_match);
+		cJSON *ports = cJSON_AddArrayToObject(j, "ports");
+		for (unsigned k = 0; k < r->nports; k++) {
+			char buf[16];
+			snprintf(buf, sizeof(buf), "%u-%u", r->ports[k].low, r->ports[k].high);
+			cJSON_AddItemToArray(ports, cJSON_CreateString(buf));
+		}
+		cJSON *addrs = cJSON_AddArrayToObject(j, "addresses");
+		for (unsigned k = 0; k < r->naddrs; k++)
+			cJSON_AddItemToArray(addrs, cidr_json(&r->addrs[k]));
+		if (r->mode >= 0)
+			cJSON_AddStringToObject(j, "mode", mode_names[r->mode]);
+		if (r->block_hazards >= 0)
+			cJSON_AddItemToObject(j, "block", hazard_array((unsigned)r->block_hazards));
+		cJSON_AddItemToArray(rules, j);
+	}
+	char *s = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	return s;
+}

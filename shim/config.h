@@ -1,0 +1,87 @@
+/* config.h: bindguard's configuration: the JSON file, environment overrides,
+ * and the validation messages both the shim and `bindguard check-config` print.
+ * Never: take a service down. A bad config yields defaults plus a message.
+ */
+#ifndef BG_CONFIG_H
+#define BG_CONFIG_H
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "bucket.h"
+
+enum bg_mode { BG_MODE_OFF, BG_MODE_AUDIT, BG_MODE_ENFORCE };
+enum bg_hazard { BG_HAZARD_NONE, BG_HAZARD_PIN, BG_HAZARD_PIN_HALFCLOSED };
+enum bg_level { BG_LEVEL_INFO, BG_LEVEL_DEBUG };
+
+const char *bg_mode_name(enum bg_mode m);
+const char *bg_hazard_name(enum bg_hazard h);
+
+#define BG_MAX_RULES 64
+#define BG_MAX_SELECTORS 16
+
+struct bg_port_span {
+	uint16_t low, high;
+};
+
+struct bg_cidr {
+	struct in6_addr addr; /* IPv4 v4-mapped */
+	uint8_t prefix;       /* over the 128-bit form */
+};
+
+/* A rule applies to a bind when every selector it has matches; the first
+ * rule that applies sets the mode and the blocked hazards for that bind. */
+struct bg_rule {
+	bool program_match; /* decided once: the process name is constant */
+	struct bg_port_span ports[BG_MAX_SELECTORS];
+	unsigned nports;
+	struct bg_cidr addrs[BG_MAX_SELECTORS];
+	unsigned naddrs;
+	int mode;           /* enum bg_mode, or -1: keep the global mode */
+	int block_hazards;  /* bitmask of 1 << bg_hazard, or -1: keep */
+};
+
+struct bg_config {
+	enum bg_mode mode;
+	enum bg_level level;
+	char log[512];          /* "stderr", "syslog" or an absolute path */
+	bool profile_auto;
+	enum bg_profile_id profile;
+	unsigned block_hazards; /* bitmask of 1 << bg_hazard */
+	int block_errno;
+	struct bg_rule rules[BG_MAX_RULES];
+	unsigned nrules;
+	char source[512];       /* the file read, or "built-in defaults" */
+	char error[768];        /* the first problem found, empty if none */
+};
+
+/* The built-in defaults: audit, stderr, auto profile, block pin_halfclosed
+ * with EADDRINUSE (in enforce mode). */
+void bg_config_defaults(struct bg_config *c);
+
+/* Parse JSON text into c (starting from defaults). `file` names the input in
+ * messages. On error: returns -1, c holds the defaults, c->error the message
+ * ("FILE:LINE: ..." for syntax, "FILE: FIELD: expected ..." for values). */
+int bg_config_parse(struct bg_config *c, const char *text, const char *file, const char *progname);
+
+/* Load the file at path (NULL: the default path, absent = defaults). The
+ * file must be a regular file, not a symlink, and not writable by others. */
+int bg_config_load(struct bg_config *c, const char *path, const char *progname);
+
+/* Apply BINDGUARD_MODE / _LOG / _PROFILE (secure_getenv). On a bad value
+ * c->error gets the message (if empty) and the value is ignored. */
+void bg_config_env(struct bg_config *c);
+
+/* What the rules make of a bind: the mode and blocked hazards for it. */
+void bg_config_decide(const struct bg_config *c, uint16_t port, const struct in6_addr *addr,
+		      enum bg_mode *mode, unsigned *block_hazards);
+
+/* The effective configuration as JSON text (malloc'd; caller frees). */
+char *bg_config_json(const struct bg_config *c);
+
+/* errno <-> "EADDRINUSE" */
+const char *bg_errno_name(int err);
+int bg_errno_parse(const char *name);
+
+#endif

@@ -1,0 +1,82 @@
+/* event.h: bindguard's events, one JSON object per line, ECS-style names.
+ * The schema is conf/bindguard-event.schema.json. Encoding only: delivery is
+ * sink.c's, decisions are policy's.
+ */
+#ifndef BG_EVENT_H
+#define BG_EVENT_H
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "bucket.h"
+#include "config.h"
+#include "sink.h"
+
+#define BG_EVENT_OWNERS 16
+
+enum bg_connect_bound { BG_CB_NO, BG_CB_YES, BG_CB_INFERRED };
+
+/* One owner of the bucket a bind touches. */
+struct bg_owner_info {
+	pid_t pid; /* -1: not found in /proc (orphan, TIME_WAIT, another pid namespace) */
+	char comm[64];
+	uint8_t family, state;
+	struct in6_addr laddr, raddr;
+	uint16_t lport, rport;
+	enum bg_connect_bound connect_bound;
+	uint32_t uid, inode;
+};
+
+enum bg_decision { BG_DECISION_ALLOW, BG_DECISION_LOG, BG_DECISION_BLOCK };
+const char *bg_decision_name(enum bg_decision d);
+
+struct bg_bind_event {
+	const char *action; /* "bind" or "listen" */
+	int fd;
+	uint8_t family;
+	struct in6_addr addr;
+	uint16_t port;
+	bool port_auto;       /* bind(addr, 0): the kernel chose the port */
+	bool ephemeral;       /* port inside ip_local_port_range */
+	enum bg_mode mode;
+	enum bg_decision decision;
+	enum bg_hazard hazard;
+	const char *profile;
+	bool tb_exists;
+	struct bg_tb_state before, after;
+	bool conflict_predicted;
+	struct bg_owner_info owners[BG_EVENT_OWNERS];
+	unsigned nowners, owners_total;
+	const char *view;     /* how other processes were seen */
+	int result;           /* the call's return value (or -1 when blocked) */
+	int err;              /* its errno when result < 0 */
+};
+
+/* Process identity used by every event (call again after fork). */
+void bg_event_process(pid_t pid, const char *name);
+
+/* Encode a bind/listen event and hand it to the sink. */
+void bg_event_bind(const struct bg_bind_event *e, enum bg_severity sev);
+
+/* "start": version, profile, view, effective config (JSON text). */
+void bg_event_start(const char *version, const char *profile, const char *kernel,
+		    const char *view, const char *config_json);
+/* "stop": counters. */
+struct bg_counters {
+	uint64_t binds, hazards, blocked, divergences, sockets;
+};
+void bg_event_stop(const struct bg_counters *c);
+/* "config_error": the one-line message also printed on stderr. */
+void bg_event_config_error(const char *message);
+/* "model_divergence": the model predicted one thing, the kernel did another. */
+void bg_event_divergence(const char *action, uint8_t family, const struct in6_addr *addr,
+			 uint16_t port, bool predicted_conflict, int result, int err);
+
+/* "ADDR:PORT" with brackets for IPv6; IPv4 shown plainly. */
+void bg_format_endpoint(char *buf, unsigned len, uint8_t family, const struct in6_addr *a,
+			uint16_t port);
+void bg_format_addr(char *buf, unsigned len, uint8_t family, const struct in6_addr *a);
+
+#endif

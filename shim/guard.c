@@ -1,0 +1,916 @@
+/* guard.c: the shim's state, and the path of one bind: learn the bucket's
+ * owners (own sockets from the model, others from the kernel), ask the model,
+ * decide, call, commit the kernel's real answer, report.
+ * Never: hold the model lock across a real socket call or an event write,
+ * or change errno or a return value in audit mode.
+ */
+#define _GNU_SOURCE
+#include "guard.h"
+
+#include <errno.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "kernel.h"
+#include "libc.h"
+#include "policy.h"
+
+#define MAX_KSOCKS 256
+
+/* A bucket owner that is not a live socket of this process: another
+ * process's socket seen through sock_diag, or one of ours after its last fd
+ * closed while the kernel still holds it (FIN_WAIT, TIME_WAIT). */
+struct bg_other {
+	struct bg_sk sk;
+	struct in6_addr daddr;
+	uint16_t dport;
+	uint64_t cookie;
+	bool known; /* flags known (was ours); otherwise inferred */
+	bool seen;
+};
+
+struct bg_sock bg_not_tcp = {.refs = 1 << 30};
+
+static struct {
+	atomic_int init; /* 0 none, 1 running, 2 ready */
+	bool active;
+	struct bg_config cfg;
+	struct bg_profile profile;
+	char kernel[65];
+	struct bg_table *table;
+	pthread_mutex_t lock;
+	atomic_int lock_owner;
+	char progname[64];
+	uid_t euid;
+	struct {
+		atomic_uint_fast64_t binds, hazards, blocked, divergences, sockets;
+	} n;
+} g = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static __thread pid_t tls_tid;
+
+static pid_t self_tid(void)
+{
+	if (!tls_tid)
+		tls_tid = gettid();
+	return tls_tid;
+}
+
+bool bg_active(void)
+{
+	if (atomic_load_explicit(&g.init, memory_order_acquire) != 2)
+		bg_init();
+	return atomic_load_explicit(&g.init, memory_order_acquire) == 2 && g.active;
+}
+
+static void *table_alloc(unsigned long n)
+{
+	return malloc(n);
+}
+
+static void at_exit(void)
+{
+	if (atomic_load(&g.init) != 2 || !g.active)
+		return;
+	struct bg_counters c = {g.n.binds, g.n.hazards, g.n.blocked, g.n.divergences, g.n.sockets};
+	bg_event_stop(&c);
+}
+
+void bg_init(void)
+{
+	int expect = 0;
+	if (!atomic_compare_exchange_strong(&g.init, &expect, 1))
+		return; /* ready, or being set up (by us, re-entered, or another thread) */
+	bg_libc_resolve();
+	snprintf(g.progname, sizeof(g.progname), "%s", program_invocation_short_name);
+	g.euid = geteuid();
+
+	const char *path = secure_getenv("BINDGUARD_CONFIG");
+	bg_config_load(&g.cfg, path && *path ? path : NULL, g.progname);
+	bg_config_env(&g.cfg);
+	if (g.cfg.error[0] && g.cfg.mode == BG_MODE_ENFORCE)
+		g.cfg.mode = BG_MODE_AUDIT; /* a broken config never enforces */
+	if (g.cfg.error[0]) {
+		char line[1024];
+		int n = snprintf(line, sizeof(line), "bindguard: %s; running in audit mode with defaults\n",
+				 g.cfg.error);
+		if (write(STDERR_FILENO, line, (size_t)n) < 0) {
+			/* nowhere left to say it; the event below may still get out */
+		}
+	}
+
+	unsigned kver = bg_kernel_version(g.kernel, sizeof(g.kernel));
+	g.profile = g.cfg.profile_auto ? bg_profile_for_kernel(kver) : bg_profile_named(g.cfg.profile, kver);
+
+	g.active = g.cfg.mode != BG_MODE_OFF;
+	if (g.active) {
+		void *m = mmap(NULL, sizeof(struct bg_table), PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (m == MAP_FAILED) {
+			g.active = false;
+		} else {
+			g.table = m;
+			g.table->alloc = table_alloc;
+			g.table->free = free;
+			bg_table_init(g.table, g.profile);
+		}
+	}
+	if (g.active) {
+		bg_sink_init(g.cfg.log);
+		bg_event_process(getpid(), g.progname);
+		if (g.cfg.error[0])
+			bg_event_config_error(g.cfg.error);
+		char *cfg = bg_config_json(&g.cfg);
+		bg_event_start(BG_VERSION, bg_profile_name(g.profile.id), g.kernel,
+			       bg_view_name(bg_kernel_view()), cfg);
+		free(cfg);
+		atexit(at_exit);
+	}
+	atomic_store_explicit(&g.init, 2, memory_order_release);
+}
+
+/* ---- lock and the release list ------------------------------------------------- */
+
+static void release_one(struct bg_sock *s, void *arg);
+
+bool bg_lock(void)
+{
+	pid_t self = self_tid();
+	if (atomic_load_explicit(&g.lock_owner, memory_order_relaxed) == self)
+		return false;
+	pthread_mutex_lock(&g.lock);
+	atomic_store_explicit(&g.lock_owner, self, memory_order_relaxed);
+	bg_release_drain(release_one, NULL);
+	return true;
+}
+
+void bg_unlock(void)
+{
+	atomic_store_explicit(&g.lock_owner, 0, memory_order_relaxed);
+	pthread_mutex_unlock(&g.lock);
+}
+
+static struct bg_other *other_new(void)
+{
+	struct bg_other *o = calloc(1, sizeof(*o));
+	if (o)
+		o->sk.kind = BG_KIND_OTHER;
+	return o;
+}
+
+static void other_drop(struct bg_other *o)
+{
+	bg_put_port(g.table, &o->sk);
+	free(o);
+}
+
+/* The last fd of s is gone. If the kernel may keep the socket (it was
+ * connected and its port is one sock_diag will be asked about), a record
+ * with its known flags takes its place as owner until the kernel drops it;
+ * otherwise it leaves the bucket now. */
+static void release_one(struct bg_sock *s, void *arg)
+{
+	(void)arg;
+	if (s == &bg_not_tcp)
+		return;
+	if (s->sk.tb && s->connected && bg_kernel_port_ephemeral(s->sk.num)) {
+		struct bg_other *o = other_new();
+		if (o) {
+			o->sk.family = s->sk.family;
+			o->sk.state = s->sk.state;
+			o->sk.reuse = s->sk.reuse;
+			o->sk.reuseport = s->sk.reuseport;
+			o->sk.ipv6only = s->sk.ipv6only;
+			o->sk.bound_dev_if = s->sk.bound_dev_if;
+			o->sk.uid = s->sk.uid;
+			o->sk.rcv_saddr = s->sk.rcv_saddr;
+			o->sk.connect_bind = s->sk.connect_bind;
+			o->sk.bindport_lock = s->sk.bindport_lock;
+			o->daddr = s->daddr;
+			o->dport = s->dport;
+			o->known = true;
+			if (bg_inherit_port(g.table, &o->sk, &s->sk) != 0) {
+				free(o);
+				o = NULL;
+			}
+		}
+	}
+	bg_put_port(g.table, &s->sk);
+	free(s);
+}
+
+/* ---- tracking ---------------------------------------------------------------------- */
+
+void bg_track(int fd, struct bg_sock *s)
+{
+	struct bg_sock *old;
+	if (bg_fd_set(fd, s, &old) != 0) {
+		free(s);
+		return;
+	}
+	atomic_fetch_add(&g.n.sockets, 1);
+	if (old)
+		bg_sock_put(old);
+}
+
+void bg_untrack(int fd)
+{
+	struct bg_sock *old = bg_fd_take(fd);
+	if (old)
+		bg_sock_put(old);
+}
+
+static int getint(int fd, int level, int opt)
+{
+	int v = 0;
+	socklen_t l = sizeof(v);
+	if (getsockopt(fd, level, opt, &v, &l) != 0)
+		return -1;
+	return v;
+}
+
+static void addr_of(const struct sockaddr_storage *ss, struct in6_addr *a, uint16_t *port)
+{
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)ss;
+		bg_addr_from_v4(a, in->sin_addr.s_addr);
+		*port = ntohs(in->sin_port);
+	} else {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)ss;
+		*a = in6->sin6_addr;
+		*port = ntohs(in6->sin6_port);
+	}
+}
+
+static bool local_of(int fd, struct in6_addr *a, uint16_t *port)
+{
+	struct sockaddr_storage ss;
+	socklen_t l = sizeof(ss);
+	if (getsockname(fd, (struct sockaddr *)&ss, &l) != 0 ||
+	    (ss.ss_family != AF_INET && ss.ss_family != AF_INET6))
+		return false;
+	addr_of(&ss, a, port);
+	return true;
+}
+
+/* A socket we did not see created (inherited across exec, made before we
+ * were ready, received over SCM_RIGHTS): read what binding needs from it. */
+static struct bg_sock *learn(int fd)
+{
+	int domain = getint(fd, SOL_SOCKET, SO_DOMAIN);
+	if (domain != AF_INET && domain != AF_INET6)
+		return NULL;
+	int type = getint(fd, SOL_SOCKET, SO_TYPE);
+	int proto = getint(fd, SOL_SOCKET, SO_PROTOCOL);
+	if (type != SOCK_STREAM || proto != IPPROTO_TCP) {
+		struct bg_sock *old;
+		if (bg_fd_set(fd, &bg_not_tcp, &old) == 0 && old)
+			bg_sock_put(old);
+		return NULL;
+	}
+	struct bg_sock *s = bg_sock_new(type, domain);
+	if (!s)
+		return NULL;
+	s->tcp = true;
+	s->sk.uid = g.euid;
+	s->sk.reuse = getint(fd, SOL_SOCKET, SO_REUSEADDR) > 0;
+	s->sk.reuseport = getint(fd, SOL_SOCKET, SO_REUSEPORT) > 0;
+	if (domain == AF_INET6)
+		s->sk.ipv6only = getint(fd, IPPROTO_IPV6, IPV6_V6ONLY) > 0;
+	struct tcp_info ti;
+	socklen_t l = sizeof(ti);
+	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &l) == 0)
+		s->sk.state = ti.tcpi_state;
+	uint16_t port = 0;
+	struct in6_addr local;
+	if (local_of(fd, &local, &port) && port) {
+		s->sk.rcv_saddr = local;
+		struct sockaddr_storage peer;
+		socklen_t pl = sizeof(peer);
+		s->connected = getpeername(fd, (struct sockaddr *)&peer, &pl) == 0;
+		if (s->connected)
+			addr_of(&peer, &s->daddr, &s->dport);
+		s->listening = s->sk.state == BG_TCP_LISTEN;
+		if (bg_lock()) {
+			/* a connected socket on an ephemeral port most likely got it
+			 * from connect(); anything else was bound */
+			if (s->connected && bg_kernel_port_ephemeral(port))
+				bg_hash_connect(g.table, &s->sk, port);
+			else
+				bg_bind_commit(g.table, &s->sk, port);
+			bg_unlock();
+		}
+	}
+	bg_track(fd, s);
+	return bg_fd_get(fd) == s ? s : NULL;
+}
+
+struct bg_sock *bg_sock_for(int fd)
+{
+	struct bg_sock *s = bg_fd_get(fd);
+	if (s == &bg_not_tcp)
+		return NULL;
+	if (s)
+		return s;
+	return learn(fd);
+}
+
+/* ---- the kernel's view merged into the model ------------------------------------- */
+
+static bool same_addr(const struct in6_addr *a, const struct in6_addr *b)
+{
+	return memcmp(a, b, sizeof(*a)) == 0;
+}
+
+static bool kconnected(const struct bg_ksock *k)
+{
+	return k->state != BG_TCP_LISTEN && k->state != BG_TCP_CLOSE;
+}
+
+/* Is model owner o the kernel socket k? */
+static bool owner_is(const struct bg_sk *o, const struct bg_ksock *k)
+{
+	if (!same_addr(&o->rcv_saddr, &k->saddr))
+		return false;
+	if (o->kind == BG_KIND_OWN) {
+		const struct bg_sock *s = (const struct bg_sock *)((const char *)o - offsetof(struct bg_sock, sk));
+		if (kconnected(k))
+			return s->connected && s->dport == k->dport && same_addr(&s->daddr, &k->daddr);
+		return !s->connected && s->listening == (k->state == BG_TCP_LISTEN);
+	}
+	const struct bg_other *x = (const struct bg_other *)o;
+	if (x->cookie && k->cookie)
+		return x->cookie == k->cookie;
+	return x->dport == k->dport && same_addr(&x->daddr, &k->daddr);
+}
+
+struct view {
+	struct bg_ksock k[MAX_KSOCKS];
+	const struct bg_sk *match[MAX_KSOCKS]; /* model owner of each, after sync */
+	int n;
+	enum bg_view source;
+	bool queried;
+};
+
+/* Bring the model's bucket for `port` in line with the kernel's sockets on
+ * it. Owners the kernel no longer has leave; sockets the model did not know
+ * join, connect-bound ones first so that a bucket they created starts, as in
+ * the kernel, at (-1, -1). Whether another process's socket was placed by
+ * connect() is inferred: connected, on an ephemeral port, no listener. */
+static void sync_port(uint16_t port, struct view *v, bool ephemeral)
+{
+	bool seen_own[MAX_KSOCKS] = {0};
+	struct bg_tb *tb = bg_tb_find(g.table, port);
+	for (struct bg_sk *o = tb ? tb->owners : NULL; o; o = o->bind_next)
+		if (o->kind == BG_KIND_OTHER)
+			((struct bg_other *)o)->seen = false;
+
+	bool listener = false;
+	for (int i = 0; i < v->n; i++)
+		listener |= v->k[i].state == BG_TCP_LISTEN;
+
+	/* match what the model knows */
+	bool own_seen_any = false;
+	struct bg_sk *unseen_own[MAX_KSOCKS];
+	int nunseen = 0;
+	for (struct bg_sk *o = tb ? tb->owners : NULL; o; o = o->bind_next) {
+		bool found = false;
+		for (int i = 0; i < v->n && !found; i++) {
+			if (v->match[i] || !owner_is(o, &v->k[i]))
+				continue;
+			v->match[i] = o;
+			o->state = v->k[i].state;
+			found = true;
+			if (o->kind == BG_KIND_OTHER)
+				((struct bg_other *)o)->seen = true;
+			else
+				seen_own[i] = own_seen_any = true;
+		}
+		if (!found && nunseen < MAX_KSOCKS)
+			unseen_own[nunseen++] = o;
+	}
+	(void)seen_own;
+	(void)own_seen_any;
+	/* owners the kernel no longer reports have left the bucket */
+	for (int i = 0; i < nunseen; i++) {
+		struct bg_sk *o = unseen_own[i];
+		if (o->kind == BG_KIND_OTHER)
+			other_drop((struct bg_other *)o);
+		else
+			bg_put_port(g.table, o);
+	}
+	/* join the newcomers: connect-bound first */
+	for (int pass = 0; pass < 2; pass++) {
+		for (int i = 0; i < v->n; i++) {
+			const struct bg_ksock *k = &v->k[i];
+			if (v->match[i])
+				continue;
+			bool cb = ephemeral && kconnected(k) && !listener;
+			if (cb != (pass == 0))
+				continue;
+			struct bg_other *o = other_new();
+			if (!o)
+				continue;
+			o->sk.family = k->family;
+			o->sk.state = k->state;
+			o->sk.ipv6only = k->v6only;
+			o->sk.bound_dev_if = (int)k->ifindex;
+			o->sk.uid = k->uid;
+			o->sk.rcv_saddr = k->saddr;
+			o->daddr = k->daddr;
+			o->dport = k->dport;
+			o->cookie = k->cookie;
+			o->seen = true;
+			int err = cb ? bg_hash_connect(g.table, &o->sk, port)
+				     : bg_bind_commit(g.table, &o->sk, port);
+			if (err) {
+				free(o);
+				continue;
+			}
+			v->match[i] = &o->sk;
+		}
+	}
+}
+
+static void query(uint16_t port, struct view *v, uint32_t exclude_inode)
+{
+	memset(v->match, 0, sizeof(v->match));
+	v->n = bg_kernel_port_sockets(port, v->k, MAX_KSOCKS, &v->source);
+	if (v->n < 0)
+		v->n = 0;
+	if (exclude_inode) {
+		for (int i = 0; i < v->n; i++) {
+			if (v->k[i].inode == exclude_inode) {
+				v->k[i] = v->k[--v->n];
+				break;
+			}
+		}
+	}
+	v->queried = true;
+}
+
+static enum bg_hazard classify(const struct bg_bind_prediction *p, uint16_t port)
+{
+	if (!p->pins)
+		return BG_HAZARD_NONE;
+	const struct bg_tb *tb = bg_tb_find(g.table, port);
+	for (const struct bg_sk *o = tb ? tb->owners : NULL; o; o = o->bind_next)
+		if (o->connect_bind && bg_tcp_state_halfclosed(o->state))
+			return BG_HAZARD_PIN_HALFCLOSED;
+	return BG_HAZARD_PIN;
+}
+
+static enum bg_connect_bound cb_of(const struct bg_sk *o)
+{
+	if (!o || !o->connect_bind)
+		return BG_CB_NO;
+	if (o->kind == BG_KIND_OTHER && !((const struct bg_other *)o)->known)
+		return BG_CB_INFERRED;
+	return BG_CB_YES;
+}
+
+/* Owners for the event: the kernel's list where we asked it, else the model's. */
+static void fill_owners(struct bg_bind_event *e, const struct view *v, uint16_t port)
+{
+	e->nowners = e->owners_total = 0;
+	if (v->queried) {
+		for (int i = 0; i < v->n; i++) {
+			e->owners_total++;
+			if (e->nowners == BG_EVENT_OWNERS)
+				continue;
+			const struct bg_ksock *k = &v->k[i];
+			struct bg_owner_info *w = &e->owners[e->nowners++];
+			memset(w, 0, sizeof(*w));
+			w->pid = v->match[i] && v->match[i]->kind == BG_KIND_OWN ? getpid() : 0;
+			if (w->pid)
+				snprintf(w->comm, sizeof(w->comm), "%s", g.progname);
+			w->family = k->family;
+			w->state = k->state;
+			w->laddr = k->saddr;
+			w->raddr = k->daddr;
+			w->lport = k->sport;
+			w->rport = k->dport;
+			w->connect_bound = cb_of(v->match[i]);
+			w->uid = k->uid;
+			w->inode = k->inode;
+		}
+		return;
+	}
+	const struct bg_tb *tb = bg_tb_find(g.table, port);
+	for (const struct bg_sk *o = tb ? tb->owners : NULL; o; o = o->bind_next) {
+		e->owners_total++;
+		if (e->nowners == BG_EVENT_OWNERS)
+			continue;
+		struct bg_owner_info *w = &e->owners[e->nowners++];
+		memset(w, 0, sizeof(*w));
+		w->family = o->family;
+		w->state = o->state;
+		w->laddr = o->rcv_saddr;
+		w->lport = port;
+		w->connect_bound = cb_of(o);
+		w->uid = o->uid;
+		if (o->kind == BG_KIND_OWN) {
+			const struct bg_sock *s = (const struct bg_sock *)((const char *)o - offsetof(struct bg_sock, sk));
+			w->pid = getpid();
+			snprintf(w->comm, sizeof(w->comm), "%s", g.progname);
+			w->raddr = s->daddr;
+			w->rport = s->dport;
+		}
+	}
+}
+
+/* Who holds the other owners' inodes: only for events someone will read. */
+static void resolve_pids(struct bg_bind_event *e)
+{
+	for (unsigned i = 0; i < e->nowners; i++) {
+		struct bg_owner_info *w = &e->owners[i];
+		if (!w->pid)
+			w->pid = bg_kernel_inode_owner(w->inode, w->comm, sizeof(w->comm));
+	}
+}
+
+static void report(struct bg_bind_event *e)
+{
+	enum bg_severity sev = BG_SEV_DEBUG;
+	if (e->hazard != BG_HAZARD_NONE)
+		sev = e->decision == BG_DECISION_BLOCK ? BG_SEV_ERROR : BG_SEV_WARNING;
+	if (sev == BG_SEV_DEBUG && g.cfg.level != BG_LEVEL_DEBUG)
+		return;
+	resolve_pids(e);
+	bg_event_bind(e, sev);
+}
+
+static void divergence(const char *action, const struct bg_sk *sk, uint16_t port, bool predicted,
+		       int r, int err)
+{
+	bool kernel_conflict = r < 0 && err == EADDRINUSE;
+	if ((r == 0 && predicted) || (kernel_conflict && !predicted)) {
+		atomic_fetch_add(&g.n.divergences, 1);
+		if (g.cfg.level == BG_LEVEL_DEBUG)
+			bg_event_divergence(action, sk->family, &sk->rcv_saddr, port, predicted, r, err);
+	}
+}
+
+/* ---- bind and listen ------------------------------------------------------------------ */
+
+static bool parse_bind_addr(const struct bg_sock *s, const struct sockaddr *addr, socklen_t len,
+			    struct in6_addr *a, uint16_t *port)
+{
+	if (!addr)
+		return false;
+	if (addr->sa_family == AF_INET && s->sk.family == AF_INET && len >= sizeof(struct sockaddr_in)) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)addr;
+		bg_addr_from_v4(a, in->sin_addr.s_addr);
+		*port = ntohs(in->sin_port);
+		return true;
+	}
+	if (addr->sa_family == AF_INET6 && s->sk.family == AF_INET6 &&
+	    len >= sizeof(struct sockaddr_in6)) {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)addr;
+		*a = in6->sin6_addr;
+		*port = ntohs(in6->sin6_port);
+		return true;
+	}
+	return false;
+}
+
+/* The socket as the kernel's get_port will see it for this bind. */
+static struct bg_sk candidate(const struct bg_sock *s, const struct in6_addr *a)
+{
+	struct bg_sk c = s->sk;
+	c.tb = NULL;
+	c.tb2 = NULL;
+	c.bind_next = NULL;
+	c.rcv_saddr = *a;
+	/* inet6_bind(): a specific, non-mapped address makes the socket v6-only */
+	if (c.family == AF_INET6 && !bg_addr_is_any(a, AF_INET6) && !bg_addr_is_mapped(a))
+		c.ipv6only = true;
+	return c;
+}
+
+static void event_init(struct bg_bind_event *e, const char *action, int fd, const struct bg_sk *c,
+		       uint16_t port)
+{
+	memset(e, 0, sizeof(*e));
+	e->action = action;
+	e->fd = fd;
+	e->family = c->family;
+	e->addr = c->rcv_saddr;
+	e->port = port;
+	e->profile = bg_profile_name(g.profile.id);
+	e->view = "none";
+}
+
+static void prediction_to_event(struct bg_bind_event *e, const struct bg_bind_prediction *p)
+{
+	e->tb_exists = p->tb_exists;
+	e->before = p->before;
+	e->after = p->after;
+	e->conflict_predicted = p->conflict;
+}
+
+/* Shared by bind with an explicit port and listen on a bound socket. */
+static int guarded_get_port(struct bg_sock *s, int fd, const char *action, struct bg_sk *cand,
+			    uint16_t port, int (*call)(int, const void *, long), const void *arg,
+			    long argl)
+{
+	struct bg_bind_event e;
+	event_init(&e, action, fd, cand, port);
+	static __thread struct view v; /* large; one per thread, not on the stack */
+	v.queried = false;
+	v.n = 0;
+	e.ephemeral = bg_kernel_port_ephemeral(port);
+	if (e.ephemeral) {
+		struct stat st;
+		uint32_t self_ino = s->sk.tb && fstat(fd, &st) == 0 ? (uint32_t)st.st_ino : 0;
+		query(port, &v, 0);
+		(void)self_ino;
+		e.view = bg_view_name(v.source);
+	}
+	enum bg_mode mode;
+	unsigned block;
+	bg_config_decide(&g.cfg, port, &cand->rcv_saddr, &mode, &block);
+	e.mode = mode;
+
+	struct bg_bind_prediction p;
+	bool locked = bg_lock();
+	if (!locked)
+		return call(fd, arg, argl); /* re-entered from a signal handler */
+	if (v.queried)
+		sync_port(port, &v, true);
+	bg_predict_get_port(g.table, cand, port, &p);
+	e.hazard = mode == BG_MODE_OFF ? BG_HAZARD_NONE : classify(&p, port);
+	e.decision = bg_policy_decide(mode, block, e.hazard, true);
+	prediction_to_event(&e, &p);
+	fill_owners(&e, &v, port);
+	bg_unlock();
+
+	atomic_fetch_add(&g.n.binds, 1);
+	if (e.hazard != BG_HAZARD_NONE)
+		atomic_fetch_add(&g.n.hazards, 1);
+	if (e.decision == BG_DECISION_BLOCK) {
+		atomic_fetch_add(&g.n.blocked, 1);
+		e.result = -1;
+		e.err = g.cfg.block_errno;
+		report(&e);
+		errno = g.cfg.block_errno;
+		return -1;
+	}
+
+	int r = call(fd, arg, argl);
+	int err = errno;
+	if (bg_lock()) {
+		if (r == 0) {
+			struct bg_tb *before = s->sk.tb;
+			s->sk.rcv_saddr = cand->rcv_saddr;
+			s->sk.ipv6only = cand->ipv6only;
+			s->sk.state = cand->state;
+			s->sk.bindport_lock = true;
+			if (!before || before->port == port)
+				bg_bind_commit(g.table, &s->sk, port);
+		}
+		bg_unlock();
+	}
+	divergence(action, cand, port, p.conflict, r, err);
+	e.result = r;
+	e.err = err;
+	if (r != 0 && e.hazard != BG_HAZARD_NONE)
+		e.hazard = BG_HAZARD_NONE; /* the kernel refused: nothing was pinned */
+	report(&e);
+	errno = err;
+	return r;
+}
+
+static int call_bind(int fd, const void *addr, long len)
+{
+	return bg_real.bind(fd, addr, (socklen_t)len);
+}
+
+static int call_listen(int fd, const void *unused, long backlog)
+{
+	(void)unused;
+	return bg_real.listen(fd, (int)backlog);
+}
+
+/* The kernel chose the port (bind(addr, 0), listen() autobind): only after
+ * the call do we know which, so the hazard can only be reported. */
+static void after_auto_port(struct bg_sock *s, int fd, const char *action)
+{
+	struct in6_addr local;
+	uint16_t port = 0;
+	if (!local_of(fd, &local, &port) || !port)
+		return;
+	struct bg_sk cand = s->sk;
+	cand.tb = NULL;
+	cand.tb2 = NULL;
+	cand.rcv_saddr = local;
+	struct bg_bind_event e;
+	event_init(&e, action, fd, &cand, port);
+	e.port_auto = true;
+	static __thread struct view v;
+	v.queried = false;
+	v.n = 0;
+	e.ephemeral = bg_kernel_port_ephemeral(port);
+	if (e.ephemeral) {
+		struct stat st;
+		query(port, &v, fstat(fd, &st) == 0 ? (uint32_t)st.st_ino : 0);
+		e.view = bg_view_name(v.source);
+	}
+	enum bg_mode mode;
+	unsigned block;
+	bg_config_decide(&g.cfg, port, &local, &mode, &block);
+	e.mode = mode;
+	if (!bg_lock())
+		return;
+	if (v.queried)
+		sync_port(port, &v, true);
+	struct bg_bind_prediction p;
+	bg_predict_get_port(g.table, &cand, port, &p);
+	e.hazard = mode == BG_MODE_OFF ? BG_HAZARD_NONE : classify(&p, port);
+	e.decision = bg_policy_decide(mode, block, e.hazard, false);
+	prediction_to_event(&e, &p);
+	fill_owners(&e, &v, port);
+	s->sk.rcv_saddr = local;
+	bg_bind_commit(g.table, &s->sk, port);
+	bg_unlock();
+	atomic_fetch_add(&g.n.binds, 1);
+	if (e.hazard != BG_HAZARD_NONE)
+		atomic_fetch_add(&g.n.hazards, 1);
+	report(&e);
+}
+
+int bg_guard_bind(struct bg_sock *s, int fd, const struct sockaddr *addr, socklen_t len)
+{
+	struct in6_addr a;
+	uint16_t port;
+	if (!parse_bind_addr(s, addr, len, &a, &port) || s->sk.tb)
+		return bg_real.bind(fd, addr, len); /* the kernel will refuse it */
+	if (port == 0) {
+		int r = bg_real.bind(fd, addr, len);
+		int err = errno;
+		if (r == 0 && !s->bind_address_no_port)
+			after_auto_port(s, fd, "bind");
+		else if (r == 0)
+			s->sk.rcv_saddr = a;
+		errno = err;
+		return r;
+	}
+	struct bg_sk cand = candidate(s, &a);
+	return guarded_get_port(s, fd, "bind", &cand, port, call_bind, addr, len);
+}
+
+int bg_guard_listen(struct bg_sock *s, int fd, int backlog)
+{
+	if (s->connected)
+		return bg_real.listen(fd, backlog);
+	if (!s->sk.tb) {
+		int r = bg_real.listen(fd, backlog);
+		int err = errno;
+		if (r == 0) {
+			s->listening = true;
+			s->sk.state = BG_TCP_LISTEN;
+			after_auto_port(s, fd, "listen");
+			s->sk.reuseport_grouped = s->sk.reuseport;
+		}
+		errno = err;
+		return r;
+	}
+	if (s->listening)
+		return bg_real.listen(fd, backlog); /* changing the backlog only */
+	struct bg_sk cand = s->sk;
+	cand.state = BG_TCP_LISTEN;
+	int r = guarded_get_port(s, fd, "listen", &cand, s->sk.num, call_listen, NULL, backlog);
+	if (r == 0) {
+		s->listening = true;
+		s->sk.reuseport_grouped = s->sk.reuseport;
+	}
+	return r;
+}
+
+/* ---- connect, accept, options, fork ------------------------------------------------------ */
+
+void bg_after_connect(struct bg_sock *s, int fd, const struct sockaddr *addr, socklen_t len, int r,
+		      int err)
+{
+	if (!addr || len < sizeof(sa_family_t))
+		return;
+	if (addr->sa_family == AF_UNSPEC) {
+		if (r != 0 || !bg_lock())
+			return;
+		/* tcp_disconnect(): a port connect() gave is given back */
+		s->connected = false;
+		s->sk.state = BG_TCP_CLOSE;
+		if (s->sk.connect_bind) {
+			bg_put_port(g.table, &s->sk);
+			s->sk.connect_bind = false;
+		}
+		bg_unlock();
+		return;
+	}
+	if ((r != 0 && err != EINPROGRESS) || s->connected)
+		return;
+	struct sockaddr_storage peer;
+	memset(&peer, 0, sizeof(peer));
+	memcpy(&peer, addr, len < sizeof(peer) ? len : sizeof(peer));
+	struct in6_addr local;
+	uint16_t port = 0;
+	bool need_port = !s->sk.tb;
+	if (need_port && (!local_of(fd, &local, &port) || !port))
+		return;
+	if (!bg_lock())
+		return;
+	s->connected = true;
+	addr_of(&peer, &s->daddr, &s->dport);
+	s->sk.state = r == 0 ? BG_TCP_ESTABLISHED : BG_TCP_SYN_SENT;
+	if (need_port) {
+		s->sk.rcv_saddr = local;
+		bg_hash_connect(g.table, &s->sk, port);
+	}
+	bg_unlock();
+}
+
+void bg_after_accept(struct bg_sock *listener, int fd)
+{
+	/* Children own the listener's port. Only a port that connect() could
+	 * share makes them matter, and only then do we pay for tracking them. */
+	if (!listener || !listener->sk.tb || !bg_kernel_port_ephemeral(listener->sk.num)) {
+		bg_untrack(fd);
+		return;
+	}
+	struct bg_sock *c = bg_sock_new(SOCK_STREAM, listener->sk.family);
+	if (!c) {
+		bg_untrack(fd);
+		return;
+	}
+	c->tcp = true;
+	c->connected = true;
+	c->sk.state = BG_TCP_ESTABLISHED;
+	c->sk.uid = listener->sk.uid;
+	c->sk.reuse = listener->sk.reuse;
+	c->sk.reuseport = listener->sk.reuseport;
+	c->sk.ipv6only = listener->sk.ipv6only;
+	c->sk.bound_dev_if = listener->sk.bound_dev_if;
+	uint16_t port;
+	struct sockaddr_storage peer;
+	socklen_t pl = sizeof(peer);
+	if (!local_of(fd, &c->sk.rcv_saddr, &port))
+		c->sk.rcv_saddr = listener->sk.rcv_saddr;
+	if (getpeername(fd, (struct sockaddr *)&peer, &pl) == 0)
+		addr_of(&peer, &c->daddr, &c->dport);
+	if (bg_lock()) {
+		if (listener->sk.tb)
+			bg_inherit_port(g.table, &c->sk, &listener->sk);
+		bg_unlock();
+	}
+	bg_track(fd, c);
+}
+
+void bg_after_setsockopt(struct bg_sock *s, int fd, int level, int opt, const void *val,
+			 socklen_t len)
+{
+	(void)fd;
+	int on = val && len >= sizeof(int) ? *(const int *)val != 0 : 0;
+	if (!bg_lock())
+		return;
+	if (level == SOL_SOCKET && opt == SO_REUSEADDR)
+		s->sk.reuse = on;
+	else if (level == SOL_SOCKET && opt == SO_REUSEPORT)
+		s->sk.reuseport = on;
+	else if (level == SOL_SOCKET && opt == SO_BINDTODEVICE)
+		s->sk.bound_dev_if = getint(fd, SOL_SOCKET, SO_BINDTOIFINDEX) > 0
+					     ? getint(fd, SOL_SOCKET, SO_BINDTOIFINDEX)
+					     : 0;
+	else if (level == SOL_SOCKET && opt == SO_BINDTOIFINDEX)
+		s->sk.bound_dev_if = val && len >= sizeof(int) ? *(const int *)val : 0;
+	else if (level == IPPROTO_IPV6 && opt == IPV6_V6ONLY)
+		s->sk.ipv6only = on;
+	else if (level == IPPROTO_IP && opt == IP_BIND_ADDRESS_NO_PORT)
+		s->bind_address_no_port = on;
+	bg_unlock();
+}
+
+static bool fork_locked;
+
+void bg_before_fork(void)
+{
+	fork_locked = atomic_load(&g.init) == 2 && bg_lock();
+}
+
+void bg_after_fork(bool child)
+{
+	if (child) {
+		tls_tid = 0;
+		if (fork_locked)
+			atomic_store(&g.lock_owner, self_tid());
+		bg_event_process(getpid(), g.progname);
+	}
+	if (fork_locked)
+		bg_unlock();
+}

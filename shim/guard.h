@@ -1,0 +1,53 @@
+/* guard.h: the shim's process-wide state and the question every bind asks:
+ * what would this do to the port's bucket, and what do we do about it?
+ * interpose.c calls in; this file calls the model, the kernel queries,
+ * policy and events.
+ */
+#ifndef BG_GUARD_H
+#define BG_GUARD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "config.h"
+#include "event.h"
+#include "fdtable.h"
+
+#define BG_VERSION "0.1.0"
+
+/* Owner kinds (bg_sk.kind). */
+enum { BG_KIND_OWN = 0, BG_KIND_OTHER = 1 };
+
+/* True once the shim is configured and not in mode off. Cheap. */
+bool bg_active(void);
+/* Configure on first use (lazily, never from a constructor). */
+void bg_init(void);
+
+/* The socket object for fd: tracked, or learned now from the kernel if fd is
+ * an IPv4/IPv6 TCP socket we have not seen. NULL for anything else. */
+struct bg_sock *bg_sock_for(int fd);
+/* A TCP socket was created (socket, accept): track it under fd. */
+void bg_track(int fd, struct bg_sock *s);
+/* fd names something we do not follow: forget any stale entry. */
+void bg_untrack(int fd);
+/* Sentinel stored for inet sockets that are not TCP, so they are not relearned. */
+extern struct bg_sock bg_not_tcp;
+
+bool bg_lock(void);   /* false: this thread holds it already (signal handler) */
+void bg_unlock(void);
+
+/* bind() and listen() of a tracked TCP socket: ask, decide, call the real
+ * function (unless blocked), commit the kernel's answer, report. Return and
+ * errno are the call's own, except for a blocked call. */
+int bg_guard_bind(struct bg_sock *s, int fd, const struct sockaddr *addr, socklen_t len);
+int bg_guard_listen(struct bg_sock *s, int fd, int backlog);
+void bg_after_connect(struct bg_sock *s, int fd, const struct sockaddr *addr, socklen_t len, int r,
+		      int err);
+void bg_after_accept(struct bg_sock *listener, int fd);
+void bg_after_setsockopt(struct bg_sock *s, int fd, int level, int opt, const void *val,
+			 socklen_t len);
+void bg_before_fork(void);
+void bg_after_fork(bool child);
+
+#endif

@@ -1,0 +1,263 @@
+/* interpose.c: the exported wrappers, the only symbols libbindguard.so
+ * exports. Each one is thin: call the real function, translate the call into
+ * a tracking or model step, and keep the caller's return value and errno.
+ * close() of an fd that is not a tracked socket: one table load, then libc.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <unistd.h>
+
+#include "fdtable.h"
+#include "guard.h"
+#include "libc.h"
+
+#define EXPORT __attribute__((visibility("default")))
+
+static bool tcp_socket(int domain, int type, int protocol)
+{
+	return (domain == AF_INET || domain == AF_INET6) && (type & 0xf) == SOCK_STREAM &&
+	       (protocol == 0 || protocol == IPPROTO_TCP);
+}
+
+EXPORT int socket(int domain, int type, int protocol)
+{
+	bg_libc_resolve();
+	int fd = bg_real.socket(domain, type, protocol);
+	if (fd < 0 || !bg_active())
+		return fd;
+	int saved = errno;
+	if (tcp_socket(domain, type, protocol)) {
+		struct bg_sock *s = bg_sock_new(SOCK_STREAM, domain);
+		if (s) {
+			s->tcp = true;
+			s->sk.uid = geteuid();
+			bg_track(fd, s);
+		}
+	} else if (domain == AF_INET || domain == AF_INET6) {
+		struct bg_sock *old;
+		if (bg_fd_set(fd, &bg_not_tcp, &old) == 0 && old)
+			bg_sock_put(old);
+	} else {
+		bg_untrack(fd);
+	}
+	errno = saved;
+	return fd;
+}
+
+EXPORT int bind(int fd, const struct sockaddr *addr, socklen_t len)
+{
+	bg_libc_resolve();
+	if (!bg_active())
+		return bg_real.bind(fd, addr, len);
+	int saved = errno;
+	struct bg_sock *s = bg_sock_for(fd);
+	errno = saved;
+	if (!s)
+		return bg_real.bind(fd, addr, len);
+	return bg_guard_bind(s, fd, addr, len);
+}
+
+EXPORT int listen(int fd, int backlog)
+{
+	bg_libc_resolve();
+	if (!bg_active())
+		return bg_real.listen(fd, backlog);
+	int saved = errno;
+	struct bg_sock *s = bg_sock_for(fd);
+	errno = saved;
+	if (!s)
+		return bg_real.listen(fd, backlog);
+	return bg_guard_listen(s, fd, backlog);
+}
+
+EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
+{
+	bg_libc_resolve();
+	int r = bg_real.connect(fd, addr, len);
+	if (!bg_active())
+		return r;
+	int err = errno;
+	struct bg_sock *s = bg_sock_for(fd);
+	if (s)
+		bg_after_connect(s, fd, addr, len, r, err);
+	errno = err;
+	return r;
+}
+
+static int after_accept(int listen_fd, int fd)
+{
+	if (fd < 0 || !bg_active())
+		return fd;
+	int saved = errno;
+	struct bg_sock *l = bg_fd_get(listen_fd);
+	bg_after_accept(l == &bg_not_tcp ? NULL : l, fd);
+	errno = saved;
+	return fd;
+}
+
+EXPORT int accept(int fd, struct sockaddr *addr, socklen_t *len)
+{
+	bg_libc_resolve();
+	return after_accept(fd, bg_real.accept(fd, addr, len));
+}
+
+EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
+{
+	bg_libc_resolve();
+	return after_accept(fd, bg_real.accept4(fd, addr, len, flags));
+}
+
+EXPORT int shutdown(int fd, int how)
+{
+	bg_libc_resolve();
+	return bg_real.shutdown(fd, how);
+}
+
+EXPORT int setsockopt(int fd, int level, int opt, const void *val, socklen_t len)
+{
+	bg_libc_resolve();
+	int r = bg_real.setsockopt(fd, level, opt, val, len);
+	if (r != 0 || !bg_active())
+		return r;
+	bool watched = (level == SOL_SOCKET && (opt == SO_REUSEADDR || opt == SO_REUSEPORT ||
+						opt == SO_BINDTODEVICE || opt == SO_BINDTOIFINDEX)) ||
+		       (level == IPPROTO_IPV6 && opt == IPV6_V6ONLY) ||
+		       (level == IPPROTO_IP && opt == IP_BIND_ADDRESS_NO_PORT);
+	if (!watched)
+		return r;
+	int saved = errno;
+	struct bg_sock *s = bg_sock_for(fd);
+	if (s)
+		bg_after_setsockopt(s, fd, level, opt, val, len);
+	errno = saved;
+	return r;
+}
+
+/* ---- the fd lifecycle ------------------------------------------------------------- */
+
+EXPORT int close(int fd)
+{
+	if (!bg_fd_get(fd)) /* the path every program takes: no lock, no allocation */
+		return bg_real.close(fd);
+	struct bg_sock *s = bg_fd_take(fd);
+	int r = bg_real.close(fd);
+	if (s) {
+		int saved = errno;
+		bg_sock_put(s);
+		errno = saved;
+	}
+	return r;
+}
+
+/* newfd now names what oldfd names (or nothing we track). */
+static int dup_to(int oldfd, int newfd)
+{
+	if (newfd < 0 || newfd == oldfd)
+		return newfd;
+	int saved = errno;
+	struct bg_sock *s = bg_fd_get(oldfd);
+	if (s) {
+		struct bg_sock *old;
+		if (bg_fd_set(newfd, s, &old) == 0) {
+			if (old)
+				bg_sock_put(old);
+		} else {
+			bg_untrack(newfd);
+		}
+	} else {
+		bg_untrack(newfd);
+	}
+	errno = saved;
+	return newfd;
+}
+
+EXPORT int dup(int fd)
+{
+	bg_libc_resolve();
+	return dup_to(fd, bg_real.dup(fd));
+}
+
+EXPORT int dup2(int oldfd, int newfd)
+{
+	bg_libc_resolve();
+	return dup_to(oldfd, bg_real.dup2(oldfd, newfd));
+}
+
+EXPORT int dup3(int oldfd, int newfd, int flags)
+{
+	bg_libc_resolve();
+	return dup_to(oldfd, bg_real.dup3(oldfd, newfd, flags));
+}
+
+static int fcntl_common(int (*real)(int, int, ...), int fd, int cmd, void *arg)
+{
+	int r = real(fd, cmd, arg);
+	if (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC)
+		return dup_to(fd, r);
+	return r;
+}
+
+EXPORT int fcntl(int fd, int cmd, ...)
+{
+	va_list ap;
+	va_start(ap, cmd);
+	void *arg = va_arg(ap, void *);
+	va_end(ap);
+	bg_libc_resolve();
+	return fcntl_common(bg_real.fcntl, fd, cmd, arg);
+}
+
+EXPORT int fcntl64(int fd, int cmd, ...)
+{
+	va_list ap;
+	va_start(ap, cmd);
+	void *arg = va_arg(ap, void *);
+	va_end(ap);
+	bg_libc_resolve();
+	return fcntl_common(bg_real.fcntl64, fd, cmd, arg);
+}
+
+static void forget_range(unsigned first, unsigned last)
+{
+	unsigned limit = (unsigned)bg_fd_limit();
+	if (last >= limit)
+		last = limit ? limit - 1 : 0;
+	for (unsigned fd = first; fd <= last && fd < limit; fd++)
+		bg_untrack((int)fd);
+}
+
+EXPORT int close_range(unsigned first, unsigned last, int flags)
+{
+	bg_libc_resolve();
+	int r = bg_real.close_range(first, last, flags);
+	if (r == 0 && !(flags & CLOSE_RANGE_CLOEXEC)) {
+		int saved = errno;
+		forget_range(first, last);
+		errno = saved;
+	}
+	return r;
+}
+
+EXPORT void closefrom(int lowfd)
+{
+	bg_libc_resolve();
+	bg_real.closefrom(lowfd);
+	if (lowfd >= 0) {
+		int saved = errno;
+		forget_range((unsigned)lowfd, ~0u);
+		errno = saved;
+	}
+}
+
+EXPORT pid_t fork(void)
+{
+	bg_libc_resolve();
+	bg_before_fork();
+	pid_t pid = bg_real.fork();
+	int saved = errno;
+	bg_after_fork(pid == 0);
+	errno = saved;
+	return pid;
+}

@@ -1,0 +1,375 @@
+/* kernel.c: the shim's questions to the real kernel. Every fd opened here is
+ * O_CLOEXEC and closed before returning; sockets go through bg_real so that
+ * the wrappers never see them.
+ */
+#define _GNU_SOURCE
+#include "kernel.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/inet_diag.h>
+#include <linux/netlink.h>
+#include <linux/sock_diag.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bucket.h"
+#include "libc.h"
+
+const char *bg_view_name(enum bg_view v)
+{
+	switch (v) {
+	case BG_VIEW_SOCK_DIAG:
+		return "sock_diag";
+	case BG_VIEW_PROC:
+		return "proc";
+	default:
+		return "none";
+	}
+}
+
+unsigned bg_kernel_version(char *release, unsigned len)
+{
+	struct utsname u;
+	unsigned a = 0, b = 0, c = 0;
+	if (uname(&u) != 0)
+		return 0;
+	if (release && len) {
+		strncpy(release, u.release, len - 1);
+		release[len - 1] = 0;
+	}
+	if (sscanf(u.release, "%u.%u.%u", &a, &b, &c) < 2)
+		return 0;
+	if (c > 255)
+		c = 255;
+	return BG_KVER(a, b, c);
+}
+
+static ssize_t read_file(const char *path, char *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return -1;
+	size_t off = 0;
+	while (off + 1 < len) {
+		ssize_t n = read(fd, buf + off, len - 1 - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		off += (size_t)n;
+	}
+	bg_sys_close(fd);
+	buf[off] = 0;
+	return (ssize_t)off;
+}
+
+/* The range and the reserved ports, refreshed once a second: a bind outside
+ * the range must not pay a syscall, and sysctl changes are rare. */
+static struct {
+	atomic_long stamp; /* CLOCK_MONOTONIC_COARSE second of the last read, +1 */
+	_Atomic uint32_t range; /* low << 16 | high */
+	_Atomic uint64_t reserved[65536 / 64];
+} ports;
+
+static void parse_reserved(const char *s)
+{
+	uint64_t map[65536 / 64] = {0};
+	while (*s) {
+		char *end;
+		unsigned long a = strtoul(s, &end, 10), b = a;
+		if (end == s)
+			break;
+		if (*end == '-')
+			b = strtoul(end + 1, &end, 10);
+		for (unsigned long p = a; p <= b && p < 65536; p++)
+			map[p / 64] |= 1ULL << (p % 64);
+		s = end;
+		while (*s == ',' || *s == ' ' || *s == '\n')
+			s++;
+	}
+	for (unsigned i = 0; i < 65536 / 64; i++)
+		atomic_store_explicit(&ports.reserved[i], map[i], memory_order_relaxed);
+}
+
+static void refresh_ports(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	long now = (long)ts.tv_sec + 1;
+	long last = atomic_load_explicit(&ports.stamp, memory_order_acquire);
+	if (last == now)
+		return;
+	char buf[4096];
+	unsigned lo = 32768, hi = 60999;
+	if (read_file("/proc/sys/net/ipv4/ip_local_port_range", buf, sizeof(buf)) > 0)
+		sscanf(buf, "%u %u", &lo, &hi);
+	if (lo > 65535 || hi > 65535 || lo > hi) {
+		lo = 32768;
+		hi = 60999;
+	}
+	atomic_store_explicit(&ports.range, (uint32_t)(lo << 16 | hi), memory_order_relaxed);
+	if (read_file("/proc/sys/net/ipv4/ip_local_reserved_ports", buf, sizeof(buf)) >= 0)
+		parse_reserved(buf);
+	atomic_store_explicit(&ports.stamp, now, memory_order_release);
+}
+
+struct bg_port_range bg_kernel_port_range(void)
+{
+	refresh_ports();
+	uint32_t r = atomic_load_explicit(&ports.range, memory_order_relaxed);
+	return (struct bg_port_range){(uint16_t)(r >> 16), (uint16_t)r};
+}
+
+bool bg_kernel_port_ephemeral(uint16_t port)
+{
+	struct bg_port_range r = bg_kernel_port_range();
+	if (port < r.low || port > r.high)
+		return false;
+	uint64_t w = atomic_load_explicit(&ports.reserved[port / 64], memory_order_relaxed);
+	return !(w & (1ULL << (port % 64)));
+}
+
+/* ---- sock_diag -------------------------------------------------------------- */
+
+static atomic_int diag_broken;
+
+enum bg_view bg_kernel_view(void)
+{
+	return atomic_load(&diag_broken) ? BG_VIEW_PROC : BG_VIEW_SOCK_DIAG;
+}
+
+/* Bytecode "sport >= port && sport <= port": S_EQ exists only since 4.16,
+ * the pair works on every kernel with inet_diag. A failed test jumps past
+ * the end (len + 4), which the kernel reads as "reject". */
+struct diag_request {
+	struct nlmsghdr nlh;
+	struct inet_diag_req_v2 req;
+	struct nlattr bc_attr;
+	struct inet_diag_bc_op bc[4];
+};
+
+static void diag_request_init(struct diag_request *r, uint8_t family, uint16_t port)
+{
+	memset(r, 0, sizeof(*r));
+	r->nlh.nlmsg_len = sizeof(*r);
+	r->nlh.nlmsg_type = SOCK_DIAG_BY_FAMILY;
+	r->nlh.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	r->nlh.nlmsg_seq = 1;
+	r->req.sdiag_family = family;
+	r->req.sdiag_protocol = IPPROTO_TCP;
+	/* every state a bucket owner can be in; NEW_SYN_RECV requests own no port */
+	r->req.idiag_states = 0xfff & ~(1u << BG_TCP_NEW_SYN_RECV);
+	r->bc_attr.nla_len = sizeof(r->bc_attr) + sizeof(r->bc);
+	r->bc_attr.nla_type = INET_DIAG_REQ_BYTECODE;
+	r->bc[0] = (struct inet_diag_bc_op){INET_DIAG_BC_S_GE, 8, 16 + 4};
+	r->bc[1] = (struct inet_diag_bc_op){0, 0, port};
+	r->bc[2] = (struct inet_diag_bc_op){INET_DIAG_BC_S_LE, 8, 8 + 4};
+	r->bc[3] = (struct inet_diag_bc_op){0, 0, port};
+}
+
+static void ksock_from_msg(struct bg_ksock *k, const struct inet_diag_msg *m, unsigned attrlen)
+{
+	memset(k, 0, sizeof(*k));
+	k->family = m->idiag_family;
+	k->state = m->idiag_state;
+	k->sport = ntohs(m->id.idiag_sport);
+	k->dport = ntohs(m->id.idiag_dport);
+	if (m->idiag_family == AF_INET) {
+		bg_addr_from_v4(&k->saddr, m->id.idiag_src[0]);
+		bg_addr_from_v4(&k->daddr, m->id.idiag_dst[0]);
+	} else {
+		memcpy(&k->saddr, m->id.idiag_src, 16);
+		memcpy(&k->daddr, m->id.idiag_dst, 16);
+	}
+	k->ifindex = m->id.idiag_if;
+	k->cookie = (uint64_t)m->id.idiag_cookie[1] << 32 | m->id.idiag_cookie[0];
+	k->uid = m->idiag_uid;
+	k->inode = m->idiag_inode;
+	const struct nlattr *a = (const struct nlattr *)((const char *)m + NLMSG_ALIGN(sizeof(*m)));
+	while (attrlen >= sizeof(*a) && a->nla_len >= sizeof(*a) && a->nla_len <= attrlen) {
+		if (a->nla_type == INET_DIAG_SKV6ONLY && a->nla_len > sizeof(*a))
+			k->v6only = *((const uint8_t *)a + NLA_HDRLEN) != 0;
+		unsigned step = NLA_ALIGN(a->nla_len);
+		if (step >= attrlen)
+			break;
+		attrlen -= step;
+		a = (const struct nlattr *)((const char *)a + step);
+	}
+}
+
+/* One dump for one family; appends to out. Returns the new count or -errno. */
+static int diag_dump(int nl, uint8_t family, uint16_t port, struct bg_ksock *out, int n, int max)
+{
+	struct diag_request req;
+	diag_request_init(&req, family, port);
+	struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
+	if (sendto(nl, &req, sizeof(req), 0, (struct sockaddr *)&kernel, sizeof(kernel)) < 0)
+		return -errno;
+	long buf[8192 / sizeof(long)];
+	for (;;) {
+		ssize_t len = recv(nl, buf, sizeof(buf), 0);
+		if (len < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (len == 0)
+			return -EIO;
+		for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, (size_t)len);
+		     h = NLMSG_NEXT(h, len)) {
+			if (h->nlmsg_type == NLMSG_DONE)
+				return n;
+			if (h->nlmsg_type == NLMSG_ERROR) {
+				const struct nlmsgerr *e = NLMSG_DATA(h);
+				return e->error ? e->error : -EIO;
+			}
+			if (h->nlmsg_type != SOCK_DIAG_BY_FAMILY)
+				continue;
+			const struct inet_diag_msg *m = NLMSG_DATA(h);
+			if (h->nlmsg_len < NLMSG_LENGTH(sizeof(*m)))
+				continue;
+			if (n < max) {
+				unsigned attrlen = h->nlmsg_len - NLMSG_LENGTH(NLMSG_ALIGN(sizeof(*m)));
+				ksock_from_msg(&out[n], m, attrlen);
+				if (out[n].sport == port) /* the filter did its job; trust, but check */
+					n++;
+			}
+		}
+	}
+}
+
+static int diag_port(uint16_t port, struct bg_ksock *out, int max)
+{
+	int nl = bg_real.socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+	if (nl < 0)
+		return -errno;
+	int n = diag_dump(nl, AF_INET, port, out, 0, max);
+	if (n >= 0)
+		n = diag_dump(nl, AF_INET6, port, out, n, max);
+	bg_real.close(nl);
+	return n;
+}
+
+/* ---- /proc/net/tcp{,6} ------------------------------------------------------------ */
+
+static void hex_addr(struct in6_addr *a, const char *hex, int family)
+{
+	uint32_t w[4] = {0};
+	int words = family == AF_INET ? 1 : 4;
+	for (int i = 0; i < words; i++) {
+		char part[9];
+		memcpy(part, hex + 8 * i, 8);
+		part[8] = 0;
+		w[i] = (uint32_t)strtoul(part, NULL, 16); /* the kernel prints host order */
+	}
+	if (family == AF_INET)
+		bg_addr_from_v4(a, w[0]);
+	else
+		memcpy(a, w, 16);
+}
+
+static int proc_file(const char *path, int family, uint16_t port, struct bg_ksock *out, int n, int max)
+{
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return n;
+	char line[512];
+	if (!fgets(line, sizeof(line), f)) { /* header */
+		fclose(f);
+		return n;
+	}
+	while (n < max && fgets(line, sizeof(line), f)) {
+		char la[33], ra[33];
+		unsigned lp, rp, st, uid;
+		unsigned long inode;
+		if (sscanf(line, " %*d: %32[0-9A-Fa-f]:%x %32[0-9A-Fa-f]:%x %x %*x:%*x %*x:%*x %*x %u %*d %lu",
+			   la, &lp, ra, &rp, &st, &uid, &inode) != 7)
+			continue;
+		if (lp != port)
+			continue;
+		struct bg_ksock *k = &out[n++];
+		memset(k, 0, sizeof(*k));
+		k->family = (uint8_t)family;
+		k->state = (uint8_t)st;
+		k->sport = (uint16_t)lp;
+		k->dport = (uint16_t)rp;
+		hex_addr(&k->saddr, la, family);
+		hex_addr(&k->daddr, ra, family);
+		k->uid = uid;
+		k->inode = (uint32_t)inode;
+	}
+	fclose(f);
+	return n;
+}
+
+int bg_kernel_port_sockets(uint16_t port, struct bg_ksock *out, int max, enum bg_view *view)
+{
+	if (!atomic_load_explicit(&diag_broken, memory_order_relaxed)) {
+		int n = diag_port(port, out, max);
+		if (n >= 0) {
+			*view = BG_VIEW_SOCK_DIAG;
+			return n;
+		}
+		atomic_store(&diag_broken, 1);
+	}
+	int n = proc_file("/proc/net/tcp", AF_INET, port, out, 0, max);
+	n = proc_file("/proc/net/tcp6", AF_INET6, port, out, n, max);
+	*view = BG_VIEW_PROC;
+	return n;
+}
+
+int bg_kernel_inode_owner(uint32_t inode, char *comm, unsigned len)
+{
+	if (!inode)
+		return -1;
+	char want[32];
+	snprintf(want, sizeof(want), "socket:[%u]", inode);
+	DIR *proc = opendir("/proc");
+	if (!proc)
+		return -1;
+	int found = -1;
+	struct dirent *d;
+	while (found < 0 && (d = readdir(proc))) {
+		char *end;
+		long pid = strtol(d->d_name, &end, 10);
+		if (*end || pid <= 0)
+			continue;
+		char path[64];
+		snprintf(path, sizeof(path), "/proc/%ld/fd", pid);
+		DIR *fds = opendir(path);
+		if (!fds)
+			continue;
+		struct dirent *e;
+		while ((e = readdir(fds))) {
+			char link[300], target[64];
+			snprintf(link, sizeof(link), "/proc/%ld/fd/%s", pid, e->d_name);
+			ssize_t n = readlink(link, target, sizeof(target) - 1);
+			if (n <= 0)
+				continue;
+			target[n] = 0;
+			if (strcmp(target, want) == 0) {
+				found = (int)pid;
+				break;
+			}
+		}
+		closedir(fds);
+	}
+	closedir(proc);
+	if (found > 0 && comm && len) {
+		char path[64], buf[64];
+		snprintf(path, sizeof(path), "/proc/%d/comm", found);
+		comm[0] = 0;
+		if (read_file(path, buf, sizeof(buf)) > 0) {
+			buf[strcspn(buf, "\n")] = 0;
+			snprintf(comm, len, "%s", buf);
+		}
+	}
+	return found;
+}

@@ -1,0 +1,142 @@
+/* sink.c: deliver event lines. Never: block the caller on a broken log, let
+ * an application write land in our file or ours in its file.
+ */
+#define _GNU_SOURCE
+#include "sink.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "libc.h"
+
+enum kind { SINK_STDERR, SINK_SYSLOG, SINK_FILE };
+
+static struct {
+	enum kind kind;
+	char path[512];
+	int fd;
+	dev_t dev;
+	ino_t ino;
+	pthread_mutex_t lock; /* guards fd/dev/ino while reopening */
+	atomic_uint_fast64_t written, dropped;
+} sink = {.kind = SINK_STDERR, .fd = -1, .lock = PTHREAD_MUTEX_INITIALIZER};
+
+/* Move fd high, out of the way of applications that reuse low numbers. */
+static int move_high(int fd)
+{
+	struct rlimit rl;
+	int floor = 512;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    (rlim_t)floor >= rl.rlim_cur / 2)
+		floor = (int)(rl.rlim_cur / 2);
+	int high = bg_real.fcntl(fd, F_DUPFD_CLOEXEC, floor);
+	if (high < 0)
+		return fd;
+	bg_real.close(fd);
+	return high;
+}
+
+static void file_open(void)
+{
+	int fd = open(sink.path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0640);
+	if (fd < 0) {
+		sink.fd = -1;
+		return;
+	}
+	struct stat st;
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		bg_real.close(fd);
+		sink.fd = -1;
+		return;
+	}
+	sink.fd = move_high(fd);
+	sink.dev = st.st_dev;
+	sink.ino = st.st_ino;
+}
+
+/* Is sink.fd still our file, and is our file still at the path? */
+static bool file_current(void)
+{
+	struct stat fs, ps;
+	if (sink.fd < 0 || fstat(sink.fd, &fs) != 0)
+		return false;
+	if (fs.st_dev != sink.dev || fs.st_ino != sink.ino)
+		return false; /* the application closed ours and reused the number */
+	if (stat(sink.path, &ps) != 0 || ps.st_dev != fs.st_dev || ps.st_ino != fs.st_ino)
+		return false; /* rotated: renamed or removed */
+	return true;
+}
+
+void bg_sink_init(const char *dest)
+{
+	pthread_mutex_lock(&sink.lock);
+	if (strcmp(dest, "syslog") == 0) {
+		sink.kind = SINK_SYSLOG;
+		openlog("bindguard", LOG_PID, LOG_DAEMON);
+	} else if (dest[0] == '/') {
+		sink.kind = SINK_FILE;
+		strncpy(sink.path, dest, sizeof(sink.path) - 1);
+		file_open();
+	} else {
+		sink.kind = SINK_STDERR;
+	}
+	pthread_mutex_unlock(&sink.lock);
+}
+
+static bool write_all(int fd, const char *line, size_t len)
+{
+	ssize_t n;
+	do
+		n = write(fd, line, len);
+	while (n < 0 && errno == EINTR);
+	return n == (ssize_t)len;
+}
+
+void bg_sink_write(enum bg_severity sev, const char *line, size_t len)
+{
+	int saved = errno;
+	bool ok = false;
+	switch (sink.kind) {
+	case SINK_STDERR:
+		ok = write_all(STDERR_FILENO, line, len);
+		break;
+	case SINK_SYSLOG: {
+		static const int prio[] = {LOG_DEBUG, LOG_INFO, LOG_WARNING, LOG_ERR};
+		syslog(prio[sev], "%.*s", (int)(len && line[len - 1] == '\n' ? len - 1 : len), line);
+		ok = true;
+		break;
+	}
+	case SINK_FILE:
+		pthread_mutex_lock(&sink.lock);
+		if (!file_current()) {
+			if (sink.fd >= 0) {
+				struct stat fs;
+				/* close only a descriptor that is still ours */
+				if (fstat(sink.fd, &fs) == 0 && fs.st_dev == sink.dev && fs.st_ino == sink.ino)
+					bg_real.close(sink.fd);
+			}
+			file_open();
+		}
+		ok = sink.fd >= 0 && write_all(sink.fd, line, len);
+		pthread_mutex_unlock(&sink.lock);
+		break;
+	}
+	if (ok)
+		atomic_fetch_add(&sink.written, 1);
+	else
+		atomic_fetch_add(&sink.dropped, 1);
+	errno = saved;
+}
+
+struct bg_sink_stats bg_sink_stats(void)
+{
+	return (struct bg_sink_stats){atomic_load(&sink.written), atomic_load(&sink.dropped)};
+}

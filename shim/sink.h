@@ -1,0 +1,25 @@
+/* sink.h: where bindguard's event lines go: a file, stderr or syslog.
+ * One write() per line; the file is O_APPEND|O_CLOEXEC|O_NOFOLLOW, kept on a
+ * high fd, and reopened when the application closed or replaced it or the
+ * file was rotated away. A failing sink drops lines and counts them; it never
+ * fails the caller.
+ */
+#ifndef BG_SINK_H
+#define BG_SINK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum bg_severity { BG_SEV_DEBUG, BG_SEV_INFO, BG_SEV_WARNING, BG_SEV_ERROR };
+
+/* Choose the destination: "stderr", "syslog" or an absolute path. */
+void bg_sink_init(const char *dest);
+/* line ends with '\n'. */
+void bg_sink_write(enum bg_severity sev, const char *line, size_t len);
+
+struct bg_sink_stats {
+	uint64_t written, dropped;
+};
+struct bg_sink_stats bg_sink_stats(void);
+
+#endif
