@@ -15,6 +15,7 @@ LIB := $(BUILD)/libbindguard.so
 TOOL := $(BUILD)/bindguard
 ACTOR := $(BUILD)/bindguard-actor
 UNIT_TESTS := $(BUILD)/test_bucket $(BUILD)/test_config
+TEST_TOOLS := $(BUILD)/fidelity $(BUILD)/schema-check
 
 .PHONY: all deps demo test test-unit test-e2e install asan clean fmt check-fmt
 
@@ -39,6 +40,12 @@ $(BUILD)/test_bucket: tests/unit/test_bucket.c shim/bucket.c shim/bucket.h tests
 $(BUILD)/test_config: tests/unit/test_config.c shim/config.c shim/bucket.c shim/config.h tests/unit/runner.h | $(BUILD)
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) $(SAN) -Ishim -Itests/unit -o $@ tests/unit/test_config.c shim/config.c shim/bucket.c -lcjson
 
+$(BUILD)/fidelity: tests/e2e/fidelity.c | $(BUILD)
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) -o $@ $<
+
+$(BUILD)/schema-check: tests/schema-check.c | $(BUILD)
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) -o $@ $< -lcjson
+
 # Debian packages the build, the demo and the tests need (run as root).
 deps:
 	@tools/deps.sh
@@ -46,9 +53,7 @@ deps:
 demo: deps all
 	@tools/demo.sh $(BUILD)
 
-test-unit: $(UNIT_TESTS)
-
-test-e2e: all
+test-unit: $(UNIT_TESTS) $(TEST_TOOLS)
 
 test: deps
 	@$(MAKE) --no-print-directory all test-unit

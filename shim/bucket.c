@@ -33,6 +33,25 @@ int bg_profile_parse(const char *name, enum bg_profile_id *out)
 	return -1;
 }
 
+unsigned bg_kver_parse(const char *release)
+{
+	unsigned v[3] = {0, 0, 0};
+	int i = 0;
+	const char *p = release;
+	while (i < 3) {
+		if (*p < '0' || *p > '9')
+			break;
+		unsigned n = 0;
+		while (*p >= '0' && *p <= '9')
+			n = n * 10 + (unsigned)(*p++ - '0');
+		v[i++] = n > 255 ? 255 : n;
+		if (*p != '.')
+			break;
+		p++;
+	}
+	return i >= 2 ? BG_KVER(v[0], v[1], v[2]) : 0;
+}
+
 struct bg_profile bg_profile_for_kernel(unsigned kver)
 {
 	struct bg_profile p = {BG_PROFILE_CLASSIC, kver};

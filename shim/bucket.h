@@ -29,6 +29,8 @@ struct bg_profile {
 
 const char *bg_profile_name(enum bg_profile_id id);
 int bg_profile_parse(const char *name, enum bg_profile_id *out); /* 0 or -1 */
+/* "6.1.0-28-cloud-amd64" -> BG_KVER(6, 1, 0); 0 if it does not start with N.N */
+unsigned bg_kver_parse(const char *release);
 /* The profile of kernel version kver (from uname). */
 struct bg_profile bg_profile_for_kernel(unsigned kver);
 /* A named profile, keeping kver when it lies in that profile's era. */

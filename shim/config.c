@@ -7,6 +7,7 @@
 
 #include <arpa/inet.h>
 #include <cjson/cJSON.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -150,6 +151,10 @@ static int hazard_list(struct parse *p, const char *field, const cJSON *v)
 
 static int port_number(const char *s, char **end)
 {
+	if (!isdigit((unsigned char)*s)) {
+		*end = (char *)s;
+		return -1;
+	}
 	errno = 0;
 	long v = strtol(s, end, 10);
 	if (*end == s || errno || v < 1 || v > 65535)
@@ -193,6 +198,8 @@ static int cidr(struct parse *p, const char *field, const cJSON *v, struct bg_ci
 		return -1;
 	}
 	char buf[64];
+	if (strlen(v->valuestring) >= sizeof(buf))
+		goto bad;
 	snprintf(buf, sizeof(buf), "%s", v->valuestring);
 	char *slash = strchr(buf, '/');
 	long prefix = -1;
@@ -200,7 +207,7 @@ static int cidr(struct parse *p, const char *field, const cJSON *v, struct bg_ci
 		*slash = 0;
 		char *end;
 		prefix = strtol(slash + 1, &end, 10);
-		if (end == slash + 1 || *end)
+		if (!isdigit((unsigned char)slash[1]) || *end || prefix > 128)
 			prefix = 999;
 	}
 	struct in_addr a4;

@@ -628,10 +628,7 @@ static int guarded_get_port(struct bg_sock *s, int fd, const char *action, struc
 	v.n = 0;
 	e.ephemeral = bg_kernel_port_ephemeral(port);
 	if (e.ephemeral) {
-		struct stat st;
-		uint32_t self_ino = s->sk.tb && fstat(fd, &st) == 0 ? (uint32_t)st.st_ino : 0;
 		query(port, &v, 0);
-		(void)self_ino;
 		e.view = bg_view_name(v.source);
 	}
 	enum bg_mode mode;
@@ -784,9 +781,13 @@ int bg_guard_listen(struct bg_sock *s, int fd, int backlog)
 	}
 	if (s->listening)
 		return bg_real.listen(fd, backlog); /* changing the backlog only */
-	struct bg_sk cand = s->sk;
-	cand.state = BG_TCP_LISTEN;
-	int r = guarded_get_port(s, fd, "listen", &cand, s->sk.num, call_listen, NULL, backlog);
+	/* listen() runs get_port again on the socket itself, already an owner,
+	 * with its state already LISTEN (inet_csk_listen_start) */
+	uint8_t old = s->sk.state;
+	s->sk.state = BG_TCP_LISTEN;
+	int r = guarded_get_port(s, fd, "listen", &s->sk, s->sk.num, call_listen, NULL, backlog);
+	if (r != 0)
+		s->sk.state = old;
 	if (r == 0) {
 		s->listening = true;
 		s->sk.reuseport_grouped = s->sk.reuseport;

@@ -14,7 +14,7 @@
 #include "event.h"
 #include "fdtable.h"
 
-#define BG_VERSION "0.1.0"
+#include "version.h"
 
 /* Owner kinds (bg_sk.kind). */
 enum { BG_KIND_OWN = 0, BG_KIND_OTHER = 1 };

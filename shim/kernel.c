@@ -37,18 +37,13 @@ const char *bg_view_name(enum bg_view v)
 unsigned bg_kernel_version(char *release, unsigned len)
 {
 	struct utsname u;
-	unsigned a = 0, b = 0, c = 0;
 	if (uname(&u) != 0)
 		return 0;
 	if (release && len) {
 		strncpy(release, u.release, len - 1);
 		release[len - 1] = 0;
 	}
-	if (sscanf(u.release, "%u.%u.%u", &a, &b, &c) < 2)
-		return 0;
-	if (c > 255)
-		c = 255;
-	return BG_KVER(a, b, c);
+	return bg_kver_parse(u.release);
 }
 
 static ssize_t read_file(const char *path, char *buf, size_t len)

@@ -1,0 +1,358 @@
+#!/usr/bin/env bash
+# e2e.sh: end-to-end tests with real processes under LD_PRELOAD, each in its
+# own network namespace (unshare -n) whose ephemeral range is port 40000 only.
+# Usage: tests/e2e/e2e.sh BUILD_DIR [NAME-FILTER]
+# Prints "ok NAME" / "FAIL NAME" per test, then "N passed, N failed".
+set -uo pipefail
+here=$(cd "$(dirname "$0")/../.." && pwd)
+BUILD=$(cd "$here/${1:-build}" && pwd)
+FILTER=${2:-}
+export BUILD
+export ACTOR="$BUILD/bindguard-actor" SHIM="$BUILD/libbindguard.so" TOOL="$BUILD/bindguard"
+export SCHEMA_CHECK="$here/build/schema-check" EVENT_SCHEMA="$here/conf/bindguard-event.schema.json"
+[ -x "$SCHEMA_CHECK" ] || SCHEMA_CHECK="$BUILD/schema-check"
+PROFILE=$("$TOOL" profile | head -1 | awk '{print $NF}')
+export PROFILE
+
+# ---- helpers available inside every test -----------------------------------
+helpers() {
+	source "$here/tools/scenario.sh"
+	failed=0
+	# expect WHAT ACTUAL EXPECTED
+	expect() {
+		if [ "$2" != "$3" ]; then
+			printf '#   %s: expected "%s", got "%s"\n' "$1" "$3" "$2"
+			failed=1
+		fi
+	}
+	# expect_match WHAT ACTUAL REGEX
+	expect_match() {
+		if ! [[ "$2" =~ $3 ]]; then
+			printf '#   %s: expected to match /%s/, got "%s"\n' "$1" "$3" "$2"
+			failed=1
+		fi
+	}
+	shimenv() { echo "LD_PRELOAD=$SHIM BINDGUARD_LOG=$WORK/ev.jsonl BINDGUARD_MODE=$1"; }
+	binds() { jq -c 'select(.event.action=="bind" or .event.action=="listen")' "$WORK/ev.jsonl" 2>/dev/null; }
+	field() { binds | head -1 | jq -r "$1"; }
+	schema_ok() {
+		local out
+		out=$("$SCHEMA_CHECK" "$EVENT_SCHEMA" "$WORK/ev.jsonl" 2>&1) || {
+			printf '#   events do not match conf/bindguard-event.schema.json:\n%s\n' "$(sed 's/^/#     /' <<<"$out")"
+			failed=1
+		}
+	}
+	# after B closed, the pin outlives it only on pre-6.18 kernels
+	after_close() { [ "$PROFILE" = release ] && echo ok || echo EADDRNOTAVAIL; }
+}
+export -f helpers
+export here
+
+# ---- the tests ----------------------------------------------------------------------
+
+t_seed_without_shim_is_the_kernels_own_pin() {
+	seed_owner || return 1
+	start b -- bind 127.0.0.2 40000
+	wait_line "$WORK/b.out" "^bind" || return 1
+	expect "bind" "$(head -1 "$WORK/b.out")" "bind ok 127.0.0.2 40000"
+	expect "probe while B open" "$(probe)" "EADDRNOTAVAIL"
+	stop b
+	expect "probe after B closed ($PROFILE)" "$(probe)" "$(after_close)"
+	stop a
+	expect "probe after A closed" "$(probe)" "ok"
+}
+
+t_seed_two_processes_audit_logs_pin_halfclosed() {
+	seed_owner || return 1
+	start b $(shimenv audit) -- bind 127.0.0.2 40000
+	wait_line "$WORK/b.out" "^bind" || return 1
+	expect "bind (kernel's result)" "$(head -1 "$WORK/b.out")" "bind ok 127.0.0.2 40000"
+	expect "probe while B open" "$(probe)" "EADDRNOTAVAIL"
+	stop b
+	expect "probe after B closed ($PROFILE)" "$(probe)" "$(after_close)"
+	expect "bind events" "$(binds | wc -l)" 1
+	expect "hazard" "$(field .bindguard.hazard)" pin_halfclosed
+	expect "decision" "$(field .bindguard.decision)" log
+	expect "outcome" "$(field .event.outcome)" success
+	expect "kind" "$(field .event.kind)" alert
+	expect "source" "$(field '.source.ip + ":" + (.source.port|tostring)')" "127.0.0.2:40000"
+	expect "bucket before" "$(field '.bindguard.bucket.before|[.fastreuse,.fastreuseport]|@csv')" "-1,-1"
+	expect "owners" "$(field '.bindguard.owners|length')" 1
+	expect "owner state" "$(field '.bindguard.owners[0].state')" CLOSE_WAIT
+	expect "owner local" "$(field '.bindguard.owners[0].local')" 127.0.0.1:40000
+	expect "owner remote" "$(field '.bindguard.owners[0].remote')" 127.0.0.1:9000
+	expect "owner connect_bound" "$(field '.bindguard.owners[0].connect_bound')" inferred
+	expect "owner pid" "$(field '.bindguard.owners[0].pid')" "$(cat "$WORK/a.pid")"
+	expect "error" "$(field '.error')" null
+	expect "profile" "$(field .bindguard.profile)" "$PROFILE"
+	schema_ok
+}
+
+t_seed_two_processes_enforce_blocks_and_port_stays_shared() {
+	seed_owner || return 1
+	start b $(shimenv enforce) -- bind 127.0.0.2 40000
+	wait_line "$WORK/b.out" "^bind" || return 1
+	expect "bind" "$(head -1 "$WORK/b.out")" "bind error EADDRINUSE"
+	expect "probe gets the shared port" "$("$ACTOR" probe 127.0.0.1 5003)" "probe ok 127.0.0.1 40000"
+	stop b
+	expect "decision" "$(field .bindguard.decision)" block
+	expect "hazard" "$(field .bindguard.hazard)" pin_halfclosed
+	expect "outcome" "$(field .event.outcome)" failure
+	expect "error.code" "$(field .error.code)" EADDRINUSE
+	expect_match "message names the owner" "$(field .message)" "CLOSE_WAIT 127.0.0.1:40000->127.0.0.1:9000"
+	schema_ok
+}
+
+t_audit_returns_what_the_kernel_returns_in_the_seed() {
+	seed_owner || return 1
+	local plain shim
+	start b -- bind 127.0.0.2 40000
+	wait_line "$WORK/b.out" "^bind" || return 1
+	plain="$(head -1 "$WORK/b.out") $(probe)"
+	stop b
+	start c $(shimenv audit) -- bind 127.0.0.3 40000
+	wait_line "$WORK/c.out" "^bind" || return 1
+	shim="$(head -1 "$WORK/c.out" | sed 's/127.0.0.3/127.0.0.2/') $(probe)"
+	stop c
+	expect "without vs with the shim" "$shim" "$plain"
+}
+
+t_seed_in_one_process_audit_and_enforce() {
+	start server -- server 127.0.0.1 9000
+	start probesrv -- server 127.0.0.1 5003
+	wait_line "$WORK/server.out" ready && wait_line "$WORK/probesrv.out" ready || return 1
+	local plain audit
+	plain=$("$ACTOR" inprocess 127.0.0.1 9000 127.0.0.2 127.0.0.1 5003 | tr '\n' '|')
+	sleep 0.2
+	audit=$(env $(shimenv audit) "$ACTOR" inprocess 127.0.0.1 9000 127.0.0.2 127.0.0.1 5003 | tr '\n' '|')
+	expect "audit output equals plain output" "$audit" "$plain"
+	expect "hazard" "$(field .bindguard.hazard)" pin_halfclosed
+	expect "own owner is known connect-bound" "$(field '.bindguard.owners[0].connect_bound')" yes
+	expect "owner pid is the process itself" "$(field '.bindguard.owners[0].pid')" "$(field .process.pid)"
+	schema_ok
+	rm -f "$WORK/ev.jsonl"
+	sleep 0.2
+	local enforce
+	enforce=$(env $(shimenv enforce) "$ACTOR" inprocess 127.0.0.1 9000 127.0.0.2 127.0.0.1 5003 | tr '\n' '|')
+	expect "enforce" "$enforce" "closewait 127.0.0.1 40000|bind error EADDRINUSE|probe ok 127.0.0.1 40000|probe ok 127.0.0.1 40000|"
+	expect "decision" "$(field .bindguard.decision)" block
+}
+
+t_v6only_loopback_binder_is_caught() {
+	seed_owner || return 1
+	start b $(shimenv audit) -- bind ::1 40000
+	wait_line "$WORK/b.out" "^bind" || return 1
+	expect "bind" "$(head -1 "$WORK/b.out")" "bind ok ::1 40000"
+	expect "probe while B open" "$(probe)" "EADDRNOTAVAIL"
+	stop b
+	expect "hazard" "$(field .bindguard.hazard)" pin_halfclosed
+	expect "source.ip" "$(field .source.ip)" "::1"
+	rm -f "$WORK/ev.jsonl"
+	start c $(shimenv enforce) -- bind :: 40000 v6only
+	wait_line "$WORK/c.out" "^bind" || return 1
+	expect "[::] v6only under enforce" "$(head -1 "$WORK/c.out")" "bind error EADDRINUSE"
+	expect "probe" "$(probe)" "ok"
+	stop c
+	expect "hazard" "$(field .bindguard.hazard)" pin_halfclosed
+	schema_ok
+}
+
+t_dual_stack_wildcard_conflicts_and_stays_silent() {
+	seed_owner || return 1
+	start b $(shimenv enforce) -- bind :: 40000
+	wait_line "$WORK/b.out" "^bind" || return 1
+	expect "kernel refuses [::]:40000 (overlaps A)" "$(head -1 "$WORK/b.out")" "bind error EADDRINUSE"
+	stop b
+	expect "no hazard event for a bind the kernel refuses" "$(binds | wc -l)" 0
+	start c $(shimenv enforce) -- bind 127.0.0.1 40000 reuseaddr
+	wait_line "$WORK/c.out" "^bind" || return 1
+	expect "same address, owner without SO_REUSEADDR" "$(head -1 "$WORK/c.out")" "bind error EADDRINUSE"
+	stop c
+	expect "still no hazard event" "$(binds | wc -l)" 0
+}
+
+t_bind_port_zero_landing_on_connect_port_is_logged() {
+	seed_owner || return 1
+	start b $(shimenv enforce) -- bind 127.0.0.2 0
+	wait_line "$WORK/b.out" "^bind" || return 1
+	expect "kernel picked the connect-created port" "$(head -1 "$WORK/b.out")" "bind ok 127.0.0.2 40000"
+	expect "probe while B open" "$(probe)" "EADDRNOTAVAIL"
+	stop b
+	expect "port_auto" "$(field .bindguard.port_auto)" true
+	expect "hazard" "$(field .bindguard.hazard)" pin_halfclosed
+	expect "decision (after the fact: log, even in enforce)" "$(field .bindguard.decision)" log
+	schema_ok
+}
+
+t_bind_outside_range_is_silent_and_costs_no_query() {
+	seed_owner || return 1
+	start b $(shimenv audit) -- bind 127.0.0.2 5555
+	wait_line "$WORK/b.out" "^bind" || return 1
+	stop b
+	expect "bind events at info level" "$(binds | wc -l)" 0
+	printf '{"level":"debug"}' > "$WORK/debug.json"
+	start c $(shimenv audit) BINDGUARD_CONFIG="$WORK/debug.json" -- bind 127.0.0.2 5556
+	wait_line "$WORK/c.out" "^bind" || return 1
+	stop c
+	expect "debug event" "$(binds | wc -l)" 1
+	expect "hazard" "$(field .bindguard.hazard)" none
+	expect "ephemeral" "$(field .bindguard.ephemeral)" false
+	expect "no sock_diag query outside the range" "$(field .bindguard.view)" none
+	schema_ok
+}
+
+t_second_reuseaddr_binder_without_connect_bucket_is_silent() {
+	start b1 $(shimenv enforce) -- bind 127.0.0.3 40000 reuseaddr
+	wait_line "$WORK/b1.out" "^bind" || return 1
+	start b2 $(shimenv enforce) -- bind 127.0.0.4 40000 reuseaddr
+	wait_line "$WORK/b2.out" "^bind" || return 1
+	expect "first binder" "$(head -1 "$WORK/b1.out")" "bind ok 127.0.0.3 40000"
+	expect "second binder" "$(head -1 "$WORK/b2.out")" "bind ok 127.0.0.4 40000"
+	stop_all
+	expect "hazard events" "$(binds | wc -l)" 0
+}
+
+t_reuseaddr_listen_binder_on_connect_port_is_caught() {
+	seed_owner || return 1
+	start b $(shimenv audit) -- bind 127.0.0.2 40000 reuseaddr listen
+	wait_line "$WORK/b.out" "^listen" || return 1
+	expect "bind" "$(head -1 "$WORK/b.out")" "bind ok 127.0.0.2 40000"
+	expect "probe while B listens" "$(probe)" "EADDRNOTAVAIL"
+	stop b
+	expect "hazard at bind" "$(field .bindguard.hazard)" pin_halfclosed
+	expect "bucket after (SO_REUSEADDR keeps fastreuse -1, fastreuseport 0 pins)" \
+		"$(field '.bindguard.bucket.after|[.fastreuse,.fastreuseport]|@csv')" "-1,0"
+	schema_ok
+}
+
+t_audit_keeps_return_values_and_errno_of_failing_calls() {
+	local plain shim
+	plain=$(unshare -n bash -c 'ip link set lo up; "$0"' "$BUILD/fidelity")
+	shim=$(unshare -n bash -c 'ip link set lo up; LD_PRELOAD="$1" BINDGUARD_LOG=/dev/null "$0"' "$BUILD/fidelity" "$SHIM")
+	expect "lines" "$(wc -l <<<"$plain")" "$(wc -l <<<"$shim")"
+	local d
+	d=$(diff <(echo "$plain") <(echo "$shim"))
+	expect "differences" "$d" ""
+	expect_match "matrix ran to the end" "$plain" "close-pipe +ok errno-kept=1"
+}
+
+t_broken_config_never_takes_the_service_down() {
+	printf '{\n  "mode": "enforce",\n  "rules": [ oops ]\n}\n' > "$WORK/bad.json"
+	seed_owner || return 1
+	start b $(shimenv enforce) BINDGUARD_CONFIG="$WORK/bad.json" -- bind 127.0.0.2 40000
+	wait_line "$WORK/b.out" "^bind" || return 1
+	stop b
+	expect "bind runs in audit mode" "$(head -1 "$WORK/b.out")" "bind ok 127.0.0.2 40000"
+	expect "one line on stderr" "$(wc -l < "$WORK/b.err")" 1
+	expect_match "it names file, line and column" "$(cat "$WORK/b.err")" "^bindguard: $WORK/bad.json:3:[0-9]+: invalid JSON.*running in audit mode with defaults$"
+	expect "config_error event" "$(jq -r 'select(.event.action=="config_error")|.event.outcome' "$WORK/ev.jsonl")" failure
+	expect "start event says audit" "$(jq -r 'select(.event.action=="start")|.bindguard.config.mode' "$WORK/ev.jsonl")" audit
+	expect "the hazard is still logged" "$(field .bindguard.decision)" log
+	schema_ok
+	printf '{"mode":"enforce","rules":[{"ports":["40000-x"]}]}' > "$WORK/bad2.json"
+	start c $(shimenv audit) BINDGUARD_CONFIG="$WORK/bad2.json" -- bind 127.0.0.3 40000
+	wait_line "$WORK/c.out" "^bind" || return 1
+	stop c
+	expect_match "value errors name the field" "$(cat "$WORK/c.err")" "bad2.json: rules\[0\]\.ports\[0\]: expected a port or \"LOW-HIGH\""
+}
+
+t_rules_pick_mode_by_port_and_address() {
+	cat > "$WORK/rules.json" <<-'JSON'
+	{"mode": "audit",
+	 "rules": [{"ports": ["40000-40000"], "addresses": ["127.0.0.2/32"], "mode": "enforce"}]}
+	JSON
+	seed_owner || return 1
+	start b $(shimenv audit) BINDGUARD_MODE= BINDGUARD_CONFIG="$WORK/rules.json" -- bind 127.0.0.2 40000
+	wait_line "$WORK/b.out" "^bind" || return 1
+	expect "rule enforces 127.0.0.2:40000" "$(head -1 "$WORK/b.out")" "bind error EADDRINUSE"
+	stop b
+	start c $(shimenv audit) BINDGUARD_MODE= BINDGUARD_CONFIG="$WORK/rules.json" -- bind 127.0.0.3 40000
+	wait_line "$WORK/c.out" "^bind" || return 1
+	expect "other address: global audit" "$(head -1 "$WORK/c.out")" "bind ok 127.0.0.3 40000"
+	stop c
+	expect "decisions" "$(binds | jq -r .bindguard.decision | tr '\n' ' ')" "block log "
+}
+
+t_bindguard_run_preloads_and_keeps_ld_preload() {
+	seed_owner || return 1
+	"$TOOL" run --mode enforce --log "$WORK/ev.jsonl" -- "$ACTOR" bind 127.0.0.2 40000 > "$WORK/r.out" &
+	local pid=$!
+	wait_line "$WORK/r.out" "^bind" || return 1
+	kill -TERM $pid
+	wait $pid
+	expect "run --mode enforce" "$(head -1 "$WORK/r.out")" "bind error EADDRINUSE"
+	local keep=/lib/x86_64-linux-gnu/libc.so.6
+	expect "existing LD_PRELOAD kept" "$(LD_PRELOAD=$keep "$TOOL" run -- sh -c 'echo $LD_PRELOAD')" "$SHIM:$keep"
+	"$TOOL" run --mode 2>/dev/null
+	expect "usage error exit code" "$?" 2
+	"$TOOL" run -- /nonexistent/program 2>/dev/null
+	expect "missing command exit code" "$?" 127
+}
+
+t_check_config_accepts_example_and_names_errors() {
+	local out
+	out=$("$TOOL" check-config "$here/conf/bindguard.json")
+	expect "example config exit code" "$?" 0
+	expect "effective mode" "$(jq -r .mode <<<"$out")" audit
+	printf '{"mode":"enforced"}' > "$WORK/m.json"
+	out=$("$TOOL" check-config "$WORK/m.json" 2>&1)
+	expect "bad config exit code" "$?" 1
+	expect "message" "$out" "bindguard: $WORK/m.json: mode: expected off, audit or enforce, got \"enforced\""
+	"$TOOL" check-config "$WORK/missing.json" > /dev/null 2>&1
+	expect "missing file exit code" "$?" 1
+}
+
+t_model_agrees_with_kernel_on_every_bind() {
+	printf '{"level":"debug"}' > "$WORK/debug.json"
+	seed_owner || return 1
+	local args
+	for args in "127.0.0.2 40000" "127.0.0.1 40000" "0.0.0.0 40000 reuseaddr" ":: 40000" "::1 40000" \
+		"127.0.0.2 0" "127.0.0.5 40000 reuseaddr reuseport"; do
+		start b $(shimenv audit) BINDGUARD_CONFIG="$WORK/debug.json" -- bind $args
+		wait_line "$WORK/b.out" "^bind" || return 1
+		stop b
+	done
+	expect "binds seen" "$(binds | wc -l)" 7
+	expect "model_divergence events" "$(jq -c 'select(.event.action=="model_divergence")' "$WORK/ev.jsonl" | wc -l)" 0
+	expect "predicted conflicts" "$(binds | jq -r '.bindguard.bucket.conflict_predicted' | tr '\n' ' ')" \
+		"false true true true false false false "
+	schema_ok
+}
+
+t_non_socket_programs_run_unchanged() {
+	local out
+	out=$(LD_PRELOAD=$SHIM BINDGUARD_LOG=$WORK/ev.jsonl sh -c 'exec 3>"$1"; echo hello >&3; exec 3>&-; cat "$1"; ls / >/dev/null && echo listed' sh "$WORK/f")
+	expect "output" "$(tr '\n' ' ' <<<"$out")" "hello listed "
+	expect "no events for non-socket work" "$(jq -c 'select(.event.action!="start" and .event.action!="stop")' "$WORK/ev.jsonl" | wc -l)" 0
+}
+
+# ---- runner --------------------------------------------------------------------------------
+pass=0
+fail=0
+for t in $(declare -F | awk '{print $3}' | grep '^t_'); do
+	name=${t#t_}
+	[ -n "$FILTER" ] && [[ "$name" != *"$FILTER"* ]] && continue
+	work=$(mktemp -d /tmp/bindguard-e2e.XXXXXX)
+	out=$(WORK=$work timeout 60 unshare -n bash -c "
+		helpers
+		$(declare -f "$t")
+		ns_setup
+		$t
+		rc=\$?
+		stop_all
+		[ \$rc -eq 0 ] && [ \$failed -eq 0 ]
+	" 2>&1)
+	rc=$?
+	if [ $rc -eq 0 ]; then
+		pass=$((pass + 1))
+		echo "ok $name"
+	else
+		fail=$((fail + 1))
+		[ -n "$out" ] && echo "$out"
+		[ $rc -eq 124 ] && echo "#   timed out"
+		echo "FAIL $name"
+	fi
+	rm -rf "$work"
+done
+echo "$pass passed, $fail failed"
+[ $fail -eq 0 ]

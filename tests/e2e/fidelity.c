@@ -1,0 +1,112 @@
+/* fidelity: a matrix of socket calls, many of them failing on purpose, each
+ * printed as "NAME RESULT ERRNO". Run with and without the shim (audit mode):
+ * the two outputs must be identical, errno included, and errno must survive
+ * a successful call untouched.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+static void show(const char *name, long r)
+{
+	int e = errno;
+	const char *en = e ? strerrorname_np(e) : "0";
+	printf("%-28s %s %s\n", name, r < 0 ? "-1" : r == 0 ? "0" : "fd", en ? en : "?");
+	errno = 0;
+}
+
+#define CALL(name, expr)                  \
+	do {                              \
+		errno = 0;                \
+		long r_ = (long)(expr);   \
+		show(name, r_);           \
+	} while (0)
+
+/* errno set before a successful call must still be there after it */
+#define KEEP(name, expr)                                                  \
+	do {                                                              \
+		errno = EDOM;                                             \
+		long r_ = (long)(expr);                                   \
+		printf("%-28s %s errno-kept=%d\n", name, r_ < 0 ? "-1" : "ok", errno == EDOM); \
+		errno = 0;                                                \
+	} while (0)
+
+static struct sockaddr_in v4(const char *ip, int port)
+{
+	struct sockaddr_in a;
+	memset(&a, 0, sizeof(a));
+	a.sin_family = AF_INET;
+	a.sin_port = htons((uint16_t)port);
+	inet_pton(AF_INET, ip, &a.sin_addr);
+	return a;
+}
+
+int main(void)
+{
+	struct sockaddr_in lo = v4("127.0.0.1", 7001), far = v4("192.0.2.1", 7002);
+	struct sockaddr_in6 six;
+	memset(&six, 0, sizeof(six));
+	six.sin6_family = AF_INET6;
+	six.sin6_addr = in6addr_loopback;
+	six.sin6_port = htons(7003);
+	int pipefd[2];
+	if (pipe(pipefd) != 0)
+		return 1;
+
+	CALL("bind-ebadf", bind(-1, (struct sockaddr *)&lo, sizeof(lo)));
+	CALL("bind-closed-fd", bind(999, (struct sockaddr *)&lo, sizeof(lo)));
+	CALL("bind-enotsock", bind(pipefd[0], (struct sockaddr *)&lo, sizeof(lo)));
+	int s = socket(AF_INET, SOCK_STREAM, 0);
+	CALL("bind-short-len", bind(s, (struct sockaddr *)&lo, 4));
+	CALL("bind-null-addr", bind(s, NULL, sizeof(lo)));
+	CALL("bind-v6-on-v4", bind(s, (struct sockaddr *)&six, sizeof(six)));
+	CALL("bind-nonlocal", bind(s, (struct sockaddr *)&far, sizeof(far)));
+	KEEP("bind-ok", bind(s, (struct sockaddr *)&lo, sizeof(lo)));
+	CALL("bind-twice", bind(s, (struct sockaddr *)&lo, sizeof(lo)));
+	KEEP("listen-ok", listen(s, 8));
+	int t = socket(AF_INET, SOCK_STREAM, 0);
+	CALL("bind-eaddrinuse", bind(t, (struct sockaddr *)&lo, sizeof(lo)));
+	CALL("listen-unbound-again", listen(t, 8));
+	CALL("listen-ebadf", listen(-5, 1));
+	int u = socket(AF_INET, SOCK_DGRAM, 0);
+	CALL("listen-udp", listen(u, 1));
+	CALL("accept-not-listening", accept(u, NULL, NULL));
+	CALL("shutdown-not-connected", shutdown(u, SHUT_RDWR));
+	CALL("setsockopt-bad-level", setsockopt(u, 12345, 1, &(int){1}, sizeof(int)));
+	CALL("setsockopt-short", setsockopt(u, SOL_SOCKET, SO_REUSEADDR, &(int){1}, 1));
+	KEEP("setsockopt-ok", setsockopt(t, SOL_SOCKET, SO_REUSEADDR, &(int){1}, sizeof(int)));
+	struct sockaddr_in closed = v4("127.0.0.1", 7009);
+	int c = socket(AF_INET, SOCK_STREAM, 0);
+	CALL("connect-refused", connect(c, (struct sockaddr *)&closed, sizeof(closed)));
+	int c2 = socket(AF_INET, SOCK_STREAM, 0);
+	int connected = connect(c2, (struct sockaddr *)&lo, sizeof(lo));
+	errno = EDOM;
+	printf("%-28s %s\n", "connect-ok", connected == 0 ? "ok" : "-1");
+	CALL("connect-eisconn", connect(c2, (struct sockaddr *)&lo, sizeof(lo)));
+	CALL("connect-eafnosupport", connect(t, (struct sockaddr *)&six, sizeof(six)));
+	fcntl(s, F_SETFL, O_NONBLOCK); /* never hang the suite if the connect failed */
+	int a = accept(s, NULL, NULL);
+	show("accept-ok", a);
+	CALL("accept4-einval-flags", accept4(s, NULL, NULL, 0x7fff0000));
+	CALL("socket-eafnosupport", socket(12345, SOCK_STREAM, 0));
+	CALL("socket-einval-type", socket(AF_INET, 12345, 0));
+	CALL("dup-ebadf", dup(-1));
+	CALL("dup2-ebadf", dup2(-1, 50));
+	CALL("dup3-einval-same", dup3(s, s, 0));
+	KEEP("dup2-same", dup2(s, s));
+	CALL("fcntl-dupfd-ebadf", fcntl(-1, F_DUPFD, 10));
+	CALL("fcntl-getfl-ebadf", fcntl(-1, F_GETFL));
+	KEEP("fcntl-getfd-ok", fcntl(s, F_GETFD));
+	CALL("close-range-einval", close_range(10, 5, 0));
+	KEEP("close-ok", close(a));
+	CALL("close-twice", close(a));
+	CALL("close-ebadf", close(-1));
+	KEEP("close-pipe", close(pipefd[0]));
+	return 0;
+}

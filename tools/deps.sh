@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# deps.sh: install the Debian packages bindguard's build, demo and tests need.
+# Quiet when everything is there already; needs root (apt-get) otherwise.
+set -euo pipefail
+need=(gcc clang make libcjson-dev jq iproute2 util-linux libclang-rt-14-dev)
+missing=()
+for p in "${need[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" != 0 ]; then
+	echo "bindguard: missing packages: ${missing[*]}; run as root or: sudo apt-get install ${missing[*]}" >&2
+	exit 1
+fi
+echo "bindguard: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
