@@ -11,6 +11,7 @@ SAN ?=
 SHIM_SRC := shim/libc.c shim/fdtable.c shim/bucket.c shim/kernel.c shim/config.c \
             shim/policy.c shim/event.c shim/sink.c shim/guard.c shim/interpose.c
 SHIM_HDR := $(wildcard shim/*.h)
+FMT_SRC := $(wildcard shim/*.[ch] tools/*.c tests/*.c tests/unit/*.[ch] tests/e2e/*.c)
 LIB := $(BUILD)/libbindguard.so
 TOOL := $(BUILD)/bindguard
 ACTOR := $(BUILD)/bindguard-actor
@@ -75,14 +76,16 @@ install: all
 	install -m 0755 $(TOOL) $(DESTDIR)$(PREFIX)/bin/bindguard
 	install -m 0644 conf/bindguard.schema.json conf/bindguard-event.schema.json $(DESTDIR)$(PREFIX)/share/bindguard/
 	install -m 0644 conf/bindguard.json $(DESTDIR)$(PREFIX)/share/bindguard/bindguard.json.example
+	install -d $(DESTDIR)$(PREFIX)/share/bindguard/systemd
+	install -m 0644 conf/systemd/bindguard.conf $(DESTDIR)$(PREFIX)/share/bindguard/systemd/bindguard.conf
 	test -e $(DESTDIR)/etc/bindguard/bindguard.json || install -m 0644 conf/bindguard.json $(DESTDIR)/etc/bindguard/bindguard.json
 	install -m 0644 README.md $(DESTDIR)$(PREFIX)/share/doc/bindguard/README.md
 
 fmt:
-	clang-format -i shim/*.c shim/*.h tools/*.c tests/unit/*.c tests/unit/*.h
+	clang-format -i $(FMT_SRC)
 
 check-fmt:
-	clang-format --dry-run --Werror shim/*.c shim/*.h tools/*.c tests/unit/*.c tests/unit/*.h
+	clang-format --dry-run --Werror $(FMT_SRC)
 
 clean:
 	rm -rf build

@@ -7,6 +7,7 @@ set -uo pipefail
 here=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=$(cd "$here/${1:-build}" && pwd)
 FILTER=${2:-}
+SKIP=${SKIP:-}
 export BUILD
 export ACTOR="$BUILD/bindguard-actor" SHIM="$BUILD/libbindguard.so" TOOL="$BUILD/bindguard"
 export SCHEMA_CHECK="$here/build/schema-check" EVENT_SCHEMA="$here/conf/bindguard-event.schema.json"
@@ -32,7 +33,7 @@ helpers() {
 			failed=1
 		fi
 	}
-	shimenv() { echo "LD_PRELOAD=$SHIM BINDGUARD_LOG=$WORK/ev.jsonl BINDGUARD_MODE=$1"; }
+	shimenv() { echo "LD_PRELOAD=${PRELOAD_PREFIX:-}$SHIM BINDGUARD_LOG=$WORK/ev.jsonl BINDGUARD_MODE=$1"; }
 	binds() { jq -c 'select(.event.action=="bind" or .event.action=="listen")' "$WORK/ev.jsonl" 2>/dev/null; }
 	field() { binds | head -1 | jq -r "$1"; }
 	schema_ok() {
@@ -228,7 +229,7 @@ t_reuseaddr_listen_binder_on_connect_port_is_caught() {
 t_audit_keeps_return_values_and_errno_of_failing_calls() {
 	local plain shim
 	plain=$(unshare -n bash -c 'ip link set lo up; "$0"' "$BUILD/fidelity")
-	shim=$(unshare -n bash -c 'ip link set lo up; LD_PRELOAD="$1" BINDGUARD_LOG=/dev/null "$0"' "$BUILD/fidelity" "$SHIM")
+	shim=$(unshare -n bash -c 'ip link set lo up; LD_PRELOAD="$1" BINDGUARD_LOG=/dev/null "$0"' "$BUILD/fidelity" "${PRELOAD_PREFIX:-}$SHIM")
 	expect "lines" "$(wc -l <<<"$plain")" "$(wc -l <<<"$shim")"
 	local d
 	d=$(diff <(echo "$plain") <(echo "$shim"))
@@ -321,7 +322,7 @@ t_model_agrees_with_kernel_on_every_bind() {
 
 t_non_socket_programs_run_unchanged() {
 	local out
-	out=$(LD_PRELOAD=$SHIM BINDGUARD_LOG=$WORK/ev.jsonl sh -c 'exec 3>"$1"; echo hello >&3; exec 3>&-; cat "$1"; ls / >/dev/null && echo listed' sh "$WORK/f")
+	out=$(LD_PRELOAD=${PRELOAD_PREFIX:-}$SHIM BINDGUARD_LOG=$WORK/ev.jsonl sh -c 'exec 3>"$1"; echo hello >&3; exec 3>&-; cat "$1"; ls / >/dev/null && echo listed' sh "$WORK/f")
 	expect "output" "$(tr '\n' ' ' <<<"$out")" "hello listed "
 	expect "no events for non-socket work" "$(jq -c 'select(.event.action!="start" and .event.action!="stop")' "$WORK/ev.jsonl" | wc -l)" 0
 }
@@ -332,6 +333,7 @@ fail=0
 for t in $(declare -F | awk '{print $3}' | grep '^t_'); do
 	name=${t#t_}
 	[ -n "$FILTER" ] && [[ "$name" != *"$FILTER"* ]] && continue
+	[ -n "$SKIP" ] && [[ " $SKIP " == *" $name "* ]] && continue
 	work=$(mktemp -d /tmp/bindguard-e2e.XXXXXX)
 	out=$(WORK=$work timeout 60 unshare -n bash -c "
 		helpers

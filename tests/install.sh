@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# install.sh: `make install` into a scratch DESTDIR puts every piece where
+# the README says, and the installed command finds the installed library.
+set -uo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+dest=$(mktemp -d /tmp/bindguard-install.XXXXXX)
+trap 'rm -rf "$dest"' EXIT
+pass=0 fail=0
+check() {
+	if [ -e "$dest/$1" ]; then pass=$((pass + 1)); echo "ok installed $1"
+	else fail=$((fail + 1)); echo "FAIL installed $1"; fi
+}
+make -C "$here" -s install PREFIX=/usr/local DESTDIR="$dest" >/dev/null
+for f in usr/local/lib/bindguard/libbindguard.so usr/local/bin/bindguard \
+	usr/local/share/bindguard/bindguard.schema.json usr/local/share/bindguard/bindguard-event.schema.json \
+	usr/local/share/bindguard/bindguard.json.example usr/local/share/bindguard/systemd/bindguard.conf \
+	usr/local/share/doc/bindguard/README.md etc/bindguard/bindguard.json; do
+	check "$f"
+done
+out=$(BINDGUARD_LIBRARY= "$dest/usr/local/bin/bindguard" run -- sh -c 'echo $LD_PRELOAD')
+if [ "$out" = "$dest/usr/local/lib/bindguard/libbindguard.so" ]; then
+	pass=$((pass + 1)); echo "ok installed command finds installed library"
+else
+	fail=$((fail + 1)); echo "# got LD_PRELOAD=$out"; echo "FAIL installed command finds installed library"
+fi
+echo "$pass passed, $fail failed"
+[ $fail -eq 0 ]

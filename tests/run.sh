@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# run.sh: every suite `make test` runs, with one total at the end.
+# Usage: tests/run.sh BUILD ASAN_BUILD
+#   unit tests (gcc, clang and ASan+UBSan builds), then the end-to-end suite
+#   with the gcc build and again with the ASan+UBSan shim preloaded.
+set -uo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+cd "$here"
+BUILD=${1:-build}
+ASAN=${2:-build/asan}
+total_pass=0
+total_fail=0
+failed_suites=()
+
+# suite NAME CMD...: run, show its output, add its last line to the totals
+suite() {
+	local name=$1; shift
+	echo "== $name"
+	local out last p f
+	out=$("$@" 2>&1)
+	echo "$out" | grep -v '^ok ' | grep -v '^[0-9]* passed, [0-9]* failed$'
+	echo "$out" | grep -c '^ok ' | sed 's/^/   ok: /'
+	last=$(echo "$out" | tail -1)
+	if [[ "$last" =~ ^([0-9]+)\ passed,\ ([0-9]+)\ failed$ ]]; then
+		p=${BASH_REMATCH[1]}
+		f=${BASH_REMATCH[2]}
+	else
+		echo "   (no summary line: counted as one failure)"
+		p=0
+		f=1
+	fi
+	total_pass=$((total_pass + p))
+	total_fail=$((total_fail + f))
+	[ "$f" -eq 0 ] || failed_suites+=("$name")
+}
+
+suite "unit: bucket model (gcc)" "$BUILD/test_bucket"
+suite "unit: config (gcc)" "$BUILD/test_config"
+suite "unit: bucket model (clang)" build/clang/test_bucket
+suite "unit: config (clang)" build/clang/test_config
+suite "unit: bucket model (asan+ubsan)" "$ASAN/test_bucket"
+suite "unit: config (asan+ubsan)" "$ASAN/test_config"
+suite "install" tests/install.sh
+suite "e2e: shim (gcc)" tests/e2e/e2e.sh "$BUILD"
+asan_rt=$(gcc -print-file-name=libasan.so)
+suite "e2e: shim (asan+ubsan)" env PRELOAD_PREFIX="$asan_rt:" \
+	ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	SKIP="bindguard_run_preloads_and_keeps_ld_preload" tests/e2e/e2e.sh "$ASAN"
+
+echo
+[ ${#failed_suites[@]} -eq 0 ] || echo "failed suites: ${failed_suites[*]}"
+echo "$total_pass passed, $total_fail failed"
+[ "$total_fail" -eq 0 ]
