@@ -113,12 +113,18 @@ static bool reuseport_strict_era(const struct bg_table *t)
 const char *bg_tcp_state_name(int state)
 {
 	static const char *const names[] = {
-		[BG_TCP_ESTABLISHED] = "ESTABLISHED", [BG_TCP_SYN_SENT] = "SYN_SENT",
-		[BG_TCP_SYN_RECV] = "SYN_RECV",       [BG_TCP_FIN_WAIT1] = "FIN_WAIT1",
-		[BG_TCP_FIN_WAIT2] = "FIN_WAIT2",     [BG_TCP_TIME_WAIT] = "TIME_WAIT",
-		[BG_TCP_CLOSE] = "CLOSE",             [BG_TCP_CLOSE_WAIT] = "CLOSE_WAIT",
-		[BG_TCP_LAST_ACK] = "LAST_ACK",       [BG_TCP_LISTEN] = "LISTEN",
-		[BG_TCP_CLOSING] = "CLOSING",         [BG_TCP_NEW_SYN_RECV] = "NEW_SYN_RECV",
+		[BG_TCP_ESTABLISHED] = "ESTABLISHED",
+		[BG_TCP_SYN_SENT] = "SYN_SENT",
+		[BG_TCP_SYN_RECV] = "SYN_RECV",
+		[BG_TCP_FIN_WAIT1] = "FIN_WAIT1",
+		[BG_TCP_FIN_WAIT2] = "FIN_WAIT2",
+		[BG_TCP_TIME_WAIT] = "TIME_WAIT",
+		[BG_TCP_CLOSE] = "CLOSE",
+		[BG_TCP_CLOSE_WAIT] = "CLOSE_WAIT",
+		[BG_TCP_LAST_ACK] = "LAST_ACK",
+		[BG_TCP_LISTEN] = "LISTEN",
+		[BG_TCP_CLOSING] = "CLOSING",
+		[BG_TCP_NEW_SYN_RECV] = "NEW_SYN_RECV",
 	};
 	if (state <= 0 || state > BG_TCP_NEW_SYN_RECV)
 		return "UNKNOWN";
@@ -199,8 +205,8 @@ static uint32_t sk_rcv_saddr4(const struct bg_sk *sk)
 }
 
 /* ipv4_rcv_saddr_equal() */
-static bool ipv4_rcv_saddr_equal(uint32_t a1, uint32_t a2, bool sk2_ipv6only, bool match_sk1_wildcard,
-				 bool match_sk2_wildcard)
+static bool ipv4_rcv_saddr_equal(uint32_t a1, uint32_t a2, bool sk2_ipv6only,
+				 bool match_sk1_wildcard, bool match_sk2_wildcard)
 {
 	if (sk2_ipv6only)
 		return false;
@@ -210,8 +216,8 @@ static bool ipv4_rcv_saddr_equal(uint32_t a1, uint32_t a2, bool sk2_ipv6only, bo
 }
 
 /* ipv6_rcv_saddr_equal(); a2_6 NULL stands for an AF_INET sk2. */
-static bool ipv6_rcv_saddr_equal(const struct in6_addr *a1_6, const struct in6_addr *a2_6, uint32_t a1,
-				 uint32_t a2, bool sk1_ipv6only, bool sk2_ipv6only,
+static bool ipv6_rcv_saddr_equal(const struct in6_addr *a1_6, const struct in6_addr *a2_6,
+				 uint32_t a1, uint32_t a2, bool sk1_ipv6only, bool sk2_ipv6only,
 				 bool match_sk1_wildcard, bool match_sk2_wildcard)
 {
 	enum addr_type t1 = v6_addr_type(a1_6);
@@ -237,7 +243,8 @@ bool bg_rcv_saddr_equal(const struct bg_sk *sk, const struct bg_sk *sk2)
 					    sk2->family == AF_INET6 ? &sk2->rcv_saddr : NULL,
 					    sk_rcv_saddr4(sk), sk_rcv_saddr4(sk2), sk->ipv6only,
 					    sk2->ipv6only, true, true);
-	return ipv4_rcv_saddr_equal(sk_rcv_saddr4(sk), sk_rcv_saddr4(sk2), sk2->ipv6only, true, true);
+	return ipv4_rcv_saddr_equal(sk_rcv_saddr4(sk), sk_rcv_saddr4(sk2), sk2->ipv6only, true,
+				    true);
 }
 
 /* ---- bucket state ---------------------------------------------------------- */
@@ -280,13 +287,13 @@ static bool sk_reuseport_match(const struct bg_tb_state *st, const struct bg_sk 
 		return true;
 	/* STRICT: only sockets on the recorded address may take the fast path */
 	if (st->fast_sk_family == AF_INET6) {
-		uint32_t fast4 = bg_addr_is_mapped(&st->fast_rcv_saddr) ? mapped_v4(&st->fast_rcv_saddr)
-			       : addr_is_zero(&st->fast_rcv_saddr)      ? 0
-									: htonl(0x7f000006);
-		return ipv6_rcv_saddr_equal(&st->fast_rcv_saddr,
-					    sk->family == AF_INET6 ? &sk->rcv_saddr : NULL, fast4,
-					    sk_rcv_saddr4(sk), st->fast_ipv6only, sk->ipv6only, true,
-					    false);
+		uint32_t fast4 = bg_addr_is_mapped(&st->fast_rcv_saddr)
+					 ? mapped_v4(&st->fast_rcv_saddr)
+				 : addr_is_zero(&st->fast_rcv_saddr) ? 0
+								     : htonl(0x7f000006);
+		return ipv6_rcv_saddr_equal(
+			&st->fast_rcv_saddr, sk->family == AF_INET6 ? &sk->rcv_saddr : NULL, fast4,
+			sk_rcv_saddr4(sk), st->fast_ipv6only, sk->ipv6only, true, false);
 	}
 	return ipv4_rcv_saddr_equal(mapped_v4(&st->fast_rcv_saddr), sk_rcv_saddr4(sk), sk->ipv6only,
 				    true, false);
@@ -359,7 +366,8 @@ static void update_fastreuse(const struct bg_table *t, struct bg_tb_state *st, b
 
 /* inet_bind_conflict() with relax = true, reuseport_ok = true, as an explicit
  * bind or listen() asks it, then inet_rcv_saddr_equal() on a candidate. */
-bool bg_bind_conflict_pair(const struct bg_table *t, const struct bg_sk *sk, const struct bg_sk *sk2)
+bool bg_bind_conflict_pair(const struct bg_table *t, const struct bg_sk *sk,
+			   const struct bg_sk *sk2)
 {
 	if (sk == sk2)
 		return false;

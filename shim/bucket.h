@@ -55,7 +55,7 @@ const char *bg_tcp_state_name(int state);
 /* CLOSE_WAIT, FIN_WAIT1/2, LAST_ACK, CLOSING: a peer or the app stopped half-way. */
 bool bg_tcp_state_halfclosed(int state);
 
-#define BG_FASTREUSEPORT_ANY 1
+#define BG_FASTREUSEPORT_ANY	1
 #define BG_FASTREUSEPORT_STRICT 2
 
 struct bg_tb;
@@ -63,19 +63,19 @@ struct bg_tb2;
 
 /* The fields of struct sock (and inet_timewait_sock) that binding reads. */
 struct bg_sk {
-	uint8_t family;        /* AF_INET or AF_INET6 */
-	uint8_t state;         /* BG_TCP_* */
-	bool reuse;            /* sk_reuse: SO_REUSEADDR */
-	bool reuseport;        /* sk_reuseport: SO_REUSEPORT */
-	bool ipv6only;         /* sk_ipv6only (set by bind to a specific v6 address too) */
-	bool reuseport_grouped; /* sk_reuseport_cb: joined a reuseport group (TCP: at listen) */
-	bool connect_bind;     /* port picked by __inet_hash_connect (SOCK_CONNECT_BIND) */
-	bool bindport_lock;    /* SOCK_BINDPORT_LOCK: port given explicitly to bind() */
-	int bound_dev_if;      /* SO_BINDTODEVICE ifindex, 0 = none */
-	uint32_t uid;          /* sock_i_uid */
+	uint8_t family;		   /* AF_INET or AF_INET6 */
+	uint8_t state;		   /* BG_TCP_* */
+	bool reuse;		   /* sk_reuse: SO_REUSEADDR */
+	bool reuseport;		   /* sk_reuseport: SO_REUSEPORT */
+	bool ipv6only;		   /* sk_ipv6only (set by bind to a specific v6 address too) */
+	bool reuseport_grouped;	   /* sk_reuseport_cb: joined a reuseport group (TCP: at listen) */
+	bool connect_bind;	   /* port picked by __inet_hash_connect (SOCK_CONNECT_BIND) */
+	bool bindport_lock;	   /* SOCK_BINDPORT_LOCK: port given explicitly to bind() */
+	int bound_dev_if;	   /* SO_BINDTODEVICE ifindex, 0 = none */
+	uint32_t uid;		   /* sock_i_uid */
 	struct in6_addr rcv_saddr; /* IPv4 stored v4-mapped; :: or ::ffff:0.0.0.0 = any */
-	uint16_t num;          /* inet_num: bound port, 0 = none */
-	uint8_t kind;          /* the caller's tag; the model never reads it */
+	uint16_t num;		   /* inet_num: bound port, 0 = none */
+	uint8_t kind;		   /* the caller's tag; the model never reads it */
 	/* links maintained by the model */
 	struct bg_tb *tb;
 	struct bg_tb2 *tb2;
@@ -129,12 +129,12 @@ bool bg_tb_pinned(const struct bg_table *t, const struct bg_tb *tb);
 
 /* What an explicit bind (or listen) of sk to port would do. */
 struct bg_bind_prediction {
-	bool tb_exists;             /* a bucket holds the port before the call */
-	bool conflict;              /* the kernel returns EADDRINUSE */
+	bool tb_exists;			   /* a bucket holds the port before the call */
+	bool conflict;			   /* the kernel returns EADDRINUSE */
 	const struct bg_sk *conflict_with; /* first owner in conflict */
-	struct bg_tb_state before;  /* valid if tb_exists */
-	struct bg_tb_state after;   /* valid unless conflict */
-	bool pins;                  /* before not pinned, after pinned: connect() loses the port */
+	struct bg_tb_state before;	   /* valid if tb_exists */
+	struct bg_tb_state after;	   /* valid unless conflict */
+	bool pins; /* before not pinned, after pinned: connect() loses the port */
 };
 
 /* inet_csk_get_port() for a given port, without changing anything. sk->state

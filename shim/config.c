@@ -79,7 +79,7 @@ struct parse {
 };
 
 __attribute__((format(printf, 3, 4))) static void fail(struct parse *p, const char *field,
-							 const char *fmt, ...)
+						       const char *fmt, ...)
 {
 	if (p->failed)
 		return;
@@ -137,8 +137,7 @@ static int hazard_list(struct parse *p, const char *field, const cJSON *v)
 	}
 	unsigned mask = 0, i = 0;
 	const cJSON *e;
-	cJSON_ArrayForEach(e, v)
-	{
+	cJSON_ArrayForEach (e, v) {
 		char f[96];
 		snprintf(f, sizeof(f), "%s[%u]", field, i++);
 		int h = enum_field(p, f, e, hazard_names + 1, 2);
@@ -239,8 +238,7 @@ static bool annotation(const char *key)
 static bool in_list(const cJSON *list, const char *name)
 {
 	const cJSON *e;
-	cJSON_ArrayForEach(e, list)
-	{
+	cJSON_ArrayForEach (e, list) {
 		if (cJSON_IsString(e) && strcmp(e->valuestring, name) == 0)
 			return true;
 	}
@@ -255,8 +253,7 @@ static bool string_list(struct parse *p, const char *field, const cJSON *v)
 	}
 	unsigned i = 0;
 	const cJSON *e;
-	cJSON_ArrayForEach(e, v)
-	{
+	cJSON_ArrayForEach (e, v) {
 		if (!cJSON_IsString(e) || !e->valuestring[0]) {
 			char f[96];
 			snprintf(f, sizeof(f), "%s[%u]", field, i);
@@ -283,25 +280,26 @@ static void parse_rule(struct parse *p, unsigned idx, const cJSON *r)
 	rule->mode = -1;
 	rule->block_hazards = -1;
 	const cJSON *v;
-	cJSON_ArrayForEach(v, r)
-	{
+	cJSON_ArrayForEach (v, r) {
 		snprintf(field, sizeof(field), "%s.%s", base, v->string);
 		if (strcmp(v->string, "programs") == 0) {
 			if (string_list(p, field, v))
-				rule->program_match = rule->program_match && in_list(v, p->progname);
+				rule->program_match =
+					rule->program_match && in_list(v, p->progname);
 		} else if (strcmp(v->string, "except_programs") == 0) {
 			if (string_list(p, field, v))
-				rule->program_match = rule->program_match && !in_list(v, p->progname);
+				rule->program_match =
+					rule->program_match && !in_list(v, p->progname);
 		} else if (strcmp(v->string, "ports") == 0) {
 			const cJSON *list = v;
 			if (!cJSON_IsArray(v)) {
-				fail(p, field, "expected an array of ports or \"LOW-HIGH\" ranges, got %s",
+				fail(p, field,
+				     "expected an array of ports or \"LOW-HIGH\" ranges, got %s",
 				     json_kind(v));
 				return;
 			}
 			const cJSON *e;
-			cJSON_ArrayForEach(e, list)
-			{
+			cJSON_ArrayForEach (e, list) {
 				char f[112];
 				snprintf(f, sizeof(f), "%s[%u]", field, rule->nports);
 				if (rule->nports == BG_MAX_SELECTORS) {
@@ -318,8 +316,7 @@ static void parse_rule(struct parse *p, unsigned idx, const cJSON *r)
 				return;
 			}
 			const cJSON *e;
-			cJSON_ArrayForEach(e, v)
-			{
+			cJSON_ArrayForEach (e, v) {
 				char f[112];
 				snprintf(f, sizeof(f), "%s[%u]", field, rule->naddrs);
 				if (rule->naddrs == BG_MAX_SELECTORS) {
@@ -335,7 +332,8 @@ static void parse_rule(struct parse *p, unsigned idx, const cJSON *r)
 			rule->block_hazards = hazard_list(p, field, v);
 		} else if (!annotation(v->string)) {
 			fail(p, field,
-			     "unknown key; expected programs, except_programs, ports, addresses, mode or block");
+			     "unknown key; expected programs, except_programs, ports, addresses, "
+			     "mode or block");
 		}
 	}
 }
@@ -348,8 +346,7 @@ static void parse_enforce(struct parse *p, const cJSON *e)
 		return;
 	}
 	const cJSON *v;
-	cJSON_ArrayForEach(v, e)
-	{
+	cJSON_ArrayForEach (v, e) {
 		char field[96];
 		snprintf(field, sizeof(field), "enforce.%s", v->string);
 		if (strcmp(v->string, "block") == 0) {
@@ -359,9 +356,12 @@ static void parse_enforce(struct parse *p, const cJSON *e)
 		} else if (strcmp(v->string, "errno") == 0) {
 			int err = cJSON_IsString(v) ? bg_errno_parse(v->valuestring) : -1;
 			if (err < 0)
-				fail(p, field, "expected an errno name such as \"EADDRINUSE\" or \"EACCES\", got %s%s%s",
+				fail(p, field,
+				     "expected an errno name such as \"EADDRINUSE\" or \"EACCES\", "
+				     "got %s%s%s",
 				     cJSON_IsString(v) ? "\"" : json_kind(v),
-				     cJSON_IsString(v) ? v->valuestring : "", cJSON_IsString(v) ? "\"" : "");
+				     cJSON_IsString(v) ? v->valuestring : "",
+				     cJSON_IsString(v) ? "\"" : "");
 			else
 				p->c->block_errno = err;
 		} else if (!annotation(v->string)) {
@@ -373,7 +373,8 @@ static void parse_enforce(struct parse *p, const cJSON *e)
 static void parse_log(struct parse *p, const char *field, const char *s)
 {
 	if (strcmp(s, "stderr") && strcmp(s, "syslog") && s[0] != '/') {
-		fail(p, field, "expected \"stderr\", \"syslog\" or an absolute path, got \"%s\"", s);
+		fail(p, field, "expected \"stderr\", \"syslog\" or an absolute path, got \"%s\"",
+		     s);
 		return;
 	}
 	if (strlen(s) >= sizeof(p->c->log)) {
@@ -404,8 +405,7 @@ static void parse_top(struct parse *p, const cJSON *root)
 		return;
 	}
 	const cJSON *v;
-	cJSON_ArrayForEach(v, root)
-	{
+	cJSON_ArrayForEach (v, root) {
 		const char *k = v->string;
 		if (strcmp(k, "mode") == 0) {
 			int m = enum_field(p, k, v, mode_names, 3);
@@ -417,7 +417,8 @@ static void parse_top(struct parse *p, const cJSON *root)
 				p->c->level = (enum bg_level)l;
 		} else if (strcmp(k, "log") == 0) {
 			if (!cJSON_IsString(v))
-				fail(p, k, "expected a string (\"stderr\", \"syslog\" or a path), got %s",
+				fail(p, k,
+				     "expected a string (\"stderr\", \"syslog\" or a path), got %s",
 				     json_kind(v));
 			else
 				parse_log(p, k, v->valuestring);
@@ -430,7 +431,8 @@ static void parse_top(struct parse *p, const cJSON *root)
 			parse_enforce(p, v);
 		} else if (strcmp(k, "rules") == 0) {
 			if (!cJSON_IsArray(v)) {
-				fail(p, k, "expected an array of rule objects, got %s", json_kind(v));
+				fail(p, k, "expected an array of rule objects, got %s",
+				     json_kind(v));
 				continue;
 			}
 			unsigned n = (unsigned)cJSON_GetArraySize(v);
@@ -442,7 +444,8 @@ static void parse_top(struct parse *p, const cJSON *root)
 				parse_rule(p, i, cJSON_GetArrayItem(v, (int)i));
 			p->c->nrules = n;
 		} else if (!annotation(k)) {
-			fail(p, k, "unknown key; expected mode, level, log, profile, enforce or rules");
+			fail(p, k,
+			     "unknown key; expected mode, level, log, profile, enforce or rules");
 		}
 	}
 }
@@ -466,8 +469,9 @@ int bg_config_parse(struct bg_config *c, const char *text, const char *file, con
 			}
 		}
 		bg_config_defaults(c);
-		snprintf(c->error, sizeof(c->error), "%s:%u:%u: invalid JSON near here; expected a JSON object",
-			 file, line, col);
+		snprintf(c->error, sizeof(c->error),
+			 "%s:%u:%u: invalid JSON near here; expected a JSON object", file, line,
+			 col);
 		return -1;
 	}
 	parse_top(&p, root);
@@ -628,7 +632,8 @@ char *bg_config_json(const struct bg_config *c)
 	cJSON_AddStringToObject(o, "mode", mode_names[c->mode]);
 	cJSON_AddStringToObject(o, "level", c->level == BG_LEVEL_DEBUG ? "debug" : "info");
 	cJSON_AddStringToObject(o, "log", c->log);
-	cJSON_AddStringToObject(o, "profile", c->profile_auto ? "auto" : bg_profile_name(c->profile));
+	cJSON_AddStringToObject(o, "profile",
+				c->profile_auto ? "auto" : bg_profile_name(c->profile));
 	cJSON *e = cJSON_AddObjectToObject(o, "enforce");
 	cJSON_AddItemToObject(e, "block", hazard_array(c->block_hazards));
 	cJSON_AddStringToObject(e, "errno", bg_errno_name(c->block_errno));

@@ -18,7 +18,7 @@ enum bg_level { BG_LEVEL_INFO, BG_LEVEL_DEBUG };
 const char *bg_mode_name(enum bg_mode m);
 const char *bg_hazard_name(enum bg_hazard h);
 
-#define BG_MAX_RULES 64
+#define BG_MAX_RULES	 64
 #define BG_MAX_SELECTORS 16
 
 struct bg_port_span {
@@ -27,7 +27,7 @@ struct bg_port_span {
 
 struct bg_cidr {
 	struct in6_addr addr; /* IPv4 v4-mapped */
-	uint8_t prefix;       /* over the 128-bit form */
+	uint8_t prefix;	      /* over the 128-bit form */
 };
 
 /* A rule applies to a bind when every selector it has matches; the first
@@ -38,22 +38,22 @@ struct bg_rule {
 	unsigned nports;
 	struct bg_cidr addrs[BG_MAX_SELECTORS];
 	unsigned naddrs;
-	int mode;           /* enum bg_mode, or -1: keep the global mode */
-	int block_hazards;  /* bitmask of 1 << bg_hazard, or -1: keep */
+	int mode;	   /* enum bg_mode, or -1: keep the global mode */
+	int block_hazards; /* bitmask of 1 << bg_hazard, or -1: keep */
 };
 
 struct bg_config {
 	enum bg_mode mode;
 	enum bg_level level;
-	char log[512];          /* "stderr", "syslog" or an absolute path */
+	char log[512]; /* "stderr", "syslog" or an absolute path */
 	bool profile_auto;
 	enum bg_profile_id profile;
 	unsigned block_hazards; /* bitmask of 1 << bg_hazard */
 	int block_errno;
 	struct bg_rule rules[BG_MAX_RULES];
 	unsigned nrules;
-	char source[512];       /* the file read, or "built-in defaults" */
-	char error[768];        /* the first problem found, empty if none */
+	char source[512]; /* the file read, or "built-in defaults" */
+	char error[768];  /* the first problem found, empty if none */
 };
 
 /* The built-in defaults: audit, stderr, auto profile, block pin_halfclosed

@@ -124,7 +124,8 @@ static void bind_message(char *buf, size_t len, const struct bg_bind_event *e, c
 	int n = snprintf(buf, len, "%s %s: ", e->action, where);
 	const struct bg_owner_info *half = NULL;
 	for (unsigned i = 0; i < e->nowners && !half; i++)
-		if (e->owners[i].connect_bound != BG_CB_NO && bg_tcp_state_halfclosed(e->owners[i].state))
+		if (e->owners[i].connect_bound != BG_CB_NO &&
+		    bg_tcp_state_halfclosed(e->owners[i].state))
 			half = &e->owners[i];
 	const char *verb = e->decision == BG_DECISION_BLOCK ? "blocked" : "allowed";
 	if (e->hazard == BG_HAZARD_NONE)
@@ -132,8 +133,9 @@ static void bind_message(char *buf, size_t len, const struct bg_bind_event *e, c
 	else if (!half)
 		n += snprintf(buf + n, len - (size_t)n,
 			      "%s: pins a port that connect() shares; connect() will skip it %s",
-			      verb, strcmp(e->profile, "release") == 0 ? "while this socket lives"
-								       : "until every owner is gone");
+			      verb,
+			      strcmp(e->profile, "release") == 0 ? "while this socket lives"
+								 : "until every owner is gone");
 	else {
 		char l[64], r[64];
 		bg_format_endpoint(l, sizeof(l), half->family, &half->laddr, half->lport);
@@ -143,7 +145,8 @@ static void bind_message(char *buf, size_t len, const struct bg_bind_event *e, c
 								 : "persist",
 			      bg_tcp_state_name(half->state), l, r);
 		if (half->pid > 0)
-			n += snprintf(buf + n, len - (size_t)n, " (pid %d %s)", half->pid, half->comm);
+			n += snprintf(buf + n, len - (size_t)n, " (pid %d %s)", half->pid,
+				      half->comm);
 	}
 	if (e->result < 0 && n > 0 && (size_t)n < len)
 		snprintf(buf + n, len - (size_t)n, "; %s", bg_errno_name(e->err));
@@ -205,13 +208,14 @@ void bg_event_bind(const struct bg_bind_event *e, enum bg_severity sev)
 	emit(o, sev);
 }
 
-void bg_event_start(const char *version, const char *profile, const char *kernel,
-		    const char *view, const char *config_json)
+void bg_event_start(const char *version, const char *profile, const char *kernel, const char *view,
+		    const char *config_json)
 {
 	cJSON *o = envelope("start", "event", NULL, BG_SEV_INFO);
 	char msg[256];
-	snprintf(msg, sizeof(msg), "bindguard %s watching binds; kernel %s, profile %s, others seen via %s",
-		 version, kernel, profile, view);
+	snprintf(msg, sizeof(msg),
+		 "bindguard %s watching binds; kernel %s, profile %s, others seen via %s", version,
+		 kernel, profile, view);
 	cJSON_AddStringToObject(o, "message", msg);
 	cJSON *b = cJSON_AddObjectToObject(o, "bindguard");
 	cJSON_AddStringToObject(b, "version", version);
@@ -259,7 +263,8 @@ void bg_event_divergence(const char *action, uint8_t family, const struct in6_ad
 	char where[80], msg[200];
 	bg_format_endpoint(where, sizeof(where), family, addr, port);
 	snprintf(msg, sizeof(msg), "%s %s: model predicted %s, kernel returned %s", action, where,
-		 predicted_conflict ? "EADDRINUSE" : "success", result == 0 ? "success" : bg_errno_name(err));
+		 predicted_conflict ? "EADDRINUSE" : "success",
+		 result == 0 ? "success" : bg_errno_name(err));
 	cJSON_AddStringToObject(o, "message", msg);
 	cJSON *b = cJSON_AddObjectToObject(o, "bindguard");
 	cJSON_AddStringToObject(b, "predicted", predicted_conflict ? "EADDRINUSE" : "success");

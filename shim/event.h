@@ -38,8 +38,8 @@ struct bg_bind_event {
 	uint8_t family;
 	struct in6_addr addr;
 	uint16_t port;
-	bool port_auto;       /* bind(addr, 0): the kernel chose the port */
-	bool ephemeral;       /* port inside ip_local_port_range */
+	bool port_auto; /* bind(addr, 0): the kernel chose the port */
+	bool ephemeral; /* port inside ip_local_port_range */
 	enum bg_mode mode;
 	enum bg_decision decision;
 	enum bg_hazard hazard;
@@ -49,9 +49,9 @@ struct bg_bind_event {
 	bool conflict_predicted;
 	struct bg_owner_info owners[BG_EVENT_OWNERS];
 	unsigned nowners, owners_total;
-	const char *view;     /* how other processes were seen */
-	int result;           /* the call's return value (or -1 when blocked) */
-	int err;              /* its errno when result < 0 */
+	const char *view; /* how other processes were seen */
+	int result;	  /* the call's return value (or -1 when blocked) */
+	int err;	  /* its errno when result < 0 */
 };
 
 /* Process identity used by every event (call again after fork). */
@@ -61,8 +61,8 @@ void bg_event_process(pid_t pid, const char *name);
 void bg_event_bind(const struct bg_bind_event *e, enum bg_severity sev);
 
 /* "start": version, profile, view, effective config (JSON text). */
-void bg_event_start(const char *version, const char *profile, const char *kernel,
-		    const char *view, const char *config_json);
+void bg_event_start(const char *version, const char *profile, const char *kernel, const char *view,
+		    const char *config_json);
 /* "stop": counters. */
 struct bg_counters {
 	uint64_t binds, hazards, blocked, divergences, sockets;

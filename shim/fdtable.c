@@ -9,7 +9,7 @@
 
 #define CHUNK_BITS 12
 #define CHUNK_SIZE (1 << CHUNK_BITS)
-#define NCHUNKS 1024 /* fds 0 .. 4M-1 */
+#define NCHUNKS	   1024 /* fds 0 .. 4M-1 */
 
 typedef _Atomic(struct bg_sock *) slot_t;
 

@@ -14,16 +14,16 @@
 
 /* One socket of this process (one open file description), however many fds name it. */
 struct bg_sock {
-	atomic_int refs;               /* fds that name it */
-	struct bg_sock *release_next;  /* on the release list */
-	int type;                      /* SOCK_STREAM, ... (flags stripped) */
-	bool tcp;                      /* the model follows only TCP sockets */
-	bool bind_address_no_port;     /* IP_BIND_ADDRESS_NO_PORT */
-	bool connected;                /* connect() succeeded or is in progress */
+	atomic_int refs;	      /* fds that name it */
+	struct bg_sock *release_next; /* on the release list */
+	int type;		      /* SOCK_STREAM, ... (flags stripped) */
+	bool tcp;		      /* the model follows only TCP sockets */
+	bool bind_address_no_port;    /* IP_BIND_ADDRESS_NO_PORT */
+	bool connected;		      /* connect() succeeded or is in progress */
 	bool listening;
-	struct in6_addr daddr;         /* peer, v4-mapped, once connected */
+	struct in6_addr daddr; /* peer, v4-mapped, once connected */
 	uint16_t dport;
-	struct bg_sk sk;               /* the model's view of it */
+	struct bg_sk sk; /* the model's view of it */
 };
 
 /* The object an fd names, or NULL. No lock, no allocation. */

@@ -99,7 +99,8 @@ void bg_init(void)
 		g.cfg.mode = BG_MODE_AUDIT; /* a broken config never enforces */
 	if (g.cfg.error[0]) {
 		char line[1024];
-		int n = snprintf(line, sizeof(line), "bindguard: %s; running in audit mode with defaults\n",
+		int n = snprintf(line, sizeof(line),
+				 "bindguard: %s; running in audit mode with defaults\n",
 				 g.cfg.error);
 		if (write(STDERR_FILENO, line, (size_t)n) < 0) {
 			/* nowhere left to say it; the event below may still get out */
@@ -107,7 +108,8 @@ void bg_init(void)
 	}
 
 	unsigned kver = bg_kernel_version(g.kernel, sizeof(g.kernel));
-	g.profile = g.cfg.profile_auto ? bg_profile_for_kernel(kver) : bg_profile_named(g.cfg.profile, kver);
+	g.profile = g.cfg.profile_auto ? bg_profile_for_kernel(kver)
+				       : bg_profile_named(g.cfg.profile, kver);
 
 	g.active = g.cfg.mode != BG_MODE_OFF;
 	if (g.active) {
@@ -340,9 +342,11 @@ static bool owner_is(const struct bg_sk *o, const struct bg_ksock *k)
 	if (!same_addr(&o->rcv_saddr, &k->saddr))
 		return false;
 	if (o->kind == BG_KIND_OWN) {
-		const struct bg_sock *s = (const struct bg_sock *)((const char *)o - offsetof(struct bg_sock, sk));
+		const struct bg_sock *s =
+			(const struct bg_sock *)((const char *)o - offsetof(struct bg_sock, sk));
 		if (kconnected(k))
-			return s->connected && s->dport == k->dport && same_addr(&s->daddr, &k->daddr);
+			return s->connected && s->dport == k->dport &&
+			       same_addr(&s->daddr, &k->daddr);
 		return !s->connected && s->listening == (k->state == BG_TCP_LISTEN);
 	}
 	const struct bg_other *x = (const struct bg_other *)o;
@@ -517,7 +521,9 @@ static void fill_owners(struct bg_bind_event *e, const struct view *v, uint16_t 
 		w->connect_bound = cb_of(o);
 		w->uid = o->uid;
 		if (o->kind == BG_KIND_OWN) {
-			const struct bg_sock *s = (const struct bg_sock *)((const char *)o - offsetof(struct bg_sock, sk));
+			const struct bg_sock *s =
+				(const struct bg_sock *)((const char *)o -
+							 offsetof(struct bg_sock, sk));
 			w->pid = getpid();
 			snprintf(w->comm, sizeof(w->comm), "%s", g.progname);
 			w->raddr = s->daddr;
@@ -554,7 +560,8 @@ static void divergence(const char *action, const struct bg_sk *sk, uint16_t port
 	if ((r == 0 && predicted) || (kernel_conflict && !predicted)) {
 		atomic_fetch_add(&g.n.divergences, 1);
 		if (g.cfg.level == BG_LEVEL_DEBUG)
-			bg_event_divergence(action, sk->family, &sk->rcv_saddr, port, predicted, r, err);
+			bg_event_divergence(action, sk->family, &sk->rcv_saddr, port, predicted, r,
+					    err);
 	}
 }
 
@@ -565,7 +572,8 @@ static bool parse_bind_addr(const struct bg_sock *s, const struct sockaddr *addr
 {
 	if (!addr)
 		return false;
-	if (addr->sa_family == AF_INET && s->sk.family == AF_INET && len >= sizeof(struct sockaddr_in)) {
+	if (addr->sa_family == AF_INET && s->sk.family == AF_INET &&
+	    len >= sizeof(struct sockaddr_in)) {
 		const struct sockaddr_in *in = (const struct sockaddr_in *)addr;
 		bg_addr_from_v4(a, in->sin_addr.s_addr);
 		*port = ntohs(in->sin_port);

@@ -34,7 +34,7 @@ void bg_untrack(int fd);
 /* Sentinel stored for inet sockets that are not TCP, so they are not relearned. */
 extern struct bg_sock bg_not_tcp;
 
-bool bg_lock(void);   /* false: this thread holds it already (signal handler) */
+bool bg_lock(void); /* false: this thread holds it already (signal handler) */
 void bg_unlock(void);
 
 /* bind() and listen() of a tracked TCP socket: ask, decide, call the real

@@ -121,10 +121,11 @@ EXPORT int setsockopt(int fd, int level, int opt, const void *val, socklen_t len
 	int r = bg_real.setsockopt(fd, level, opt, val, len);
 	if (r != 0 || !bg_active())
 		return r;
-	bool watched = (level == SOL_SOCKET && (opt == SO_REUSEADDR || opt == SO_REUSEPORT ||
-						opt == SO_BINDTODEVICE || opt == SO_BINDTOIFINDEX)) ||
-		       (level == IPPROTO_IPV6 && opt == IPV6_V6ONLY) ||
-		       (level == IPPROTO_IP && opt == IP_BIND_ADDRESS_NO_PORT);
+	bool watched =
+		(level == SOL_SOCKET && (opt == SO_REUSEADDR || opt == SO_REUSEPORT ||
+					 opt == SO_BINDTODEVICE || opt == SO_BINDTOIFINDEX)) ||
+		(level == IPPROTO_IPV6 && opt == IPV6_V6ONLY) ||
+		(level == IPPROTO_IP && opt == IP_BIND_ADDRESS_NO_PORT);
 	if (!watched)
 		return r;
 	int saved = errno;

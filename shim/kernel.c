@@ -68,7 +68,7 @@ static ssize_t read_file(const char *path, char *buf, size_t len)
 /* The range and the reserved ports, refreshed once a second: a bind outside
  * the range must not pay a syscall, and sysctl changes are rare. */
 static struct {
-	atomic_long stamp; /* CLOCK_MONOTONIC_COARSE second of the last read, +1 */
+	atomic_long stamp;	/* CLOCK_MONOTONIC_COARSE second of the last read, +1 */
 	_Atomic uint32_t range; /* low << 16 | high */
 	_Atomic uint64_t reserved[65536 / 64];
 } ports;
@@ -231,9 +231,11 @@ static int diag_dump(int nl, uint8_t family, uint16_t port, struct bg_ksock *out
 			if (h->nlmsg_len < NLMSG_LENGTH(sizeof(*m)))
 				continue;
 			if (n < max) {
-				unsigned attrlen = h->nlmsg_len - NLMSG_LENGTH(NLMSG_ALIGN(sizeof(*m)));
+				unsigned attrlen =
+					h->nlmsg_len - NLMSG_LENGTH(NLMSG_ALIGN(sizeof(*m)));
 				ksock_from_msg(&out[n], m, attrlen);
-				if (out[n].sport == port) /* the filter did its job; trust, but check */
+				if (out[n].sport ==
+				    port) /* the filter did its job; trust, but check */
 					n++;
 			}
 		}
@@ -270,7 +272,8 @@ static void hex_addr(struct in6_addr *a, const char *hex, int family)
 		memcpy(a, w, 16);
 }
 
-static int proc_file(const char *path, int family, uint16_t port, struct bg_ksock *out, int n, int max)
+static int proc_file(const char *path, int family, uint16_t port, struct bg_ksock *out, int n,
+		     int max)
 {
 	FILE *f = fopen(path, "re");
 	if (!f)
@@ -284,7 +287,9 @@ static int proc_file(const char *path, int family, uint16_t port, struct bg_ksoc
 		char la[33], ra[33];
 		unsigned lp, rp, st, uid;
 		unsigned long inode;
-		if (sscanf(line, " %*d: %32[0-9A-Fa-f]:%x %32[0-9A-Fa-f]:%x %x %*x:%*x %*x:%*x %*x %u %*d %lu",
+		if (sscanf(line,
+			   " %*d: %32[0-9A-Fa-f]:%x %32[0-9A-Fa-f]:%x %x %*x:%*x %*x:%*x %*x %u "
+			   "%*d %lu",
 			   la, &lp, ra, &rp, &st, &uid, &inode) != 7)
 			continue;
 		if (lp != port)

@@ -13,20 +13,20 @@
 /* One socket the kernel reports on a port. Addresses are v4-mapped for IPv4. */
 struct bg_ksock {
 	uint8_t family;
-	uint8_t state;   /* BG_TCP_* */
+	uint8_t state; /* BG_TCP_* */
 	bool v6only;
 	uint16_t sport, dport;
 	struct in6_addr saddr, daddr;
 	uint32_t uid;
-	uint32_t inode;  /* 0 for orphans and TIME_WAIT */
+	uint32_t inode; /* 0 for orphans and TIME_WAIT */
 	uint32_t ifindex;
 	uint64_t cookie;
 };
 
 enum bg_view {
 	BG_VIEW_SOCK_DIAG, /* netlink, filtered by port in the kernel */
-	BG_VIEW_PROC,      /* /proc/net/tcp{,6}: all sockets, parsed as text */
-	BG_VIEW_NONE,      /* neither: only this process's own sockets are known */
+	BG_VIEW_PROC,	   /* /proc/net/tcp{,6}: all sockets, parsed as text */
+	BG_VIEW_NONE,	   /* neither: only this process's own sockets are known */
 };
 const char *bg_view_name(enum bg_view v);
 

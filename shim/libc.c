@@ -15,17 +15,51 @@
 
 /* Raw-syscall stand-ins, used if dlsym finds nothing or finds ourselves
  * (a second copy of the shim, or a libc without the symbol). */
-static int sys_socket(int d, int t, int p) { return (int)syscall(SYS_socket, d, t, p); }
-static int sys_bind(int fd, const struct sockaddr *a, socklen_t l) { return (int)syscall(SYS_bind, fd, a, l); }
-static int sys_connect(int fd, const struct sockaddr *a, socklen_t l) { return (int)syscall(SYS_connect, fd, a, l); }
-static int sys_listen(int fd, int b) { return (int)syscall(SYS_listen, fd, b); }
-static int sys_accept(int fd, struct sockaddr *a, socklen_t *l) { return (int)syscall(SYS_accept, fd, a, l); }
-static int sys_accept4(int fd, struct sockaddr *a, socklen_t *l, int f) { return (int)syscall(SYS_accept4, fd, a, l, f); }
-static int sys_shutdown(int fd, int how) { return (int)syscall(SYS_shutdown, fd, how); }
-static int sys_setsockopt(int fd, int lv, int o, const void *v, socklen_t l) { return (int)syscall(SYS_setsockopt, fd, lv, o, v, l); }
-static int sys_dup(int fd) { return (int)syscall(SYS_dup, fd); }
-static int sys_dup2(int a, int b) { return a == b ? (int)syscall(SYS_fcntl, a, F_GETFD) < 0 ? -1 : b : (int)syscall(SYS_dup3, a, b, 0); }
-static int sys_dup3(int a, int b, int f) { return (int)syscall(SYS_dup3, a, b, f); }
+static int sys_socket(int d, int t, int p)
+{
+	return (int)syscall(SYS_socket, d, t, p);
+}
+static int sys_bind(int fd, const struct sockaddr *a, socklen_t l)
+{
+	return (int)syscall(SYS_bind, fd, a, l);
+}
+static int sys_connect(int fd, const struct sockaddr *a, socklen_t l)
+{
+	return (int)syscall(SYS_connect, fd, a, l);
+}
+static int sys_listen(int fd, int b)
+{
+	return (int)syscall(SYS_listen, fd, b);
+}
+static int sys_accept(int fd, struct sockaddr *a, socklen_t *l)
+{
+	return (int)syscall(SYS_accept, fd, a, l);
+}
+static int sys_accept4(int fd, struct sockaddr *a, socklen_t *l, int f)
+{
+	return (int)syscall(SYS_accept4, fd, a, l, f);
+}
+static int sys_shutdown(int fd, int how)
+{
+	return (int)syscall(SYS_shutdown, fd, how);
+}
+static int sys_setsockopt(int fd, int lv, int o, const void *v, socklen_t l)
+{
+	return (int)syscall(SYS_setsockopt, fd, lv, o, v, l);
+}
+static int sys_dup(int fd)
+{
+	return (int)syscall(SYS_dup, fd);
+}
+static int sys_dup2(int a, int b)
+{
+	return a == b ? (int)syscall(SYS_fcntl, a, F_GETFD) < 0 ? -1 : b
+		      : (int)syscall(SYS_dup3, a, b, 0);
+}
+static int sys_dup3(int a, int b, int f)
+{
+	return (int)syscall(SYS_dup3, a, b, f);
+}
 static int sys_fcntl(int fd, int cmd, ...)
 {
 	va_list ap;
@@ -34,9 +68,18 @@ static int sys_fcntl(int fd, int cmd, ...)
 	va_end(ap);
 	return (int)syscall(SYS_fcntl, fd, cmd, arg);
 }
-static int sys_close_range(unsigned a, unsigned b, int f) { return (int)syscall(SYS_close_range, a, b, f); }
-static void sys_closefrom(int fd) { syscall(SYS_close_range, (unsigned)fd, ~0U, 0); }
-static pid_t sys_fork(void) { return (pid_t)syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0); }
+static int sys_close_range(unsigned a, unsigned b, int f)
+{
+	return (int)syscall(SYS_close_range, a, b, f);
+}
+static void sys_closefrom(int fd)
+{
+	syscall(SYS_close_range, (unsigned)fd, ~0U, 0);
+}
+static pid_t sys_fork(void)
+{
+	return (pid_t)syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
+}
 
 int bg_sys_close(int fd)
 {
@@ -65,10 +108,10 @@ struct bg_libc bg_real = {
 
 static atomic_int resolved; /* 0 none, 1 running, 2 done */
 
-#define RESOLVE(name)                                                        \
-	do {                                                                     \
-		void *p = dlsym(RTLD_NEXT, #name);                               \
-		if (p && p != self_##name)                                       \
+#define RESOLVE(name)                                                                  \
+	do {                                                                           \
+		void *p = dlsym(RTLD_NEXT, #name);                                     \
+		if (p && p != self_##name)                                             \
 			__atomic_store_n((void **)&bg_real.name, p, __ATOMIC_RELAXED); \
 	} while (0)
 
@@ -98,13 +141,14 @@ void bg_libc_resolve(void)
 	int expect = 0;
 	if (!atomic_compare_exchange_strong(&resolved, &expect, 1))
 		return; /* done, or running in this or another thread: stand-ins serve */
-	void *self_socket = (void *)socket, *self_bind = (void *)bind, *self_connect = (void *)connect,
-	     *self_listen = (void *)listen, *self_accept = (void *)accept, *self_accept4 = (void *)accept4,
+	void *self_socket = (void *)socket, *self_bind = (void *)bind,
+	     *self_connect = (void *)connect, *self_listen = (void *)listen,
+	     *self_accept = (void *)accept, *self_accept4 = (void *)accept4,
 	     *self_shutdown = (void *)shutdown, *self_close = (void *)close,
-	     *self_setsockopt = (void *)setsockopt, *self_dup = (void *)dup, *self_dup2 = (void *)dup2,
-	     *self_dup3 = (void *)dup3, *self_fcntl = (void *)fcntl, *self_fcntl64 = (void *)fcntl64,
-	     *self_close_range = (void *)close_range, *self_closefrom = (void *)closefrom,
-	     *self_fork = (void *)fork;
+	     *self_setsockopt = (void *)setsockopt, *self_dup = (void *)dup,
+	     *self_dup2 = (void *)dup2, *self_dup3 = (void *)dup3, *self_fcntl = (void *)fcntl,
+	     *self_fcntl64 = (void *)fcntl64, *self_close_range = (void *)close_range,
+	     *self_closefrom = (void *)closefrom, *self_fork = (void *)fork;
 	RESOLVE(socket);
 	RESOLVE(bind);
 	RESOLVE(connect);

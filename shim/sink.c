@@ -46,7 +46,8 @@ static int move_high(int fd)
 
 static void file_open(void)
 {
-	int fd = open(sink.path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0640);
+	int fd = open(sink.path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY,
+		      0640);
 	if (fd < 0) {
 		sink.fd = -1;
 		return;
@@ -110,7 +111,8 @@ void bg_sink_write(enum bg_severity sev, const char *line, size_t len)
 		break;
 	case SINK_SYSLOG: {
 		static const int prio[] = {LOG_DEBUG, LOG_INFO, LOG_WARNING, LOG_ERR};
-		syslog(prio[sev], "%.*s", (int)(len && line[len - 1] == '\n' ? len - 1 : len), line);
+		syslog(prio[sev], "%.*s", (int)(len && line[len - 1] == '\n' ? len - 1 : len),
+		       line);
 		ok = true;
 		break;
 	}
@@ -120,7 +122,8 @@ void bg_sink_write(enum bg_severity sev, const char *line, size_t len)
 			if (sink.fd >= 0) {
 				struct stat fs;
 				/* close only a descriptor that is still ours */
-				if (fstat(sink.fd, &fs) == 0 && fs.st_dev == sink.dev && fs.st_ino == sink.ino)
+				if (fstat(sink.fd, &fs) == 0 && fs.st_dev == sink.dev &&
+				    fs.st_ino == sink.ino)
 					bg_real.close(sink.fd);
 			}
 			file_open();

@@ -34,6 +34,11 @@ suite() {
 	[ "$f" -eq 0 ] || failed_suites+=("$name")
 }
 
+fmt_check() {
+	if make -s check-fmt >/dev/null 2>&1; then echo "ok clang-format"; echo "1 passed, 0 failed"
+	else make -s check-fmt 2>&1 | head -20 | sed 's/^/# /'; echo "FAIL clang-format"; echo "0 passed, 1 failed"; fi
+}
+suite "style: clang-format" fmt_check
 suite "unit: bucket model (gcc)" "$BUILD/test_bucket"
 suite "unit: config (gcc)" "$BUILD/test_config"
 suite "unit: bucket model (clang)" build/clang/test_bucket

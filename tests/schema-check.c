@@ -159,13 +159,36 @@ static const cJSON *resolve(const char *ref)
 /* ---- the schema itself ---------------------------------------------------------- */
 
 static const char *const known_keywords[] = {
-	"$schema", "$id", "$comment", "$defs", "title", "description", "type", "required",
-	"properties", "additionalProperties", "patternProperties", "enum", "const", "items",
-	"oneOf", "anyOf", "allOf", "if", "then", "else", "minimum", "maximum", "minLength",
-	"maxLength", "maxItems", "pattern", "$ref",
+	"$schema",
+	"$id",
+	"$comment",
+	"$defs",
+	"title",
+	"description",
+	"type",
+	"required",
+	"properties",
+	"additionalProperties",
+	"patternProperties",
+	"enum",
+	"const",
+	"items",
+	"oneOf",
+	"anyOf",
+	"allOf",
+	"if",
+	"then",
+	"else",
+	"minimum",
+	"maximum",
+	"minLength",
+	"maxLength",
+	"maxItems",
+	"pattern",
+	"$ref",
 };
-static const char *const type_names[] = {"null", "boolean", "integer", "number",
-					 "string", "array", "object"};
+static const char *const type_names[] = {"null",   "boolean", "integer", "number",
+					 "string", "array",   "object"};
 
 static bool in_names(const char *const *names, size_t n, const char *s)
 {
@@ -184,8 +207,7 @@ static void check_schema_map(const cJSON *m, const char *where, const char *kw)
 	if (!cJSON_IsObject(m))
 		die("schema %s: %s must be an object", where, kw);
 	const cJSON *e;
-	cJSON_ArrayForEach(e, m)
-	{
+	cJSON_ArrayForEach (e, m) {
 		char w[1024];
 		snprintf(w, sizeof(w), "%s/%s/%s", where, kw, e->string);
 		if (strcmp(kw, "patternProperties") == 0)
@@ -200,8 +222,7 @@ static void check_schema_list(const cJSON *l, const char *where, const char *kw)
 		die("schema %s: %s must be a non-empty array", where, kw);
 	int i = 0;
 	const cJSON *e;
-	cJSON_ArrayForEach(e, l)
-	{
+	cJSON_ArrayForEach (e, l) {
 		char w[1024];
 		snprintf(w, sizeof(w), "%s/%s/%d", where, kw, i++);
 		check_schema(e, w);
@@ -217,8 +238,7 @@ static void check_schema(const cJSON *s, const char *where)
 	if (!cJSON_IsObject(s))
 		die("schema %s: expected an object or a boolean", where);
 	const cJSON *k;
-	cJSON_ArrayForEach(k, s)
-	{
+	cJSON_ArrayForEach (k, s) {
 		const char *n = k->string;
 		char w[1024];
 		snprintf(w, sizeof(w), "%s/%s", where, n);
@@ -230,10 +250,10 @@ static void check_schema(const cJSON *s, const char *where)
 					die("schema %s: unknown type \"%s\"", w, k->valuestring);
 			} else if (cJSON_IsArray(k)) {
 				const cJSON *t;
-				cJSON_ArrayForEach(t, k)
-				{
+				cJSON_ArrayForEach (t, k) {
 					if (!cJSON_IsString(t) ||
-					    !in_names(type_names, COUNT(type_names), t->valuestring))
+					    !in_names(type_names, COUNT(type_names),
+						      t->valuestring))
 						die("schema %s: bad type list", w);
 				}
 			} else {
@@ -243,8 +263,7 @@ static void check_schema(const cJSON *s, const char *where)
 			const cJSON *t;
 			if (!cJSON_IsArray(k))
 				die("schema %s: expected an array of names", w);
-			cJSON_ArrayForEach(t, k)
-			{
+			cJSON_ArrayForEach (t, k) {
 				if (!cJSON_IsString(t))
 					die("schema %s: expected an array of names", w);
 			}
@@ -252,7 +271,8 @@ static void check_schema(const cJSON *s, const char *where)
 			   strcmp(n, "$defs") == 0) {
 			check_schema_map(k, where, n);
 		} else if (strcmp(n, "additionalProperties") == 0 || strcmp(n, "items") == 0 ||
-			   strcmp(n, "if") == 0 || strcmp(n, "then") == 0 || strcmp(n, "else") == 0) {
+			   strcmp(n, "if") == 0 || strcmp(n, "then") == 0 ||
+			   strcmp(n, "else") == 0) {
 			check_schema(k, w);
 		} else if (strcmp(n, "oneOf") == 0 || strcmp(n, "anyOf") == 0 ||
 			   strcmp(n, "allOf") == 0) {
@@ -273,7 +293,9 @@ static void check_schema(const cJSON *s, const char *where)
 			rx_get(k->valuestring);
 		} else if (strcmp(n, "$ref") == 0) {
 			if (!cJSON_IsString(k) || !resolve(k->valuestring))
-				die("schema %s: unresolvable reference (only \"#\" and \"#/$defs/NAME\")", w);
+				die("schema %s: unresolvable reference (only \"#\" and "
+				    "\"#/$defs/NAME\")",
+				    w);
 		}
 	}
 }
@@ -361,12 +383,12 @@ static void alternatives(const cJSON *list, char *buf, size_t len)
 	size_t n = 0;
 	buf[0] = 0;
 	const cJSON *e;
-	cJSON_ArrayForEach(e, list)
-	{
+	cJSON_ArrayForEach (e, list) {
 		const cJSON *r = cJSON_GetObjectItemCaseSensitive(e, "$ref");
 		const cJSON *d = cJSON_GetObjectItemCaseSensitive(e, "description");
 		if (cJSON_IsString(r) && !d)
-			d = cJSON_GetObjectItemCaseSensitive(resolve(r->valuestring), "description");
+			d = cJSON_GetObjectItemCaseSensitive(resolve(r->valuestring),
+							     "description");
 		if (!cJSON_IsString(d) || n + 4 >= len)
 			continue;
 		int w = snprintf(buf + n, len - n, "%s%s", n ? " | " : "", d->valuestring);
@@ -384,8 +406,7 @@ static unsigned validate_object(struct vctx *c, const cJSON *s, const cJSON *v)
 	const cJSON *pprops = cJSON_GetObjectItemCaseSensitive(s, "patternProperties");
 	const cJSON *addl = cJSON_GetObjectItemCaseSensitive(s, "additionalProperties");
 	const cJSON *k;
-	cJSON_ArrayForEach(k, req)
-	{
+	cJSON_ArrayForEach (k, req) {
 		if (!cJSON_GetObjectItemCaseSensitive(v, k->valuestring)) {
 			size_t old = path_push_key(&c->path, k->valuestring);
 			failure(c, "required property is missing");
@@ -396,8 +417,7 @@ static unsigned validate_object(struct vctx *c, const cJSON *s, const cJSON *v)
 		}
 	}
 	const cJSON *m;
-	cJSON_ArrayForEach(m, v)
-	{
+	cJSON_ArrayForEach (m, v) {
 		size_t old = path_push_key(&c->path, m->string);
 		bool matched = false;
 		const cJSON *ps = props ? cJSON_GetObjectItemCaseSensitive(props, m->string) : NULL;
@@ -406,8 +426,7 @@ static unsigned validate_object(struct vctx *c, const cJSON *s, const cJSON *v)
 			bad += validate(c, ps, m);
 		}
 		const cJSON *pp;
-		cJSON_ArrayForEach(pp, pprops)
-		{
+		cJSON_ArrayForEach (pp, pprops) {
 			if (rx_match(pp->string, m->string)) {
 				matched = true;
 				bad += validate(c, pp, m);
@@ -440,10 +459,10 @@ static unsigned validate(struct vctx *c, const cJSON *s, const cJSON *v)
 		die("schema recursion deeper than 200 (a $ref loop?)");
 	unsigned bad = 0;
 	char got[80];
-#define STOP_IF_SILENT()                    \
-	do {                                \
-		if (bad && !c->report)      \
-			goto out;           \
+#define STOP_IF_SILENT()               \
+	do {                           \
+		if (bad && !c->report) \
+			goto out;      \
 	} while (0)
 
 	const cJSON *k;
@@ -459,11 +478,11 @@ static unsigned validate(struct vctx *c, const cJSON *s, const cJSON *v)
 			snprintf(want, sizeof(want), "%s", k->valuestring);
 		} else {
 			const cJSON *t;
-			cJSON_ArrayForEach(t, k)
-			{
+			cJSON_ArrayForEach (t, k) {
 				ok = ok || type_is(v, t->valuestring);
 				size_t n = strlen(want);
-				snprintf(want + n, sizeof(want) - n, "%s%s", n ? " or " : "", t->valuestring);
+				snprintf(want + n, sizeof(want) - n, "%s%s", n ? " or " : "",
+					 t->valuestring);
 			}
 		}
 		if (!ok) {
@@ -483,7 +502,8 @@ static unsigned validate(struct vctx *c, const cJSON *s, const cJSON *v)
 	if ((k = cJSON_GetObjectItemCaseSensitive(s, "enum"))) {
 		bool ok = false;
 		const cJSON *e;
-		cJSON_ArrayForEach(e, k) ok = ok || cJSON_Compare(e, v, true);
+		cJSON_ArrayForEach (e, k)
+			ok = ok || cJSON_Compare(e, v, true);
 		if (!ok) {
 			char *want = cJSON_PrintUnformatted(k);
 			describe_value(v, got, sizeof(got));
@@ -496,23 +516,27 @@ static unsigned validate(struct vctx *c, const cJSON *s, const cJSON *v)
 	if (cJSON_IsNumber(v)) {
 		if ((k = cJSON_GetObjectItemCaseSensitive(s, "minimum")) &&
 		    v->valuedouble < k->valuedouble) {
-			failure(c, "%g is less than the minimum %g", v->valuedouble, k->valuedouble);
+			failure(c, "%g is less than the minimum %g", v->valuedouble,
+				k->valuedouble);
 			bad++;
 		}
 		if ((k = cJSON_GetObjectItemCaseSensitive(s, "maximum")) &&
 		    v->valuedouble > k->valuedouble) {
-			failure(c, "%g is greater than the maximum %g", v->valuedouble, k->valuedouble);
+			failure(c, "%g is greater than the maximum %g", v->valuedouble,
+				k->valuedouble);
 			bad++;
 		}
 		STOP_IF_SILENT();
 	}
 	if (cJSON_IsString(v)) {
 		size_t len = utf8_length(v->valuestring);
-		if ((k = cJSON_GetObjectItemCaseSensitive(s, "minLength")) && len < (size_t)k->valuedouble) {
+		if ((k = cJSON_GetObjectItemCaseSensitive(s, "minLength")) &&
+		    len < (size_t)k->valuedouble) {
 			failure(c, "string shorter than %g characters", k->valuedouble);
 			bad++;
 		}
-		if ((k = cJSON_GetObjectItemCaseSensitive(s, "maxLength")) && len > (size_t)k->valuedouble) {
+		if ((k = cJSON_GetObjectItemCaseSensitive(s, "maxLength")) &&
+		    len > (size_t)k->valuedouble) {
 			failure(c, "string longer than %g characters", k->valuedouble);
 			bad++;
 		}
@@ -534,8 +558,7 @@ static unsigned validate(struct vctx *c, const cJSON *s, const cJSON *v)
 		if ((k = cJSON_GetObjectItemCaseSensitive(s, "items"))) {
 			int i = 0;
 			const cJSON *e;
-			cJSON_ArrayForEach(e, v)
-			{
+			cJSON_ArrayForEach (e, v) {
 				size_t old = path_push_index(&c->path, i++);
 				bad += validate(c, k, e);
 				path_pop(&c->path, old);
@@ -549,8 +572,7 @@ static unsigned validate(struct vctx *c, const cJSON *s, const cJSON *v)
 	}
 	if ((k = cJSON_GetObjectItemCaseSensitive(s, "allOf"))) {
 		const cJSON *e;
-		cJSON_ArrayForEach(e, k)
-		{
+		cJSON_ArrayForEach (e, k) {
 			bad += validate(c, e, v);
 			STOP_IF_SILENT();
 		}
@@ -558,7 +580,8 @@ static unsigned validate(struct vctx *c, const cJSON *s, const cJSON *v)
 	if ((k = cJSON_GetObjectItemCaseSensitive(s, "anyOf"))) {
 		bool ok = false;
 		const cJSON *e;
-		cJSON_ArrayForEach(e, k) ok = ok || satisfies(c, e, v);
+		cJSON_ArrayForEach (e, k)
+			ok = ok || satisfies(c, e, v);
 		if (!ok) {
 			char alt[400];
 			alternatives(k, alt, sizeof(alt));
@@ -572,22 +595,23 @@ static unsigned validate(struct vctx *c, const cJSON *s, const cJSON *v)
 	if ((k = cJSON_GetObjectItemCaseSensitive(s, "oneOf"))) {
 		int n = 0, total = 0;
 		const cJSON *e;
-		cJSON_ArrayForEach(e, k)
-		{
+		cJSON_ArrayForEach (e, k) {
 			total++;
 			n += satisfies(c, e, v);
 		}
 		if (n != 1) {
 			char alt[400];
 			alternatives(k, alt, sizeof(alt));
-			failure(c, "matches %d of oneOf's %d alternatives, expected exactly 1%s%s%s", n,
-				total, alt[0] ? " (" : "", alt, alt[0] ? ")" : "");
+			failure(c,
+				"matches %d of oneOf's %d alternatives, expected exactly 1%s%s%s",
+				n, total, alt[0] ? " (" : "", alt, alt[0] ? ")" : "");
 			bad++;
 			STOP_IF_SILENT();
 		}
 	}
 	if ((k = cJSON_GetObjectItemCaseSensitive(s, "if"))) {
-		const cJSON *branch = cJSON_GetObjectItemCaseSensitive(s, satisfies(c, k, v) ? "then" : "else");
+		const cJSON *branch =
+			cJSON_GetObjectItemCaseSensitive(s, satisfies(c, k, v) ? "then" : "else");
 		if (branch)
 			bad += validate(c, branch, v);
 	}

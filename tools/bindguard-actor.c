@@ -151,7 +151,8 @@ static void await_closewait(int fd)
 	for (int i = 0; i < 500; i++) {
 		struct tcp_info ti;
 		socklen_t l = sizeof(ti);
-		if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &l) == 0 && ti.tcpi_state == TCP_CLOSE_WAIT)
+		if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &l) == 0 &&
+		    ti.tcpi_state == TCP_CLOSE_WAIT)
 			return;
 		usleep(10000);
 	}
@@ -325,6 +326,7 @@ int main(int argc, char **argv)
 		return role_bind(argv[2], argv[3], argc - 4, argv + 4);
 	if (argc >= 7 && strcmp(argv[1], "inprocess") == 0)
 		return role_inprocess(argv + 2);
-	fprintf(stderr, "usage: bindguard-actor server|closewait|probe|bind|inprocess ADDR PORT ...\n");
+	fprintf(stderr,
+		"usage: bindguard-actor server|closewait|probe|bind|inprocess ADDR PORT ...\n");
 	return 2;
 }

@@ -26,15 +26,18 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: bindguard run [--mode off|audit|enforce] [--config FILE] [--log DEST]\n"
-		"                     [--profile auto|legacy-2.6|classic|release] -- CMD [ARGS...]\n"
+		"                     [--profile auto|legacy-2.6|classic|release] -- CMD "
+		"[ARGS...]\n"
 		"       bindguard check-config [FILE]\n"
 		"       bindguard profile [KERNEL-RELEASE]\n"
 		"       bindguard --version\n"
 		"\n"
-		"run           start CMD with libbindguard.so preloaded (LD_PRELOAD entries already\n"
+		"run           start CMD with libbindguard.so preloaded (LD_PRELOAD entries "
+		"already\n"
 		"              set are kept); DEST is stderr, syslog or an absolute path\n"
 		"check-config  validate FILE (default: $BINDGUARD_CONFIG, then\n"
-		"              /etc/bindguard/bindguard.json) and print the effective configuration\n"
+		"              /etc/bindguard/bindguard.json) and print the effective "
+		"configuration\n"
 		"profile       the bind-bucket profile of this kernel (or of KERNEL-RELEASE), and\n"
 		"              what it means for a pinned port\n"
 		"\n"
@@ -127,13 +130,15 @@ static int cmd_run(int argc, char **argv)
 	bg_config_load(&c, cfg && *cfg ? cfg : NULL, "");
 	bg_config_env(&c);
 	if (c.error[0])
-		fprintf(stderr, "bindguard run: %s; the shim will run in audit mode with defaults\n",
+		fprintf(stderr,
+			"bindguard run: %s; the shim will run in audit mode with defaults\n",
 			c.error);
 
 	char lib[PATH_MAX];
 	if (find_library(lib, sizeof(lib)) != 0) {
-		fprintf(stderr, "bindguard run: libbindguard.so not found beside %s or in ../lib/bindguard "
-				"(set BINDGUARD_LIBRARY)\n",
+		fprintf(stderr,
+			"bindguard run: libbindguard.so not found beside %s or in ../lib/bindguard "
+			"(set BINDGUARD_LIBRARY)\n",
 			"this program");
 		return EXIT_NO_LIBRARY;
 	}
@@ -181,17 +186,24 @@ static const char *profile_meaning(enum bg_profile_id id)
 {
 	switch (id) {
 	case BG_PROFILE_LEGACY26:
-		return "Kernels before 3.9: a plain bind() or a listen() on a port that connect() shares\n"
-		       "pins it until every socket on the port is closed; an SO_REUSEADDR bind that\n"
+		return "Kernels before 3.9: a plain bind() or a listen() on a port that connect() "
+		       "shares\n"
+		       "pins it until every socket on the port is closed; an SO_REUSEADDR bind "
+		       "that\n"
 		       "never listens does not pin.";
 	case BG_PROFILE_CLASSIC:
-		return "Kernels 3.9 to 6.17.7 (RHEL 8/9, Ubuntu 22.04/24.04, Debian 12): any successful\n"
-		       "bind() of a port that connect() shares pins it, and the pin outlives the binder:\n"
-		       "connect() skips the port until every socket on it is gone. A connection left in\n"
+		return "Kernels 3.9 to 6.17.7 (RHEL 8/9, Ubuntu 22.04/24.04, Debian 12): any "
+		       "successful\n"
+		       "bind() of a port that connect() shares pins it, and the pin outlives the "
+		       "binder:\n"
+		       "connect() skips the port until every socket on it is gone. A connection "
+		       "left in\n"
 		       "CLOSE_WAIT by its application keeps the port lost for good.";
 	case BG_PROFILE_RELEASE:
-		return "Kernels 6.17.8 and 6.18 on: the pin lasts while the binder (or another socket\n"
-		       "that was not placed by connect()) holds the port; when only connect() sockets\n"
+		return "Kernels 6.17.8 and 6.18 on: the pin lasts while the binder (or another "
+		       "socket\n"
+		       "that was not placed by connect()) holds the port; when only connect() "
+		       "sockets\n"
 		       "remain, connect() may use the port again.";
 	}
 	return "";
@@ -207,7 +219,8 @@ static int cmd_profile(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	struct bg_profile p = bg_profile_for_kernel(kver);
-	printf("kernel %s: profile %s\n%s\n", release, bg_profile_name(p.id), profile_meaning(p.id));
+	printf("kernel %s: profile %s\n%s\n", release, bg_profile_name(p.id),
+	       profile_meaning(p.id));
 	return EXIT_OK;
 }
 

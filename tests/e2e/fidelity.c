@@ -21,20 +21,20 @@ static void show(const char *name, long r)
 	errno = 0;
 }
 
-#define CALL(name, expr)                  \
-	do {                              \
-		errno = 0;                \
-		long r_ = (long)(expr);   \
-		show(name, r_);           \
+#define CALL(name, expr)                \
+	do {                            \
+		errno = 0;              \
+		long r_ = (long)(expr); \
+		show(name, r_);         \
 	} while (0)
 
 /* errno set before a successful call must still be there after it */
-#define KEEP(name, expr)                                                  \
-	do {                                                              \
-		errno = EDOM;                                             \
-		long r_ = (long)(expr);                                   \
+#define KEEP(name, expr)                                                                       \
+	do {                                                                                   \
+		errno = EDOM;                                                                  \
+		long r_ = (long)(expr);                                                        \
 		printf("%-28s %s errno-kept=%d\n", name, r_ < 0 ? "-1" : "ok", errno == EDOM); \
-		errno = 0;                                                \
+		errno = 0;                                                                     \
 	} while (0)
 
 static struct sockaddr_in v4(const char *ip, int port)

@@ -52,7 +52,10 @@ static jmp_buf runner_jmp;
 static char runner_ctx[256];
 
 #define TEST(name) static void name(void)
-#define TEST_REF(name) {#name, name}
+#define TEST_REF(name)      \
+	{                   \
+#name, name \
+	}
 
 /* A note shown with any failure until the next TEST_CONTEXT or test. */
 __attribute__((format(printf, 1, 2), unused)) static void TEST_CONTEXT(const char *fmt, ...)
@@ -73,71 +76,71 @@ __attribute__((noreturn, unused)) static void runner_fail(void)
 #define RUNNER_FAIL_HEAD(kind, expr_text) \
 	printf("# %s:%d: %s(%s) failed\n", __FILE__, __LINE__, kind, expr_text)
 
-#define RUNNER_CMP_INT(kind, a, b, op)                                                   \
-	do {                                                                             \
-		long long runner_a_ = (long long)(a);                                    \
-		long long runner_b_ = (long long)(b);                                    \
-		if (!(runner_a_ op runner_b_)) {                                         \
-			RUNNER_FAIL_HEAD(kind, #a ", " #b);                              \
+#define RUNNER_CMP_INT(kind, a, b, op)                                                          \
+	do {                                                                                    \
+		long long runner_a_ = (long long)(a);                                           \
+		long long runner_b_ = (long long)(b);                                           \
+		if (!(runner_a_ op runner_b_)) {                                                \
+			RUNNER_FAIL_HEAD(kind, #a ", " #b);                                     \
 			printf("#   %s = %lld\n#   %s = %lld\n", #a, runner_a_, #b, runner_b_); \
-			runner_fail();                                                   \
-		}                                                                        \
+			runner_fail();                                                          \
+		}                                                                               \
 	} while (0)
 
 #define ASSERT_EQ(a, b) RUNNER_CMP_INT("ASSERT_EQ", a, b, ==)
 #define ASSERT_NE(a, b) RUNNER_CMP_INT("ASSERT_NE", a, b, !=)
 
-#define ASSERT_TRUE(x)                                              \
-	do {                                                        \
-		if (!(x)) {                                         \
-			RUNNER_FAIL_HEAD("ASSERT_TRUE", #x);        \
+#define ASSERT_TRUE(x)                                                 \
+	do {                                                           \
+		if (!(x)) {                                            \
+			RUNNER_FAIL_HEAD("ASSERT_TRUE", #x);           \
 			printf("#   %s = false, expected true\n", #x); \
-			runner_fail();                              \
-		}                                                   \
+			runner_fail();                                 \
+		}                                                      \
 	} while (0)
 
-#define ASSERT_FALSE(x)                                             \
-	do {                                                        \
-		if (x) {                                            \
-			RUNNER_FAIL_HEAD("ASSERT_FALSE", #x);       \
+#define ASSERT_FALSE(x)                                                \
+	do {                                                           \
+		if (x) {                                               \
+			RUNNER_FAIL_HEAD("ASSERT_FALSE", #x);          \
 			printf("#   %s = true, expected false\n", #x); \
-			runner_fail();                              \
-		}                                                   \
+			runner_fail();                                 \
+		}                                                      \
 	} while (0)
 
-#define ASSERT_PTR_EQ(a, b)                                                            \
-	do {                                                                           \
-		const void *runner_a_ = (const void *)(a);                             \
-		const void *runner_b_ = (const void *)(b);                             \
-		if (runner_a_ != runner_b_) {                                          \
-			RUNNER_FAIL_HEAD("ASSERT_PTR_EQ", #a ", " #b);                 \
+#define ASSERT_PTR_EQ(a, b)                                                                 \
+	do {                                                                                \
+		const void *runner_a_ = (const void *)(a);                                  \
+		const void *runner_b_ = (const void *)(b);                                  \
+		if (runner_a_ != runner_b_) {                                               \
+			RUNNER_FAIL_HEAD("ASSERT_PTR_EQ", #a ", " #b);                      \
 			printf("#   %s = %p\n#   %s = %p\n", #a, runner_a_, #b, runner_b_); \
-			runner_fail();                                                 \
-		}                                                                      \
+			runner_fail();                                                      \
+		}                                                                           \
 	} while (0)
 
 #define ASSERT_NULL(p) ASSERT_PTR_EQ(p, NULL)
 
-#define ASSERT_NOT_NULL(p)                                          \
-	do {                                                        \
-		if ((const void *)(p) == NULL) {                    \
-			RUNNER_FAIL_HEAD("ASSERT_NOT_NULL", #p);    \
-			printf("#   %s = NULL\n", #p);             \
-			runner_fail();                              \
-		}                                                   \
+#define ASSERT_NOT_NULL(p)                                       \
+	do {                                                     \
+		if ((const void *)(p) == NULL) {                 \
+			RUNNER_FAIL_HEAD("ASSERT_NOT_NULL", #p); \
+			printf("#   %s = NULL\n", #p);           \
+			runner_fail();                           \
+		}                                                \
 	} while (0)
 
-#define ASSERT_STR_EQ(a, b)                                                               \
-	do {                                                                              \
-		const char *runner_a_ = (a);                                              \
-		const char *runner_b_ = (b);                                              \
-		if (!runner_a_ || !runner_b_ || strcmp(runner_a_, runner_b_) != 0) {      \
-			RUNNER_FAIL_HEAD("ASSERT_STR_EQ", #a ", " #b);                    \
-			printf("#   %s = \"%s\"\n#   %s = \"%s\"\n", #a,                   \
-			       runner_a_ ? runner_a_ : "(null)", #b,                      \
-			       runner_b_ ? runner_b_ : "(null)");                         \
-			runner_fail();                                                    \
-		}                                                                         \
+#define ASSERT_STR_EQ(a, b)                                                          \
+	do {                                                                         \
+		const char *runner_a_ = (a);                                         \
+		const char *runner_b_ = (b);                                         \
+		if (!runner_a_ || !runner_b_ || strcmp(runner_a_, runner_b_) != 0) { \
+			RUNNER_FAIL_HEAD("ASSERT_STR_EQ", #a ", " #b);               \
+			printf("#   %s = \"%s\"\n#   %s = \"%s\"\n", #a,             \
+			       runner_a_ ? runner_a_ : "(null)", #b,                 \
+			       runner_b_ ? runner_b_ : "(null)");                    \
+			runner_fail();                                               \
+		}                                                                    \
 	} while (0)
 
 /* Kept apart from runner_run() so that no counter lives across setjmp. */
@@ -179,13 +182,13 @@ __attribute__((unused)) static int runner_run(const struct runner_test *tests, u
 	return failed ? 1 : 0;
 }
 
-#define RUN_TESTS_WITH(setup, teardown, ...)                                              \
-	int main(int argc, char **argv)                                                   \
-	{                                                                                 \
-		static const struct runner_test runner_tests_[] = {__VA_ARGS__};          \
-		return runner_run(runner_tests_,                                          \
+#define RUN_TESTS_WITH(setup, teardown, ...)                                                    \
+	int main(int argc, char **argv)                                                         \
+	{                                                                                       \
+		static const struct runner_test runner_tests_[] = {__VA_ARGS__};                \
+		return runner_run(runner_tests_,                                                \
 				  (unsigned)(sizeof(runner_tests_) / sizeof(runner_tests_[0])), \
-				  setup, teardown, argc, argv);                           \
+				  setup, teardown, argc, argv);                                 \
 	}
 
 #define RUN_TESTS(...) RUN_TESTS_WITH(NULL, NULL, __VA_ARGS__)

@@ -17,14 +17,14 @@
 
 /* ---- fixtures ------------------------------------------------------------ */
 
-#define K61 BG_KVER(6, 1, 0)     /* classic, first-owner branch live */
-#define K612 BG_KVER(6, 12, 0)   /* classic, 6.8+ rules */
-#define K6178 BG_KVER(6, 17, 8)  /* release (backport) */
-#define K618 BG_KVER(6, 18, 0)   /* release */
-#define K2632 BG_KVER(2, 6, 32)  /* legacy-2.6 */
+#define K61   BG_KVER(6, 1, 0)	/* classic, first-owner branch live */
+#define K612  BG_KVER(6, 12, 0) /* classic, 6.8+ rules */
+#define K6178 BG_KVER(6, 17, 8) /* release (backport) */
+#define K618  BG_KVER(6, 18, 0) /* release */
+#define K2632 BG_KVER(2, 6, 32) /* legacy-2.6 */
 
 #define PORT 40000
-#define UID 1000
+#define UID  1000
 
 /* The table is big (65536 pointers): static. Sockets come from a static
  * pool so that bg_table_clear() may unlink them even after a failed test's
@@ -108,9 +108,9 @@ static struct bg_sk *connect_owner(int state)
 	return a;
 }
 
-#define ASSERT_STATE(st, fr, frp)                  \
-	do {                                       \
-		ASSERT_EQ((st).fastreuse, (fr));   \
+#define ASSERT_STATE(st, fr, frp)                     \
+	do {                                          \
+		ASSERT_EQ((st).fastreuse, (fr));      \
 		ASSERT_EQ((st).fastreuseport, (frp)); \
 	} while (0)
 
@@ -134,8 +134,8 @@ struct row {
 	const char *what;
 	struct bg_sk *(*binder)(void);
 	bool conflict;
-	bool listen;        /* bg_get_port again with state LISTEN after the bind */
-	int8_t fr, frp;     /* TB state after the bind (and listen) */
+	bool listen;	/* bg_get_port again with state LISTEN after the bind */
+	int8_t fr, frp; /* TB state after the bind (and listen) */
 };
 
 static struct bg_sk *b_plain(void)
@@ -180,11 +180,13 @@ static struct bg_sk *b_loop6(void)
 /* After the later-owner rule (section 4, 4.13+) ran on a (-1,-1) TB. */
 static const struct row row_plain = {"127.0.0.2:40000 plain", b_plain, false, false, 0, 0};
 static const struct row row_listen = {"127.0.0.2:40000 + listen", b_plain, false, true, 0, 0};
-static const struct row row_reuseaddr = {"127.0.0.2:40000 SO_REUSEADDR", b_reuseaddr, false, false, -1, 0};
-static const struct row row_reuseport = {"127.0.0.2:40000 SO_REUSEPORT", b_reuseport, false, false, 0,
-					 BG_FASTREUSEPORT_STRICT};
+static const struct row row_reuseaddr = {
+	"127.0.0.2:40000 SO_REUSEADDR", b_reuseaddr, false, false, -1, 0};
+static const struct row row_reuseport = {
+	"127.0.0.2:40000 SO_REUSEPORT", b_reuseport, false, false, 0, BG_FASTREUSEPORT_STRICT};
 static const struct row row_same_addr = {"127.0.0.1:40000 plain", b_same_addr, true, false, -1, -1};
-static const struct row row_any4 = {"0.0.0.0:40000 SO_REUSEADDR", b_any4_reuseaddr, true, false, -1, -1};
+static const struct row row_any4 = {
+	"0.0.0.0:40000 SO_REUSEADDR", b_any4_reuseaddr, true, false, -1, -1};
 static const struct row row_any6 = {"[::]:40000 dual-stack", b_any6_dual, true, false, -1, -1};
 static const struct row row_any6_v6only = {"[::]:40000 V6ONLY", b_any6_v6only, false, false, 0, 0};
 static const struct row row_loop6 = {"[::1]:40000", b_loop6, false, false, 0, 0};
@@ -902,7 +904,7 @@ TEST(test_profile_parse_name_round_trip)
 	ASSERT_STR_EQ(bg_profile_name(BG_PROFILE_CLASSIC), "classic");
 	ASSERT_STR_EQ(bg_profile_name(BG_PROFILE_RELEASE), "release");
 	for (unsigned i = 0; i < N(ids); i++) {
-		enum bg_profile_id out = (enum bg_profile_id)-1;
+		enum bg_profile_id out = (enum bg_profile_id) - 1;
 		TEST_CONTEXT("profile %s", bg_profile_name(ids[i]));
 		ASSERT_EQ(bg_profile_parse(bg_profile_name(ids[i]), &out), 0);
 		ASSERT_EQ(out, ids[i]);
@@ -939,8 +941,7 @@ TEST(test_profile_named_out_of_era_uses_representative_kver)
 	ASSERT_EQ(bg_profile_for_kernel(p.kver).id, BG_PROFILE_LEGACY26);
 }
 
-RUN_TESTS_WITH(NULL, teardown,
-	       TEST_REF(test_bind_other_addr_pins_connect_bucket),
+RUN_TESTS_WITH(NULL, teardown, TEST_REF(test_bind_other_addr_pins_connect_bucket),
 	       TEST_REF(test_listen_after_bind_other_addr_keeps_connect_bucket_pinned),
 	       TEST_REF(test_reuseaddr_bind_other_addr_pins_connect_bucket),
 	       TEST_REF(test_reuseport_bind_other_addr_pins_connect_bucket_strict),

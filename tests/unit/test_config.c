@@ -25,7 +25,7 @@
 #include <unistd.h>
 
 #define EXAMPLE "conf/bindguard.json"
-#define HZ(h) (1u << (h))
+#define HZ(h)	(1u << (h))
 
 /* ---- fixtures --------------------------------------------------------------- */
 
@@ -215,13 +215,15 @@ TEST(test_example_config_rules_touch_only_legacyd)
 			enum bg_mode m;
 			unsigned b;
 			for (unsigned a = 0; a < 4; a++) {
-				TEST_CONTEXT("program \"%s\" %s:%u", others[i], addrs4[a], ports[p]);
+				TEST_CONTEXT("program \"%s\" %s:%u", others[i], addrs4[a],
+					     ports[p]);
 				decide(ports[p], v4(addrs4[a]), &m, &b);
 				ASSERT_EQ(m, BG_MODE_AUDIT);
 				ASSERT_EQ(b, HZ(BG_HAZARD_PIN_HALFCLOSED));
 			}
 			for (unsigned a = 0; a < 3; a++) {
-				TEST_CONTEXT("program \"%s\" [%s]:%u", others[i], addrs6[a], ports[p]);
+				TEST_CONTEXT("program \"%s\" [%s]:%u", others[i], addrs6[a],
+					     ports[p]);
 				decide(ports[p], v6(addrs6[a]), &m, &b);
 				ASSERT_EQ(m, BG_MODE_AUDIT);
 				ASSERT_EQ(b, HZ(BG_HAZARD_PIN_HALFCLOSED));
@@ -282,8 +284,8 @@ TEST(test_unknown_keys_are_rejected)
 
 TEST(test_syntax_error_has_line_and_column)
 {
-	parse_fails("{\n  \"mode\": \"enforce\",\n  \"level\" \"info\"\n}", "t.json:3:11: ",
-		    "invalid JSON");
+	parse_fails("{\n  \"mode\": \"enforce\",\n  \"level\" \"info\"\n}",
+		    "t.json:3:11: ", "invalid JSON");
 	parse_fails("{\"mode\": \"enforce\",}", "t.json:1:", "invalid JSON");
 	parse_fails("{\n\t\"mode\": \"enforce\"\n}\ngarbage", "t.json:4:1: ", "invalid JSON");
 	parse_fails("", "t.json:1:1: ", "invalid JSON");
@@ -302,21 +304,23 @@ TEST(test_top_level_must_be_an_object)
 
 TEST(test_error_mode_and_level)
 {
-	parse_fails("{\"mode\": \"loud\"}", "t.json: mode: expected off, audit or enforce, got \"loud\"",
-		    NULL);
+	parse_fails("{\"mode\": \"loud\"}",
+		    "t.json: mode: expected off, audit or enforce, got \"loud\"", NULL);
 	parse_fails("{\"mode\": 2}", "t.json: mode: expected a string, got a number", NULL);
 	parse_fails("{\"mode\": \"enforce\", \"level\": \"trace\"}",
 		    "t.json: level: expected info or debug, got \"trace\"", NULL);
-	parse_fails("{\"mode\": \"enforce\", \"level\": true}", "level: expected a string, got a boolean",
-		    NULL);
+	parse_fails("{\"mode\": \"enforce\", \"level\": true}",
+		    "level: expected a string, got a boolean", NULL);
 }
 
 TEST(test_error_log)
 {
 	parse_fails("{\"mode\": \"enforce\", \"log\": \"var/log/x\"}",
-		    "t.json: log: expected \"stderr\", \"syslog\" or an absolute path, got \"var/log/x\"",
+		    "t.json: log: expected \"stderr\", \"syslog\" or an absolute path, got "
+		    "\"var/log/x\"",
 		    NULL);
-	parse_fails("{\"mode\": \"enforce\", \"log\": 1}", "t.json: log: expected a string", "got a number");
+	parse_fails("{\"mode\": \"enforce\", \"log\": 1}", "t.json: log: expected a string",
+		    "got a number");
 	static char text[1024];
 	char path[600];
 	memset(path, 'a', sizeof(path) - 1);
@@ -332,8 +336,10 @@ TEST(test_error_log)
 
 TEST(test_error_profile)
 {
-	parse_fails("{\"mode\": \"enforce\", \"profile\": \"modern\"}",
-		    "t.json: profile: expected auto, legacy-2.6, classic or release, got \"modern\"", NULL);
+	parse_fails(
+		"{\"mode\": \"enforce\", \"profile\": \"modern\"}",
+		"t.json: profile: expected auto, legacy-2.6, classic or release, got \"modern\"",
+		NULL);
 	parse_fails("{\"profile\": []}", "t.json: profile: expected a string, got an array", NULL);
 	parse_ok("{\"profile\": \"legacy-2.6\"}", "p");
 	ASSERT_FALSE(cfg.profile_auto);
@@ -346,8 +352,10 @@ TEST(test_error_profile)
 
 TEST(test_error_enforce)
 {
-	parse_fails("{\"mode\": \"enforce\", \"enforce\": []}",
-		    "t.json: enforce: expected an object with \"block\" and \"errno\", got an array", NULL);
+	parse_fails(
+		"{\"mode\": \"enforce\", \"enforce\": []}",
+		"t.json: enforce: expected an object with \"block\" and \"errno\", got an array",
+		NULL);
 	parse_fails("{\"mode\": \"enforce\", \"enforce\": {\"block\": \"pin\"}}",
 		    "t.json: enforce.block: expected an array of hazards", "got a string");
 	parse_fails("{\"mode\": \"enforce\", \"enforce\": {\"block\": [\"pin\", \"none\"]}}",
@@ -360,7 +368,8 @@ TEST(test_error_enforce)
 	parse_fails("{\"mode\": \"enforce\", \"enforce\": {\"errno\": 98}}",
 		    "t.json: enforce.errno: expected an errno name", "got a number");
 
-	parse_ok("{\"enforce\": {\"block\": [\"pin\", \"pin_halfclosed\"], \"errno\": \"EACCES\"}}", "p");
+	parse_ok("{\"enforce\": {\"block\": [\"pin\", \"pin_halfclosed\"], \"errno\": \"EACCES\"}}",
+		 "p");
 	ASSERT_EQ(cfg.block_hazards, HZ(BG_HAZARD_PIN) | HZ(BG_HAZARD_PIN_HALFCLOSED));
 	ASSERT_EQ(cfg.block_errno, EACCES);
 	parse_ok("{\"enforce\": {\"block\": []}}", "p");
@@ -388,21 +397,24 @@ TEST(test_error_rule_ports)
 		    "t.json: rules[1].ports[0]: expected a port 1-65535, got 0", NULL);
 	parse_fails("{\"rules\": [{\"ports\": [80, 65536]}]}",
 		    "t.json: rules[0].ports[1]: expected a port 1-65535, got 65536", NULL);
-	parse_fails("{\"rules\": [{\"ports\": [80.5]}]}", "rules[0].ports[0]: expected a port 1-65535",
-		    "got 80.5");
+	parse_fails("{\"rules\": [{\"ports\": [80.5]}]}",
+		    "rules[0].ports[0]: expected a port 1-65535", "got 80.5");
 	parse_fails("{\"rules\": [{\"ports\": [\"90-80\"]}]}",
-		    "t.json: rules[0].ports[0]: expected a port or \"LOW-HIGH\" within 1-65535, got \"90-80\"",
+		    "t.json: rules[0].ports[0]: expected a port or \"LOW-HIGH\" within 1-65535, "
+		    "got \"90-80\"",
 		    NULL);
-	parse_fails("{\"rules\": [{\"ports\": [\"80-\"]}]}", "rules[0].ports[0]: expected a port or",
-		    "got \"80-\"");
-	parse_fails("{\"rules\": [{\"ports\": [\"http\"]}]}", "rules[0].ports[0]: expected a port or",
-		    "got \"http\"");
-	parse_fails("{\"rules\": [{\"ports\": [\"1-70000\"]}]}", "rules[0].ports[0]: expected a port or",
-		    NULL);
+	parse_fails("{\"rules\": [{\"ports\": [\"80-\"]}]}",
+		    "rules[0].ports[0]: expected a port or", "got \"80-\"");
+	parse_fails("{\"rules\": [{\"ports\": [\"http\"]}]}",
+		    "rules[0].ports[0]: expected a port or", "got \"http\"");
+	parse_fails("{\"rules\": [{\"ports\": [\"1-70000\"]}]}",
+		    "rules[0].ports[0]: expected a port or", NULL);
 	parse_fails("{\"rules\": [{\"ports\": [true]}]}",
-		    "t.json: rules[0].ports[0]: expected a port or \"LOW-HIGH\", got a boolean", NULL);
+		    "t.json: rules[0].ports[0]: expected a port or \"LOW-HIGH\", got a boolean",
+		    NULL);
 	parse_fails("{\"rules\": [{\"ports\": 80}]}",
-		    "t.json: rules[0].ports: expected an array of ports or \"LOW-HIGH\" ranges, got a number",
+		    "t.json: rules[0].ports: expected an array of ports or \"LOW-HIGH\" ranges, "
+		    "got a number",
 		    NULL);
 	parse_fails("{\"rules\": [{\"ports\": [1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17]}]}",
 		    "t.json: rules[0].ports[16]: expected at most 16 entries", NULL);
@@ -419,11 +431,14 @@ TEST(test_error_rule_ports)
 
 TEST(test_error_rule_addresses)
 {
-	parse_fails("{\"mode\": \"enforce\", \"rules\": [{\"addresses\": [\"10.0.0.0/8\", \"10.0.0.0/33\"]}]}",
-		    "t.json: rules[0].addresses[1]: expected an IPv4 or IPv6 address, optionally /PREFIX, got \"10.0.0.0/33\"",
+	parse_fails("{\"mode\": \"enforce\", \"rules\": [{\"addresses\": [\"10.0.0.0/8\", "
+		    "\"10.0.0.0/33\"]}]}",
+		    "t.json: rules[0].addresses[1]: expected an IPv4 or IPv6 address, optionally "
+		    "/PREFIX, got \"10.0.0.0/33\"",
 		    NULL);
 	parse_fails("{\"rules\": [{}, {\"addresses\": [\"::1/129\"]}]}",
-		    "t.json: rules[1].addresses[0]: expected an IPv4 or IPv6 address", "got \"::1/129\"");
+		    "t.json: rules[1].addresses[0]: expected an IPv4 or IPv6 address",
+		    "got \"::1/129\"");
 	parse_fails("{\"rules\": [{\"addresses\": [\"localhost\"]}]}",
 		    "rules[0].addresses[0]: expected an IPv4 or IPv6 address", "got \"localhost\"");
 	parse_fails("{\"rules\": [{\"addresses\": [\"10.0.0.0/\"]}]}",
@@ -431,11 +446,15 @@ TEST(test_error_rule_addresses)
 	parse_fails("{\"rules\": [{\"addresses\": [\"10.0.0.0/8x\"]}]}",
 		    "rules[0].addresses[0]: expected an IPv4 or IPv6 address", NULL);
 	parse_fails("{\"rules\": [{\"addresses\": [10]}]}",
-		    "t.json: rules[0].addresses[0]: expected an address or CIDR, got a number", NULL);
-	parse_fails("{\"rules\": [{\"addresses\": \"10.0.0.1\"}]}",
-		    "t.json: rules[0].addresses: expected an array of addresses or CIDRs, got a string", NULL);
+		    "t.json: rules[0].addresses[0]: expected an address or CIDR, got a number",
+		    NULL);
+	parse_fails(
+		"{\"rules\": [{\"addresses\": \"10.0.0.1\"}]}",
+		"t.json: rules[0].addresses: expected an array of addresses or CIDRs, got a string",
+		NULL);
 
-	parse_ok("{\"rules\": [{\"addresses\": [\"10.0.0.1\", \"10.0.0.0/8\", \"0.0.0.0/0\", \"::1\","
+	parse_ok("{\"rules\": [{\"addresses\": [\"10.0.0.1\", \"10.0.0.0/8\", \"0.0.0.0/0\", "
+		 "\"::1\","
 		 " \"2001:db8::/32\", \"::/0\"]}]}",
 		 "p");
 	ASSERT_EQ(cfg.rules[0].naddrs, 6);
@@ -450,37 +469,43 @@ TEST(test_error_rule_addresses)
 TEST(test_error_rule_programs_mode_block)
 {
 	parse_fails("{\"mode\": \"enforce\", \"rules\": [{\"programs\": \"legacyd\"}]}",
-		    "t.json: rules[0].programs: expected an array of program names, got a string", NULL);
+		    "t.json: rules[0].programs: expected an array of program names, got a string",
+		    NULL);
 	parse_fails("{\"rules\": [{\"programs\": [\"a\", \"\"]}]}",
-		    "t.json: rules[0].programs[1]: expected a program name (a non-empty string)", NULL);
+		    "t.json: rules[0].programs[1]: expected a program name (a non-empty string)",
+		    NULL);
 	parse_fails("{\"rules\": [{\"except_programs\": [null]}]}",
 		    "t.json: rules[0].except_programs[0]: expected a program name", "got null");
 	parse_fails("{\"rules\": [{\"mode\": \"block\"}]}",
 		    "t.json: rules[0].mode: expected off, audit or enforce, got \"block\"", NULL);
 	parse_fails("{\"rules\": [{\"block\": [\"pin\", \"pinned\"]}]}",
-		    "t.json: rules[0].block[1]: expected pin or pin_halfclosed, got \"pinned\"", NULL);
-	parse_fails("{\"rules\": [{\"block\": {}}]}", "t.json: rules[0].block: expected an array of hazards",
-		    "got an object");
+		    "t.json: rules[0].block[1]: expected pin or pin_halfclosed, got \"pinned\"",
+		    NULL);
+	parse_fails("{\"rules\": [{\"block\": {}}]}",
+		    "t.json: rules[0].block: expected an array of hazards", "got an object");
 }
 
 TEST(test_first_error_is_reported)
 {
 	parse_fails("{\"mode\": \"x\", \"level\": \"y\"}", "t.json: mode:", NULL);
 	ASSERT_NULL(strstr(cfg.error, "level"));
-	parse_fails("{\"rules\": [{\"ports\": [0]}, {\"mode\": \"y\"}]}", "rules[0].ports[0]", NULL);
+	parse_fails("{\"rules\": [{\"ports\": [0]}, {\"mode\": \"y\"}]}", "rules[0].ports[0]",
+		    NULL);
 	ASSERT_NULL(strstr(cfg.error, "rules[1]"));
 }
 
 TEST(test_error_leaves_defaults_after_a_good_parse)
 {
-	parse_ok("{\"mode\": \"enforce\", \"level\": \"debug\", \"log\": \"syslog\", \"profile\": \"release\","
+	parse_ok("{\"mode\": \"enforce\", \"level\": \"debug\", \"log\": \"syslog\", \"profile\": "
+		 "\"release\","
 		 " \"enforce\": {\"block\": [\"pin\"], \"errno\": \"EACCES\"},"
 		 " \"rules\": [{\"ports\": [80], \"mode\": \"off\"}]}",
 		 "p");
 	ASSERT_EQ(cfg.mode, BG_MODE_ENFORCE);
 	ASSERT_EQ(cfg.nrules, 1);
 	/* an error late in the file: everything parsed before it is dropped */
-	parse_fails("{\"mode\": \"enforce\", \"level\": \"debug\", \"log\": \"syslog\", \"profile\": \"release\","
+	parse_fails("{\"mode\": \"enforce\", \"level\": \"debug\", \"log\": \"syslog\", "
+		    "\"profile\": \"release\","
 		    " \"enforce\": {\"block\": [\"pin\"], \"errno\": \"EACCES\"},"
 		    " \"rules\": [{\"ports\": [80], \"mode\": \"off\"}, {\"ports\": [\"x\"]}]}",
 		    "rules[1].ports[0]", NULL);
@@ -506,14 +531,16 @@ TEST(test_load_good_file)
 TEST(test_load_bad_content_names_the_file)
 {
 	char path[200];
-	snprintf(path, sizeof(path), "%s", write_file("bad.json", "{\n\"mode\": \"enforce\",\n\"x\": 1}", 0600));
+	snprintf(path, sizeof(path), "%s",
+		 write_file("bad.json", "{\n\"mode\": \"enforce\",\n\"x\": 1}", 0600));
 	ASSERT_EQ(bg_config_load(&cfg, path, "p"), -1);
 	char want[256];
 	snprintf(want, sizeof(want), "%s: x: unknown key", path);
 	ASSERT_CONTAINS(cfg.error, want);
 	assert_defaults(&cfg);
 
-	snprintf(path, sizeof(path), "%s", write_file("syntax.json", "{\n\"mode\": \"enforce\"\n\"x\": 1}", 0600));
+	snprintf(path, sizeof(path), "%s",
+		 write_file("syntax.json", "{\n\"mode\": \"enforce\"\n\"x\": 1}", 0600));
 	ASSERT_EQ(bg_config_load(&cfg, path, "p"), -1);
 	snprintf(want, sizeof(want), "%s:3:1: invalid JSON", path);
 	ASSERT_CONTAINS(cfg.error, want);
@@ -523,7 +550,8 @@ TEST(test_load_bad_content_names_the_file)
 TEST(test_load_refuses_symlink)
 {
 	char target[200];
-	snprintf(target, sizeof(target), "%s", write_file("real.json", "{\"mode\": \"enforce\"}", 0644));
+	snprintf(target, sizeof(target), "%s",
+		 write_file("real.json", "{\"mode\": \"enforce\"}", 0644));
 	const char *link = tmp_path("link.json");
 	ASSERT_EQ(symlink(target, link), 0);
 	ASSERT_EQ(bg_config_load(&cfg, link, "p"), -1);
@@ -645,7 +673,9 @@ TEST(test_env_bad_mode)
 	setenv("BINDGUARD_MODE", "Enforce", 1);
 	setenv("BINDGUARD_LOG", "syslog", 1); /* the good ones still apply */
 	bg_config_env(&cfg);
-	ASSERT_CONTAINS(cfg.error, "environment: BINDGUARD_MODE: expected off, audit or enforce, got \"Enforce\"");
+	ASSERT_CONTAINS(
+		cfg.error,
+		"environment: BINDGUARD_MODE: expected off, audit or enforce, got \"Enforce\"");
 	ASSERT_EQ(cfg.mode, BG_MODE_AUDIT);
 	ASSERT_STR_EQ(cfg.log, "syslog");
 }
@@ -655,7 +685,8 @@ TEST(test_env_bad_log)
 	bg_config_defaults(&cfg);
 	setenv("BINDGUARD_LOG", "events.jsonl", 1);
 	bg_config_env(&cfg);
-	ASSERT_CONTAINS(cfg.error, "environment: BINDGUARD_LOG: expected \"stderr\", \"syslog\" or an absolute path, got \"events.jsonl\"");
+	ASSERT_CONTAINS(cfg.error, "environment: BINDGUARD_LOG: expected \"stderr\", \"syslog\" or "
+				   "an absolute path, got \"events.jsonl\"");
 	ASSERT_STR_EQ(cfg.log, "stderr");
 }
 
@@ -665,7 +696,8 @@ TEST(test_env_bad_profile)
 	setenv("BINDGUARD_PROFILE", "6.18", 1);
 	setenv("BINDGUARD_MODE", "off", 1);
 	bg_config_env(&cfg);
-	ASSERT_CONTAINS(cfg.error, "environment: BINDGUARD_PROFILE: expected auto, legacy-2.6, classic or release, got \"6.18\"");
+	ASSERT_CONTAINS(cfg.error, "environment: BINDGUARD_PROFILE: expected auto, legacy-2.6, "
+				   "classic or release, got \"6.18\"");
 	ASSERT_TRUE(cfg.profile_auto);
 	ASSERT_EQ(cfg.mode, BG_MODE_OFF);
 }
@@ -682,7 +714,8 @@ TEST(test_env_keeps_an_earlier_error)
 	ASSERT_STR_EQ(cfg.log, "syslog");
 }
 
-/* ---- bg_config_decide ------------------------------------------------------------------------- */
+/* ---- bg_config_decide -------------------------------------------------------------------------
+ */
 
 TEST(test_decide_no_rules_is_global)
 {
@@ -699,10 +732,10 @@ TEST(test_decide_first_matching_rule_wins)
 	enum bg_mode m;
 	unsigned b;
 	parse_ok("{\"rules\": ["
-		 "{\"ports\": [9000]},"                        /* matches, changes nothing */
+		 "{\"ports\": [9000]}," /* matches, changes nothing */
 		 "{\"ports\": [9000, 9001], \"mode\": \"off\"},"
 		 "{\"ports\": [\"9000-9002\"], \"mode\": \"enforce\", \"block\": [\"pin\"]},"
-		 "{\"mode\": \"off\"}"                         /* everything else */
+		 "{\"mode\": \"off\"}" /* everything else */
 		 "]}",
 		 "p");
 	decide(9000, v4("127.0.0.1"), &m, &b);
@@ -722,14 +755,16 @@ TEST(test_decide_port_ranges)
 {
 	enum bg_mode m;
 	unsigned b;
-	parse_ok("{\"rules\": [{\"ports\": [80, \"40000-40010\", \"65535\"], \"mode\": \"enforce\"}]}", "p");
+	parse_ok("{\"rules\": [{\"ports\": [80, \"40000-40010\", \"65535\"], \"mode\": "
+		 "\"enforce\"}]}",
+		 "p");
 	static const struct {
 		uint16_t port;
 		enum bg_mode want;
 	} cases[] = {
-		{79, BG_MODE_AUDIT},    {80, BG_MODE_ENFORCE},    {81, BG_MODE_AUDIT},
-		{39999, BG_MODE_AUDIT}, {40000, BG_MODE_ENFORCE}, {40005, BG_MODE_ENFORCE},
-		{40010, BG_MODE_ENFORCE}, {40011, BG_MODE_AUDIT}, {65534, BG_MODE_AUDIT},
+		{79, BG_MODE_AUDIT},	  {80, BG_MODE_ENFORCE},    {81, BG_MODE_AUDIT},
+		{39999, BG_MODE_AUDIT},	  {40000, BG_MODE_ENFORCE}, {40005, BG_MODE_ENFORCE},
+		{40010, BG_MODE_ENFORCE}, {40011, BG_MODE_AUDIT},   {65534, BG_MODE_AUDIT},
 		{65535, BG_MODE_ENFORCE},
 	};
 	for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -743,15 +778,16 @@ TEST(test_decide_ipv4_cidr)
 {
 	enum bg_mode m;
 	unsigned b;
-	parse_ok("{\"rules\": [{\"addresses\": [\"10.1.0.0/16\", \"192.0.2.7\"], \"mode\": \"enforce\"},"
+	parse_ok("{\"rules\": [{\"addresses\": [\"10.1.0.0/16\", \"192.0.2.7\"], \"mode\": "
+		 "\"enforce\"},"
 		 " {\"addresses\": [\"0.0.0.0/0\"], \"mode\": \"off\"}]}",
 		 "p");
 	static const struct {
 		const char *addr;
 		enum bg_mode want;
 	} cases[] = {
-		{"10.1.0.0", BG_MODE_ENFORCE},  {"10.1.255.255", BG_MODE_ENFORCE},
-		{"10.0.255.255", BG_MODE_OFF},  {"10.2.0.0", BG_MODE_OFF},
+		{"10.1.0.0", BG_MODE_ENFORCE},	{"10.1.255.255", BG_MODE_ENFORCE},
+		{"10.0.255.255", BG_MODE_OFF},	{"10.2.0.0", BG_MODE_OFF},
 		{"192.0.2.7", BG_MODE_ENFORCE}, {"192.0.2.8", BG_MODE_OFF},
 		{"0.0.0.0", BG_MODE_OFF},
 	};
@@ -835,8 +871,8 @@ TEST(test_decide_programs)
 
 TEST(test_decide_programs_and_except_programs_in_one_rule)
 {
-	static const char *text =
-		"{\"rules\": [{\"programs\": [\"a\", \"b\"], \"except_programs\": [\"b\"], \"mode\": \"off\"}]}";
+	static const char *text = "{\"rules\": [{\"programs\": [\"a\", \"b\"], "
+				  "\"except_programs\": [\"b\"], \"mode\": \"off\"}]}";
 	enum bg_mode m;
 	unsigned b;
 	parse_ok(text, "a");
@@ -870,7 +906,8 @@ TEST(test_decide_rule_block_without_mode)
 	ASSERT_EQ(b, 0);
 }
 
-/* ---- bg_config_json ------------------------------------------------------------------------------ */
+/* ---- bg_config_json
+ * ------------------------------------------------------------------------------ */
 
 static const cJSON *get(const cJSON *o, const char *key)
 {
@@ -886,10 +923,12 @@ static cJSON *doc; /* freed by the test, or leaked on failure (a test process) *
 
 TEST(test_json_has_mode_and_rules)
 {
-	parse_ok("{\"mode\": \"enforce\", \"level\": \"debug\", \"log\": \"syslog\", \"profile\": \"classic\","
+	parse_ok("{\"mode\": \"enforce\", \"level\": \"debug\", \"log\": \"syslog\", \"profile\": "
+		 "\"classic\","
 		 " \"enforce\": {\"block\": [\"pin\", \"pin_halfclosed\"], \"errno\": \"EACCES\"},"
 		 " \"rules\": [{\"programs\": [\"legacyd\"], \"ports\": [8080, \"40000-40010\"],"
-		 " \"addresses\": [\"10.1.0.0/16\", \"2001:db8::1\", \"fd00::/8\"], \"mode\": \"off\","
+		 " \"addresses\": [\"10.1.0.0/16\", \"2001:db8::1\", \"fd00::/8\"], \"mode\": "
+		 "\"off\","
 		 " \"block\": [\"pin\"]}, {\"ports\": [1]}]}",
 		 "legacyd");
 	char *text = bg_config_json(&cfg);
@@ -931,19 +970,24 @@ TEST(test_json_defaults)
 	bg_config_defaults(&cfg);
 	char *text = bg_config_json(&cfg);
 	ASSERT_NOT_NULL(text);
-	ASSERT_STR_EQ(text, "{\"source\":\"built-in defaults\",\"mode\":\"audit\",\"level\":\"info\","
-			    "\"log\":\"stderr\",\"profile\":\"auto\",\"enforce\":{\"block\":[\"pin_halfclosed\"],"
-			    "\"errno\":\"EADDRINUSE\"},\"rules\":[]}");
+	ASSERT_STR_EQ(text,
+		      "{\"source\":\"built-in defaults\",\"mode\":\"audit\",\"level\":\"info\","
+		      "\"log\":\"stderr\",\"profile\":\"auto\",\"enforce\":{\"block\":[\"pin_"
+		      "halfclosed\"],"
+		      "\"errno\":\"EADDRINUSE\"},\"rules\":[]}");
 	free(text);
 }
 
 /* The effective JSON, minus its report-only keys, parses back to itself. */
 TEST(test_json_round_trip)
 {
-	parse_ok("{\"mode\": \"off\", \"profile\": \"legacy-2.6\", \"enforce\": {\"block\": [], \"errno\": \"EPERM\"},"
-		 " \"rules\": [{\"ports\": [\"1-1024\", 8443], \"addresses\": [\"127.0.0.0/8\", \"::1\", \"::/0\"],"
-		 " \"mode\": \"enforce\", \"block\": [\"pin_halfclosed\"]}, {\"mode\": \"audit\"}]}",
-		 "p");
+	parse_ok(
+		"{\"mode\": \"off\", \"profile\": \"legacy-2.6\", \"enforce\": {\"block\": [], "
+		"\"errno\": \"EPERM\"},"
+		" \"rules\": [{\"ports\": [\"1-1024\", 8443], \"addresses\": [\"127.0.0.0/8\", "
+		"\"::1\", \"::/0\"],"
+		" \"mode\": \"enforce\", \"block\": [\"pin_halfclosed\"]}, {\"mode\": \"audit\"}]}",
+		"p");
 	char *first = bg_config_json(&cfg);
 	ASSERT_NOT_NULL(first);
 	TEST_CONTEXT("json %s", first);
@@ -951,8 +995,7 @@ TEST(test_json_round_trip)
 	ASSERT_NOT_NULL(doc);
 	cJSON_DeleteItemFromObjectCaseSensitive(doc, "source");
 	const cJSON *r;
-	cJSON_ArrayForEach(r, get(doc, "rules"))
-	{
+	cJSON_ArrayForEach (r, get(doc, "rules")) {
 		cJSON_DeleteItemFromObjectCaseSensitive((cJSON *)r, "applies_to_this_program");
 	}
 	char *again = cJSON_PrintUnformatted(doc);
@@ -971,7 +1014,8 @@ TEST(test_json_round_trip)
 	free(second);
 }
 
-/* ---- errno names ------------------------------------------------------------------------------ */
+/* ---- errno names ------------------------------------------------------------------------------
+ */
 
 TEST(test_errno_names)
 {
@@ -986,37 +1030,39 @@ TEST(test_errno_names)
 	ASSERT_STR_EQ(bg_errno_name(EADDRINUSE), "EADDRINUSE");
 	ASSERT_STR_EQ(bg_errno_name(EACCES), "EACCES");
 	ASSERT_STR_EQ(bg_errno_name(100000), "EUNKNOWN");
-	static const int errs[] = {EPERM, ENOENT, EINTR, EACCES, EADDRINUSE, EADDRNOTAVAIL, ENOBUFS,
-				   ECONNREFUSED, ETIMEDOUT};
+	static const int errs[] = {EPERM,	  ENOENT,  EINTR,	 EACCES,   EADDRINUSE,
+				   EADDRNOTAVAIL, ENOBUFS, ECONNREFUSED, ETIMEDOUT};
 	for (unsigned i = 0; i < sizeof(errs) / sizeof(errs[0]); i++) {
 		TEST_CONTEXT("errno %d", errs[i]);
 		ASSERT_EQ(bg_errno_parse(bg_errno_name(errs[i])), errs[i]);
 	}
 }
 
-RUN_TESTS_WITH(setup, teardown, TEST_REF(test_defaults), TEST_REF(test_empty_object_is_the_defaults),
-	       TEST_REF(test_example_config_loads_cleanly),
-	       TEST_REF(test_example_config_rules_touch_only_legacyd),
-	       TEST_REF(test_example_config_legacyd_rules),
-	       TEST_REF(test_dollar_and_underscore_keys_are_ignored),
-	       TEST_REF(test_unknown_keys_are_rejected), TEST_REF(test_syntax_error_has_line_and_column),
-	       TEST_REF(test_top_level_must_be_an_object), TEST_REF(test_error_mode_and_level),
-	       TEST_REF(test_error_log), TEST_REF(test_error_profile), TEST_REF(test_error_enforce),
-	       TEST_REF(test_error_rules_shape), TEST_REF(test_error_rule_ports),
-	       TEST_REF(test_error_rule_addresses), TEST_REF(test_error_rule_programs_mode_block),
-	       TEST_REF(test_first_error_is_reported),
-	       TEST_REF(test_error_leaves_defaults_after_a_good_parse), TEST_REF(test_load_good_file),
-	       TEST_REF(test_load_bad_content_names_the_file), TEST_REF(test_load_refuses_symlink),
-	       TEST_REF(test_load_refuses_world_writable), TEST_REF(test_load_refuses_directory_and_fifo),
-	       TEST_REF(test_load_refuses_huge_file), TEST_REF(test_load_missing_explicit_path_is_an_error),
-	       TEST_REF(test_load_missing_default_path_is_not_an_error), TEST_REF(test_env_overrides),
-	       TEST_REF(test_env_overrides_the_file), TEST_REF(test_env_empty_values_are_ignored),
-	       TEST_REF(test_env_bad_mode), TEST_REF(test_env_bad_log), TEST_REF(test_env_bad_profile),
-	       TEST_REF(test_env_keeps_an_earlier_error), TEST_REF(test_decide_no_rules_is_global),
-	       TEST_REF(test_decide_first_matching_rule_wins), TEST_REF(test_decide_port_ranges),
-	       TEST_REF(test_decide_ipv4_cidr), TEST_REF(test_decide_ipv6),
-	       TEST_REF(test_decide_ports_and_addresses_together), TEST_REF(test_decide_programs),
-	       TEST_REF(test_decide_programs_and_except_programs_in_one_rule),
-	       TEST_REF(test_decide_non_matching_rule_keeps_global),
-	       TEST_REF(test_decide_rule_block_without_mode), TEST_REF(test_json_has_mode_and_rules),
-	       TEST_REF(test_json_defaults), TEST_REF(test_json_round_trip), TEST_REF(test_errno_names))
+RUN_TESTS_WITH(
+	setup, teardown, TEST_REF(test_defaults), TEST_REF(test_empty_object_is_the_defaults),
+	TEST_REF(test_example_config_loads_cleanly),
+	TEST_REF(test_example_config_rules_touch_only_legacyd),
+	TEST_REF(test_example_config_legacyd_rules),
+	TEST_REF(test_dollar_and_underscore_keys_are_ignored),
+	TEST_REF(test_unknown_keys_are_rejected), TEST_REF(test_syntax_error_has_line_and_column),
+	TEST_REF(test_top_level_must_be_an_object), TEST_REF(test_error_mode_and_level),
+	TEST_REF(test_error_log), TEST_REF(test_error_profile), TEST_REF(test_error_enforce),
+	TEST_REF(test_error_rules_shape), TEST_REF(test_error_rule_ports),
+	TEST_REF(test_error_rule_addresses), TEST_REF(test_error_rule_programs_mode_block),
+	TEST_REF(test_first_error_is_reported),
+	TEST_REF(test_error_leaves_defaults_after_a_good_parse), TEST_REF(test_load_good_file),
+	TEST_REF(test_load_bad_content_names_the_file), TEST_REF(test_load_refuses_symlink),
+	TEST_REF(test_load_refuses_world_writable), TEST_REF(test_load_refuses_directory_and_fifo),
+	TEST_REF(test_load_refuses_huge_file),
+	TEST_REF(test_load_missing_explicit_path_is_an_error),
+	TEST_REF(test_load_missing_default_path_is_not_an_error), TEST_REF(test_env_overrides),
+	TEST_REF(test_env_overrides_the_file), TEST_REF(test_env_empty_values_are_ignored),
+	TEST_REF(test_env_bad_mode), TEST_REF(test_env_bad_log), TEST_REF(test_env_bad_profile),
+	TEST_REF(test_env_keeps_an_earlier_error), TEST_REF(test_decide_no_rules_is_global),
+	TEST_REF(test_decide_first_matching_rule_wins), TEST_REF(test_decide_port_ranges),
+	TEST_REF(test_decide_ipv4_cidr), TEST_REF(test_decide_ipv6),
+	TEST_REF(test_decide_ports_and_addresses_together), TEST_REF(test_decide_programs),
+	TEST_REF(test_decide_programs_and_except_programs_in_one_rule),
+	TEST_REF(test_decide_non_matching_rule_keeps_global),
+	TEST_REF(test_decide_rule_block_without_mode), TEST_REF(test_json_has_mode_and_rules),
+	TEST_REF(test_json_defaults), TEST_REF(test_json_round_trip), TEST_REF(test_errno_names))
