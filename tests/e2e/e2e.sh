@@ -320,6 +320,37 @@ t_model_agrees_with_kernel_on_every_bind() {
 	schema_ok
 }
 
+# The scenario with programs bindguard did not write: socat servers, python3
+# clients. A's socket is python's; B is python binding A's port.
+t_seed_with_python_and_socat() {
+	socat TCP-LISTEN:9000,bind=127.0.0.1,reuseaddr,fork EXEC:/bin/true &
+	socat TCP-LISTEN:5003,bind=127.0.0.1,reuseaddr,fork EXEC:/bin/true &
+	sleep 0.3
+	python3 -c '
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", 9000)); s.recv(1)
+print("A", s.getsockname()[1], flush=True); time.sleep(60)' > "$WORK/a.out" &
+	wait_line "$WORK/a.out" "^A 40000" || return 1
+	local b='
+import socket
+b = socket.socket()
+try:
+    b.bind(("127.0.0.2", 40000)); print("bind ok")
+except OSError as e:
+    print("bind", e.errno)
+try:
+    c = socket.create_connection(("127.0.0.1", 5003)); print("probe ok", c.getsockname()[1])
+except OSError as e:
+    print("probe", e.errno)'
+	expect "audit" "$(env $(shimenv audit) python3 -c "$b" | tr '\n' ' ')" "bind ok probe 99 "
+	expect "audit hazard" "$(field '[.bindguard.hazard,.bindguard.decision,.bindguard.owners[0].state,.bindguard.owners[0].connect_bound]|@csv')" '"pin_halfclosed","log","CLOSE_WAIT","inferred"'
+	rm -f "$WORK/ev.jsonl"
+	expect "enforce" "$(env $(shimenv enforce) python3 -c "$b" | tr '\n' ' ')" "bind 98 probe ok 40000 "
+	expect "enforce decision" "$(field .bindguard.decision)" block
+	schema_ok
+	kill %1 %2 %3 2>/dev/null
+}
+
 t_non_socket_programs_run_unchanged() {
 	local out
 	out=$(LD_PRELOAD=${PRELOAD_PREFIX:-}$SHIM BINDGUARD_LOG=$WORK/ev.jsonl sh -c 'exec 3>"$1"; echo hello >&3; exec 3>&-; cat "$1"; ls / >/dev/null && echo listed' sh "$WORK/f")
