@@ -159,8 +159,11 @@ static void diag_request_init(struct diag_request *r, uint8_t family, uint16_t p
 	r->nlh.nlmsg_seq = 1;
 	r->req.sdiag_family = family;
 	r->req.sdiag_protocol = IPPROTO_TCP;
-	/* every state a bucket owner can be in; NEW_SYN_RECV requests own no port */
-	r->req.idiag_states = 0xfff & ~(1u << BG_TCP_NEW_SYN_RECV);
+	/* every state a bucket owner can be in; NEW_SYN_RECV requests own no
+	 * port. Bit 13 (TCP_BOUND_INACTIVE, 6.6+) adds sockets that are bound
+	 * and nothing else, reported in state CLOSE; older kernels ignore it and
+	 * such sockets of other processes stay invisible. */
+	r->req.idiag_states = (0xfff & ~(1u << BG_TCP_NEW_SYN_RECV)) | (1u << 13);
 	r->bc_attr.nla_len = sizeof(r->bc_attr) + sizeof(r->bc);
 	r->bc_attr.nla_type = INET_DIAG_REQ_BYTECODE;
 	r->bc[0] = (struct inet_diag_bc_op){INET_DIAG_BC_S_GE, 8, 16 + 4};
