@@ -11,14 +11,15 @@ SAN ?=
 SHIM_SRC := shim/libc.c shim/fdtable.c shim/bucket.c shim/kernel.c shim/config.c \
             shim/policy.c shim/event.c shim/sink.c shim/guard.c shim/interpose.c
 SHIM_HDR := $(wildcard shim/*.h)
-FMT_SRC := $(wildcard shim/*.[ch] tools/*.c tests/*.c tests/unit/*.[ch] tests/e2e/*.c)
+FMT_SRC := $(wildcard shim/*.[ch] tools/*.[ch] tests/*.c tests/unit/*.[ch] tests/e2e/*.c \
+             tests/conformance/*.c tests/tools/*.c tests/bench/*.c)
 LIB := $(BUILD)/libbindguard.so
 TOOL := $(BUILD)/bindguard
 ACTOR := $(BUILD)/bindguard-actor
 UNIT_TESTS := $(BUILD)/test_bucket $(BUILD)/test_config
 TEST_TOOLS := $(BUILD)/fidelity $(BUILD)/schema-check
 
-.PHONY: all deps demo test test-unit test-e2e install asan clean fmt check-fmt
+.PHONY: all deps demo test test-unit install asan clean fmt check-fmt conformance test-kernels
 
 all: $(LIB) $(TOOL) $(ACTOR)
 
@@ -29,8 +30,10 @@ $(LIB): $(SHIM_SRC) $(SHIM_HDR) shim/libbindguard.map | $(BUILD)
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) $(SAN) -fPIC -shared -o $@ $(SHIM_SRC) \
 	  -Wl,--version-script=shim/libbindguard.map -Wl,-z,now -Wl,-z,relro -ldl -lcjson -lpthread
 
-$(TOOL): tools/bindguard.c shim/config.c shim/bucket.c shim/config.h shim/bucket.h | $(BUILD)
-	$(CC) $(BASE_CFLAGS) $(CFLAGS) $(SAN) -Ishim -o $@ tools/bindguard.c shim/config.c shim/bucket.c -lcjson
+$(TOOL): tools/bindguard.c tools/scan.c tools/scanout.c tools/svg.c tools/report.c tools/cmd.h tools/scan.h \
+         shim/config.c shim/bucket.c shim/libc.c shim/kernel.c shim/config.h shim/bucket.h shim/kernel.h | $(BUILD)
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) $(SAN) -Ishim -o $@ tools/bindguard.c tools/scan.c tools/scanout.c tools/svg.c \
+	  tools/report.c shim/config.c shim/bucket.c shim/libc.c shim/kernel.c -lcjson -lz -ldl
 
 $(ACTOR): tools/bindguard-actor.c | $(BUILD)
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) $(SAN) -o $@ $<
@@ -47,6 +50,21 @@ $(BUILD)/fidelity: tests/e2e/fidelity.c | $(BUILD)
 $(BUILD)/schema-check: tests/schema-check.c | $(BUILD)
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) -o $@ $< -lcjson
 
+CONFORM := $(BUILD)/conform
+$(CONFORM): tests/conformance/conform.c shim/bucket.c shim/kernel.c shim/libc.c shim/bucket.h shim/kernel.h | $(BUILD)
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) $(SAN) -Ishim -o $@ tests/conformance/conform.c shim/bucket.c \
+	  shim/kernel.c shim/libc.c -ldl
+
+# The model against the kernel: `make conformance SEED=... N=...` (host
+# kernel), `make test-kernels` (Debian's 6.1 and 6.12 under qemu).
+N ?= 2000
+conformance: $(CONFORM)
+	@$(CONFORM) --replay-file tests/conformance/regressions.txt | tail -1
+	@$(CONFORM) $(if $(SEED),--seed $(SEED)) --sequences $(N) --steps 30
+
+test-kernels: all $(CONFORM)
+	@tests/kernels/run.sh $(BUILD)
+
 # Debian packages the build, the demo and the tests need (run as root).
 deps:
 	@tools/deps.sh
@@ -54,10 +72,10 @@ deps:
 demo: deps all
 	@tools/demo.sh $(BUILD)
 
-test-unit: $(UNIT_TESTS) $(TEST_TOOLS)
+test-unit: $(UNIT_TESTS) $(TEST_TOOLS) $(CONFORM)
 
 test: deps
-	@$(MAKE) --no-print-directory all test-unit
+	@$(MAKE) --no-print-directory all test-unit $(BUILD)/bindguard-manyconn
 	@$(MAKE) --no-print-directory BUILD=build/clang CC=clang all test-unit >/dev/null
 	@$(MAKE) --no-print-directory BUILD=build/asan asan-build >/dev/null
 	@tests/run.sh $(BUILD) build/asan
@@ -80,6 +98,10 @@ install: all
 	install -m 0644 conf/systemd/bindguard.conf $(DESTDIR)$(PREFIX)/share/bindguard/systemd/bindguard.conf
 	test -e $(DESTDIR)/etc/bindguard/bindguard.json || install -m 0644 conf/bindguard.json $(DESTDIR)/etc/bindguard/bindguard.json
 	install -m 0644 README.md $(DESTDIR)$(PREFIX)/share/doc/bindguard/README.md
+	install -d $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(PREFIX)/share/man/man7
+	install -m 0644 man/bindguard.1 $(DESTDIR)$(PREFIX)/share/man/man1/bindguard.1
+	install -m 0644 man/bindguard.conf.5 $(DESTDIR)$(PREFIX)/share/man/man5/bindguard.conf.5
+	install -m 0644 man/libbindguard.7 $(DESTDIR)$(PREFIX)/share/man/man7/libbindguard.7
 
 fmt:
 	clang-format -i $(FMT_SRC)
@@ -89,3 +111,56 @@ check-fmt:
 
 clean:
 	rm -rf build
+
+# ---- bindguard command (issue 5) ----
+# The command's parts (tools/scan.c, scanout.c, svg.c, report.c) are in the
+# $(TOOL) rule above. Here: the 50,000-socket helper, the command's suite
+# (`make test-tools`, as root: each case in its own `unshare -n` namespace),
+# and a warning check of the man pages.
+MANYCONN := $(BUILD)/bindguard-manyconn
+MAN_PAGES := man/bindguard.1 man/bindguard.conf.5 man/libbindguard.7
+
+$(MANYCONN): tests/tools/manyconn.c | $(BUILD)
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) -o $@ $<
+
+.PHONY: test-tools check-man
+test-tools: all $(MANYCONN)
+	@tests/tools/tools.sh $(BUILD)
+
+check-man:
+	@for m in $(MAN_PAGES); do \
+	  out=$$(LC_ALL=C.UTF-8 MANWIDTH=80 groff -man -Tutf8 -ww -z $$m 2>&1); \
+	  [ -z "$$out" ] || { echo "$$m: $$out"; exit 1; }; done
+
+# ---- benchmarks (issue 6) ----
+# `make bench`: tests/bench/bench.c, each workload without and with the shim,
+# interleaved, in network namespaces of its own (root); prints the table and
+# writes it to $(BUILD)/bench/results.md. BENCH_ARGS=--quick for a short run.
+# `make bench-profile`: callgrind instruction counts (tests/bench/profile.sh).
+# Benchmarks report; they never fail on a target.
+BENCH := $(BUILD)/bench/bench
+BENCH_ARGS ?=
+.PHONY: bench bench-profile bench-build
+
+$(BENCH): tests/bench/bench.c
+	@mkdir -p $(BUILD)/bench
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) -o $@ $<
+
+bench-build: $(LIB) $(BENCH)
+	@$(MAKE) --no-print-directory $(TOOL) >/dev/null 2>&1 || \
+	  echo "bench: $(TOOL) did not build; bindguard scan will be skipped"
+
+bench: deps
+	@command -v strace >/dev/null 2>&1 || { apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends strace >/dev/null; } || \
+	  echo "bench: strace unavailable; its comparison will be skipped"
+	@$(MAKE) --no-print-directory bench-build
+	@unshare -n $(BENCH) --lib $(LIB) --tool $(TOOL) --results $(BUILD)/bench/results.md $(BENCH_ARGS)
+
+bench-profile: deps
+	@command -v valgrind >/dev/null 2>&1 || { apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends valgrind >/dev/null; } || \
+	  echo "bench-profile: valgrind unavailable"
+	@$(MAKE) --no-print-directory bench-build
+	@tests/bench/profile.sh $(BUILD)
+# ---- end of benchmarks (issue 6) ----

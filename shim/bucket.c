@@ -594,6 +594,45 @@ static void release_reset(struct bg_tb *tb, struct bg_tb2 *tb2)
 	state_init(&tb->st, -1);
 }
 
+static void tb2_unlink(struct bg_table *t, struct bg_tb *tb, struct bg_tb2 *tb2)
+{
+	for (struct bg_tb2 **pp = &tb->tb2s; *pp; pp = &(*pp)->next) {
+		if (*pp == tb2) {
+			*pp = tb2->next;
+			break;
+		}
+	}
+	t->free(tb2);
+}
+
+int bg_update_saddr(struct bg_table *t, struct bg_sk *sk, const struct in6_addr *addr)
+{
+	struct bg_tb *tb = sk->tb;
+	struct bg_tb2 *old = sk->tb2;
+	struct in6_addr was = sk->rcv_saddr;
+	sk->rcv_saddr = *addr;
+	if (!tb)
+		return 0;
+	/* a new TB2 starts at (0, 0), or (-1, -1) for a connect-bound socket */
+	struct bg_tb2 *nt = tb2_get(t, tb, sk, sk->connect_bind ? -1 : 0);
+	if (!nt) {
+		sk->rcv_saddr = was;
+		return -ENOMEM;
+	}
+	if (nt == old)
+		return 0;
+	nt->owners++;
+	sk->tb2 = nt;
+	old->owners--;
+	if (!old->owners)
+		tb2_unlink(t, tb, old);
+	else if (t->profile.id == BG_PROFILE_RELEASE &&
+		 (old->st.fastreuse != -1 || old->st.fastreuseport != -1) &&
+		 all_connect_bound(tb, old))
+		state_init(&old->st, -1); /* inet_bind2_bucket_destroy(); the TB is not revisited */
+	return 0;
+}
+
 void bg_put_port(struct bg_table *t, struct bg_sk *sk)
 {
 	struct bg_tb *tb = sk->tb;
@@ -608,13 +647,7 @@ void bg_put_port(struct bg_table *t, struct bg_sk *sk)
 	struct bg_tb2 *tb2 = sk->tb2;
 	tb2->owners--;
 	if (!tb2->owners) {
-		for (struct bg_tb2 **pp = &tb->tb2s; *pp; pp = &(*pp)->next) {
-			if (*pp == tb2) {
-				*pp = tb2->next;
-				break;
-			}
-		}
-		t->free(tb2);
+		tb2_unlink(t, tb, tb2);
 		tb2 = NULL;
 	}
 	sk->tb = NULL;

@@ -152,6 +152,9 @@ int bg_hash_connect(struct bg_table *t, struct bg_sk *sk, uint16_t port);
 /* Owner sk takes over port without the update rule: accept()ed children and
  * TIME_WAIT sockets (inet_csk_clone_lock's __inet_inherit_port, hashdance). */
 int bg_inherit_port(struct bg_table *t, struct bg_sk *sk, const struct bg_sk *from);
+/* __inet_bhash2_update_saddr(): a socket bound to a wildcard address gets its
+ * source address (at connect()) and moves to that address's TB2. */
+int bg_update_saddr(struct bg_table *t, struct bg_sk *sk, const struct in6_addr *addr);
 /* __inet_put_port(): sk leaves its bucket; the bucket dies with its last
  * owner; under the release profile the state may return to (-1, -1). */
 void bg_put_port(struct bg_table *t, struct bg_sk *sk);

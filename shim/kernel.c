@@ -189,6 +189,7 @@ static void ksock_from_msg(struct bg_ksock *k, const struct inet_diag_msg *m, un
 	k->ifindex = m->id.idiag_if;
 	k->cookie = (uint64_t)m->id.idiag_cookie[1] << 32 | m->id.idiag_cookie[0];
 	k->uid = m->idiag_uid;
+	k->timewait = m->idiag_timer == 3; /* inet_diag's mark for timewait sockets */
 	k->inode = m->idiag_inode;
 	const struct nlattr *a = (const struct nlattr *)((const char *)m + NLMSG_ALIGN(sizeof(*m)));
 	while (attrlen >= sizeof(*a) && a->nla_len >= sizeof(*a) && a->nla_len <= attrlen) {
@@ -375,4 +376,84 @@ int bg_kernel_inode_owner(uint32_t inode, char *comm, unsigned len)
 		}
 	}
 	return found;
+}
+
+/* ---- whole-table dump, for `bindguard scan` ------------------------------------ */
+
+/* Every TCP socket (IPv4 and IPv6) whose local port lies in [low, high], one
+ * callback per socket, through the same request and parser as the per-port
+ * query; only the bytecode bounds differ. One netlink socket, two dumps, a
+ * 32 KiB receive buffer so that the kernel fills each skb to its maximum. */
+int bg_kernel_dump_sockets(uint16_t low, uint16_t high, bg_ksock_fn fn, void *arg)
+{
+	int nl = bg_real.socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+	if (nl < 0)
+		return -errno;
+	int rcvbuf = 1 << 20;
+	bg_real.setsockopt(nl, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+	long *buf = malloc(32768);
+	if (!buf) {
+		bg_real.close(nl);
+		return -ENOMEM;
+	}
+	static const uint8_t families[] = {AF_INET, AF_INET6};
+	int count = 0, err = 0;
+	for (unsigned f = 0; f < 2 && !err; f++) {
+		struct diag_request req;
+		diag_request_init(&req, families[f], low);
+		req.bc[3] = (struct inet_diag_bc_op){0, 0, high};
+		struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
+		if (sendto(nl, &req, sizeof(req), 0, (struct sockaddr *)&kernel, sizeof(kernel)) <
+		    0) {
+			err = -errno;
+			break;
+		}
+		bool done = false;
+		while (!done && !err) {
+			ssize_t len = recv(nl, buf, 32768, 0);
+			if (len < 0) {
+				if (errno == EINTR)
+					continue;
+				err = -errno;
+				break;
+			}
+			if (len == 0) {
+				err = -EIO;
+				break;
+			}
+			for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, (size_t)len);
+			     h = NLMSG_NEXT(h, len)) {
+				if (h->nlmsg_type == NLMSG_DONE) {
+					done = true;
+					break;
+				}
+				if (h->nlmsg_type == NLMSG_ERROR) {
+					const struct nlmsgerr *e = NLMSG_DATA(h);
+					err = e->error ? e->error : -EIO;
+					break;
+				}
+				if (h->nlmsg_type != SOCK_DIAG_BY_FAMILY)
+					continue;
+				const struct inet_diag_msg *m = NLMSG_DATA(h);
+				if (h->nlmsg_len < NLMSG_LENGTH(sizeof(*m)))
+					continue;
+				struct bg_ksock k;
+				unsigned attrlen =
+					h->nlmsg_len - NLMSG_LENGTH(NLMSG_ALIGN(sizeof(*m)));
+				ksock_from_msg(&k, m, attrlen);
+				if (k.sport < low || k.sport > high)
+					continue;
+				count++;
+				if (fn(&k, arg) != 0) {
+					/* the caller is done: drain nothing, just stop */
+					free(buf);
+					bg_real.close(nl);
+					return count;
+				}
+			}
+		}
+	}
+	free(buf);
+	bg_real.close(nl);
+	return err ? err : count;
 }

@@ -15,6 +15,7 @@ struct bg_ksock {
 	uint8_t family;
 	uint8_t state; /* BG_TCP_* */
 	bool v6only;
+	bool timewait; /* a timewait socket (TIME_WAIT, or an orphan's FIN_WAIT2) */
 	uint16_t sport, dport;
 	struct in6_addr saddr, daddr;
 	uint32_t uid;
@@ -51,5 +52,16 @@ enum bg_view bg_kernel_view(void);
 /* The process holding socket inode `inode` (walks /proc/[pid]/fd): pid or -1,
  * and its name in comm (size len). Costly: for events, not decisions. */
 int bg_kernel_inode_owner(uint32_t inode, char *comm, unsigned len);
+
+/* ---- for `bindguard scan` ---- */
+
+/* Called once per socket; a non-zero return stops the dump. */
+typedef int (*bg_ksock_fn)(const struct bg_ksock *k, void *arg);
+
+/* Every TCP socket (IPv4 and IPv6) of this network namespace whose local port
+ * lies in [low, high], including bound-only sockets on 6.6+ (state CLOSE).
+ * Returns the number of sockets passed to fn, or -errno when sock_diag fails
+ * (no fallback: the caller says so). Not for the shim's hot path. */
+int bg_kernel_dump_sockets(uint16_t low, uint16_t high, bg_ksock_fn fn, void *arg);
 
 #endif

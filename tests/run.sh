@@ -52,6 +52,26 @@ suite "e2e: shim (asan+ubsan)" env PRELOAD_PREFIX="$asan_rt:" \
 	ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	SKIP="bindguard_run_preloads_and_keeps_ld_preload" tests/e2e/e2e.sh "$ASAN"
 
+suite "tools: bindguard command (gcc)" tests/tools/tools.sh "$BUILD"
+
+# conform_host: the differential harness on this machine's kernel
+conform_host() {
+	local out
+	out=$("$BUILD/conform" --sequences "${N:-2000}" --steps 30 ${SEED:+--seed "$SEED"} 2>&1)
+	local rc=$?
+	echo "$out" | grep -vE '^ +sequence:' | sed 's/^/# /'
+	if [ $rc -eq 0 ] && grep -q 'divergences=0' <<<"$out"; then
+		echo "ok conformance on $(uname -r)"
+		echo "1 passed, 0 failed"
+	else
+		echo "FAIL conformance on $(uname -r)"
+		echo "0 passed, 1 failed"
+	fi
+}
+suite "conformance: regressions (host kernel)" "$BUILD/conform" --replay-file tests/conformance/regressions.txt
+suite "conformance: random sequences (host kernel)" conform_host
+suite "kernels: Debian 6.1 and 6.12 under qemu (seed scenario + conformance)" tests/kernels/run.sh "$BUILD"
+
 echo
 [ ${#failed_suites[@]} -eq 0 ] || echo "failed suites: ${failed_suites[*]}"
 echo "$total_pass passed, $total_fail failed"

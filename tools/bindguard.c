@@ -1,6 +1,9 @@
 /* bindguard: the command beside the shim.
  *   bindguard run [--mode M] [--config F] [--log DEST] [--profile P] -- CMD ARGS...
- *   bindguard check-config [FILE]
+ *   bindguard check-config [--program NAME] [FILE]
+ *   bindguard profile [KERNEL-RELEASE]
+ *   bindguard scan [--json] [--prom FILE] [--svg FILE]      (scan.c, scanout.c, svg.c)
+ *   bindguard report [--json] [--top N] [FILE...|-]          (report.c)
  *   bindguard --version | --help
  * Shares the config parser with the shim, so check-config prints exactly the
  * message the shim would print for the same file.
@@ -15,12 +18,15 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include "cmd.h"
 #include "config.h"
 
 #include "version.h"
 
-/* Exit codes, documented in --help and the README. */
-enum { EXIT_OK = 0, EXIT_BAD_CONFIG = 1, EXIT_USAGE = 2, EXIT_NO_LIBRARY = 3, EXIT_EXEC = 127 };
+int is_help(const char *arg)
+{
+	return strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0;
+}
 
 static void usage(FILE *f)
 {
@@ -28,21 +34,32 @@ static void usage(FILE *f)
 		"usage: bindguard run [--mode off|audit|enforce] [--config FILE] [--log DEST]\n"
 		"                     [--profile auto|legacy-2.6|classic|release] -- CMD "
 		"[ARGS...]\n"
-		"       bindguard check-config [FILE]\n"
+		"       bindguard scan [--json] [--prom FILE] [--svg FILE] [--all]\n"
+		"       bindguard report [--json] [--top N] [FILE...|-]\n"
+		"       bindguard check-config [--program NAME] [FILE]\n"
 		"       bindguard profile [KERNEL-RELEASE]\n"
 		"       bindguard --version\n"
+		"       bindguard COMMAND --help\n"
 		"\n"
 		"run           start CMD with libbindguard.so preloaded (LD_PRELOAD entries "
 		"already\n"
 		"              set are kept); DEST is stderr, syslog or an absolute path\n"
+		"scan          this network namespace's ephemeral ports, without preloading:\n"
+		"              half-closed connections, ports that look pinned, listeners in "
+		"the\n"
+		"              range, headroom; as a table, JSON, Prometheus textfile or SVG grid\n"
+		"report        summarise event logs (JSON lines, plain or gzip, or stdin)\n"
 		"check-config  validate FILE (default: $BINDGUARD_CONFIG, then\n"
 		"              /etc/bindguard/bindguard.json) and print the effective "
-		"configuration\n"
+		"configuration;\n"
+		"              --program NAME evaluates the rules' program selectors for NAME\n"
 		"profile       the bind-bucket profile of this kernel (or of KERNEL-RELEASE), and\n"
 		"              what it means for a pinned port\n"
 		"\n"
 		"exit codes: 0 ok; 1 invalid configuration; 2 usage error; 3 library not found;\n"
-		"            127 CMD could not be started (run); otherwise CMD's own status\n");
+		"            4 kernel query failed (scan); 5 a file could not be read or written\n"
+		"            (scan, report); 127 CMD could not be started (run); otherwise run\n"
+		"            exits with CMD's own status\n");
 }
 
 /* libbindguard.so beside an in-tree tool, or in ../lib/bindguard for an installed one. */
@@ -76,6 +93,23 @@ static int find_library(char *out, size_t len)
 	return -1;
 }
 
+static void run_usage(FILE *f)
+{
+	fprintf(f, "usage: bindguard run [--mode off|audit|enforce] [--config FILE] [--log DEST]\n"
+		   "                     [--profile auto|legacy-2.6|classic|release] -- CMD "
+		   "[ARGS...]\n"
+		   "\n"
+		   "Start CMD with libbindguard.so preloaded (LD_PRELOAD entries already set are\n"
+		   "kept). The options set BINDGUARD_MODE, _CONFIG, _LOG and _PROFILE; DEST is\n"
+		   "stderr, syslog or an absolute path. The configuration is checked first, and a\n"
+		   "problem is reported here (the shim then runs in audit mode with defaults).\n"
+		   "The library is found through $BINDGUARD_LIBRARY, beside this program, or in\n"
+		   "../lib/bindguard.\n"
+		   "\n"
+		   "exit codes: 2 usage error; 3 library not found; 127 CMD could not be\n"
+		   "            started; otherwise CMD's own status (run execs it)\n");
+}
+
 static int cmd_run(int argc, char **argv)
 {
 	static const char *const opts[][2] = {{"--mode", "BINDGUARD_MODE"},
@@ -88,8 +122,8 @@ static int cmd_run(int argc, char **argv)
 			i++;
 			break;
 		}
-		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-			usage(stdout);
+		if (is_help(argv[i])) {
+			run_usage(stdout);
 			return EXIT_OK;
 		}
 		bool known = false;
@@ -157,20 +191,44 @@ static int cmd_run(int argc, char **argv)
 	return EXIT_EXEC;
 }
 
+static void check_config_usage(FILE *f)
+{
+	fprintf(f, "usage: bindguard check-config [--program NAME] [FILE]\n"
+		   "\n"
+		   "Validate a configuration the way the shim reads it, and print the effective\n"
+		   "configuration as JSON. FILE defaults to $BINDGUARD_CONFIG, then\n"
+		   "/etc/bindguard/bindguard.json; without FILE, the BINDGUARD_MODE, _LOG and\n"
+		   "_PROFILE variables apply too. --program NAME: evaluate the rules' programs /\n"
+		   "except_programs selectors for a process named NAME (applies_to_this_program).\n"
+		   "An invalid configuration prints the shim's one-line message on stderr.\n"
+		   "\n"
+		   "exit codes: 0 valid; 1 invalid configuration; 2 usage error\n");
+}
+
 static int cmd_check_config(int argc, char **argv)
 {
-	if (argc > 0 && (strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0)) {
-		usage(stdout);
-		return EXIT_OK;
+	const char *program = "", *file = NULL;
+	for (int i = 0; i < argc; i++) {
+		if (is_help(argv[i])) {
+			check_config_usage(stdout);
+			return EXIT_OK;
+		} else if (strcmp(argv[i], "--program") == 0 && i + 1 < argc) {
+			program = argv[++i];
+		} else if (strncmp(argv[i], "--program=", 10) == 0) {
+			program = argv[i] + 10;
+		} else if (argv[i][0] == '-' || file) {
+			fprintf(stderr, "bindguard check-config: %s\n",
+				file ? "one file at most" : "unknown or incomplete option");
+			check_config_usage(stderr);
+			return EXIT_USAGE;
+		} else {
+			file = argv[i];
+		}
 	}
-	if (argc > 1) {
-		fprintf(stderr, "bindguard check-config: one file at most\n");
-		return EXIT_USAGE;
-	}
-	const char *path = argc == 1 ? argv[0] : getenv("BINDGUARD_CONFIG");
+	const char *path = file ? file : getenv("BINDGUARD_CONFIG");
 	struct bg_config c;
-	bg_config_load(&c, path && *path ? path : NULL, "");
-	if (argc == 0)
+	bg_config_load(&c, path && *path ? path : NULL, program);
+	if (!file)
 		bg_config_env(&c);
 	if (c.error[0]) {
 		fprintf(stderr, "bindguard: %s\n", c.error);
@@ -211,6 +269,16 @@ static const char *profile_meaning(enum bg_profile_id id)
 
 static int cmd_profile(int argc, char **argv)
 {
+	if (argc > 0 && is_help(argv[0])) {
+		printf("usage: bindguard profile [KERNEL-RELEASE]\n"
+		       "\n"
+		       "The bind-bucket profile of the running kernel (or of KERNEL-RELEASE, such "
+		       "as\n"
+		       "6.1.0-28-cloud-amd64) and how long a pinned port stays lost to connect().\n"
+		       "\n"
+		       "exit codes: 0 ok; 2 the release has no version number\n");
+		return EXIT_OK;
+	}
 	struct utsname u;
 	const char *release = argc > 0 ? argv[0] : (uname(&u) == 0 ? u.release : "");
 	unsigned kver = bg_kver_parse(release);
@@ -245,6 +313,10 @@ int main(int argc, char **argv)
 		return cmd_profile(argc - 2, argv + 2);
 	if (strcmp(argv[1], "check-config") == 0)
 		return cmd_check_config(argc - 2, argv + 2);
+	if (strcmp(argv[1], "scan") == 0)
+		return cmd_scan(argc - 2, argv + 2);
+	if (strcmp(argv[1], "report") == 0)
+		return cmd_report(argc - 2, argv + 2);
 	fprintf(stderr, "bindguard: unknown command %s\n", argv[1]);
 	usage(stderr);
 	return EXIT_USAGE;

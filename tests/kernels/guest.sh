@@ -1,0 +1,98 @@
+# guest.sh: the body of the guest's /run-tests.sh (run.sh prepends
+# "#!/bin/bash" and the ACTOR, SHIM, TOOL and SCENARIO paths). Runs the seed
+# scenario of kernel-bind-buckets.md section 8 without the shim, under the
+# shim in audit mode and in enforce mode, one case after the other on the
+# guest's own network stack, and prints one line per case:
+#   RESULT kernel=K case=C bind=.. probe_before_bind=.. probe_while_open=..
+#          probe_after_b_closed=.. probe_after_a_closed=.. [hazard=.. decision=..
+#          profile=.. view=..]
+# Never changes a result: it only reports; run.sh judges.
+set -u
+export ACTOR SHIM
+KREL=$(uname -r)
+# shellcheck source=../../tools/scenario.sh
+source "$SCENARIO"
+ns_setup
+echo "INFO guest uptime at test start: $(cut -d' ' -f1 /proc/uptime) s"
+echo "INFO ip_local_port_range $(tr '\t' ' ' </proc/sys/net/ipv4/ip_local_port_range)"
+"$TOOL" profile 2>&1 | head -1 | sed 's/^/INFO bindguard profile: /'
+
+# fields LOG: "hazard=.. decision=.. profile=.. view=.." of the first bind
+# event in LOG ("none" where absent). One jq run: jq starts slowly under TCG.
+fields() {
+	local k v line out=""
+	if command -v jq >/dev/null 2>&1; then
+		out=$(jq -r 'select(.event.action == "bind") | .bindguard |
+			"hazard=\(.hazard // "none") decision=\(.decision // "none") profile=\(.profile // "none") view=\(.view // "none")"' \
+			"$1" 2>/dev/null | head -1)
+	else
+		line=$(grep -E '"action": *"bind"' "$1" 2>/dev/null | head -1)
+		for k in hazard decision profile view; do
+			v=$(grep -o "\"$k\": *\"[^\"]*\"" <<<"$line" | head -1 | sed 's/.*: *"//; s/"$//')
+			out+="${out:+ }$k=${v:-none}"
+		done
+	fi
+	echo "${out:-hazard=none decision=none profile=none view=none}"
+}
+
+# message LOG: the message of the first bind event in LOG
+message() {
+	grep -E '"action": *"bind"' "$1" 2>/dev/null | head -1 | grep -o '"message": *"[^"]*"' | head -1 |
+		sed 's/^"message": *"//; s/"$//'
+}
+
+# run_case CASE: noshim, audit or enforce
+run_case() {
+	local mode=$1 bind p0 p1 p2 p3 line
+	local -a envs=()
+	WORK=$(mktemp -d "/tmp/bindguard-$mode.XXXXXX")
+	export WORK
+	if ! seed_owner; then
+		echo "RESULT kernel=$KREL case=$mode error=seed_owner"
+		stop_all
+		return
+	fi
+	p0=$(probe)
+	if [ "$mode" != noshim ]; then
+		envs=(LD_PRELOAD="$SHIM" BINDGUARD_MODE="$mode" BINDGUARD_LOG="$WORK/events.jsonl")
+	fi
+	start b "${envs[@]}" -- bind 127.0.0.2 "$PORT"
+	if ! wait_line "$WORK/b.out" "^bind"; then
+		echo "RESULT kernel=$KREL case=$mode error=bind_no_report"
+		sed 's/^/LOG b.err: /' "$WORK/b.err"
+		stop_all
+		return
+	fi
+	bind=$(head -1 "$WORK/b.out" | awk '{ print $2 == "ok" ? "ok" : $3 }')
+	p1=$(probe)
+	stop b
+	p2=$(probe)
+	stop a
+	p3=$(probe)
+	stop_all
+	line="RESULT kernel=$KREL case=$mode bind=$bind probe_before_bind=$p0 probe_while_open=$p1"
+	line+=" probe_after_b_closed=$p2 probe_after_a_closed=$p3"
+	if [ "$mode" != noshim ]; then
+		line+=" $(fields "$WORK/events.jsonl")"
+	fi
+	echo "$line"
+	if [ "$mode" != noshim ]; then
+		echo "EVENT case=$mode $(message "$WORK/events.jsonl")"
+	fi
+	[ -s "$WORK/b.err" ] && sed "s/^/LOG case=$mode b.err: /" "$WORK/b.err"
+	rm -rf "$WORK"
+}
+
+for c in noshim audit enforce; do
+	run_case "$c"
+done
+
+# The differential harness against this kernel: the regressions, then random
+# sequences. Each line is prefixed for run.sh.
+if [ -n "${CONFORM:-}" ] && [ -x "$CONFORM" ]; then
+	"$CONFORM" --replay-file "$REGRESSIONS" 2>&1 | sed 's/^/CONFREG /'
+	"$CONFORM" --seed "$CONFORM_SEED" --sequences "$CONFORM_SEQUENCES" --steps "$CONFORM_STEPS" 2>&1 |
+		sed 's/^/CONF /'
+fi
+echo "INFO guest uptime at test end: $(cut -d' ' -f1 /proc/uptime) s"
+echo "GUEST done"

@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# run.sh [BUILD_DIR]: the seed scenario on Debian's 6.1 and 6.12 cloud kernels,
+# the classic-profile kernels the 6.18 host cannot show. Fetches the kernels
+# (cached, fetch.sh), builds one busybox initramfs per kernel carrying the
+# shim, the actor, the bindguard tool, tools/scenario.sh, bash, jq and
+# guest.sh, boots each under QEMU/TCG (boot.sh) and judges the guest's RESULT
+# lines. Prints "ok NAME" / "FAIL NAME" lines and, last, "N passed, N failed".
+#
+# BUILD_DIR (default build) is relative to the repository unless absolute;
+# run `make` first. Environment: BINDGUARD_KERNEL_CACHE (default
+# /var/cache/bindguard-kernels), BINDGUARD_BOOT_TIMEOUT (seconds per boot,
+# default 120), BINDGUARD_KERNEL_LOGS (folder for the consoles; default a
+# temporary folder, kept when something failed). Needs root the first time
+# (apt-get for busybox-static and qemu-system-x86, the cache folder).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+# shellcheck source=lib.sh
+. "$here/lib.sh"
+
+BUILD=${1:-build}
+case $BUILD in /*) B=$BUILD ;; *) B=$root/$BUILD ;; esac
+CACHE=${BINDGUARD_KERNEL_CACHE:-/var/cache/bindguard-kernels}
+TIMEOUT=${BINDGUARD_BOOT_TIMEOUT:-900}
+# the differential harness in each guest (tests/conformance/conform.c)
+SEED=${SEED:-$(date +%s)}
+SEQUENCES=${N:-2000}
+STEPS=${STEPS:-30}
+
+for f in "$B/libbindguard.so" "$B/bindguard-actor" "$B/bindguard" "$B/conform" "$root/tools/scenario.sh" /bin/bash; do
+	[ -f "$f" ] || die "missing $f (run make first, or pass the build folder)"
+done
+need_cmd qemu-system-x86_64 qemu-system-x86
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/bindguard-kernels.XXXXXX")
+logs=${BINDGUARD_KERNEL_LOGS:-$work/logs}
+mkdir -p "$logs"
+trap 'rm -rf "$work"' EXIT
+
+kernels=$("$here/fetch.sh" "$CACHE") || die "fetch.sh could not provide the kernels (see above)"
+
+{
+	echo "#!/bin/bash"
+	printf 'ACTOR=%q SHIM=%q TOOL=%q SCENARIO=%q\n' "$B/bindguard-actor" "$B/libbindguard.so" \
+		"$B/bindguard" "$root/tools/scenario.sh"
+	printf 'CONFORM=%q REGRESSIONS=%q CONFORM_SEED=%q CONFORM_SEQUENCES=%q CONFORM_STEPS=%q\n' \
+		"$B/conform" "$root/tests/conformance/regressions.txt" "$SEED" "$SEQUENCES" "$STEPS"
+	cat "$here/guest.sh"
+} >"$work/run-tests.sh"
+chmod 0755 "$work/run-tests.sh"
+files=(/bin/bash "$B/libbindguard.so" "$B/bindguard-actor" "$B/bindguard" "$root/tools/scenario.sh" "$work/run-tests.sh"
+	"$B/conform" "$root/tests/conformance/regressions.txt")
+if command -v jq >/dev/null 2>&1; then
+	files+=("$(command -v jq)")
+else
+	echo "# jq not found: the guest reads the events with grep and sed"
+fi
+
+pass=0
+fail=0
+check() { # check NAME WANT GOT
+	if [ "$2" = "$3" ]; then
+		echo "ok $1=$2"
+		pass=$((pass + 1))
+	else
+		echo "FAIL $1=$2 (got ${3:-nothing})"
+		fail=$((fail + 1))
+	fi
+}
+
+# value LOG CASE FIELD: FIELD of the RESULT line of CASE in LOG
+value() {
+	grep -E "^RESULT .* case=$2( |$)" "$1" | head -1 | tr ' ' '\n' | sed -n "s/^$3=//p"
+}
+
+while read -r _ series rel ver vmlinuz dir; do
+	initrd="$work/initramfs-$rel.cpio.gz"
+	"$here/initramfs.sh" "$initrd" "${files[@]}" "$dir/inet_diag.ko" "$dir/tcp_diag.ko" 2>"$work/initramfs.err" ||
+		{ cat "$work/initramfs.err" >&2; die "initramfs.sh failed for $rel"; }
+	log="$logs/console-$rel.log"
+	start=$(now)
+	rc=0
+	"$here/boot.sh" "$vmlinuz" "$initrd" "$TIMEOUT" >"$log" 2>"$log.err" || rc=$?
+	t=$(elapsed "$start")
+	echo "# linux $series: $rel (Debian $ver): boot wall time $t s, qemu exit $rc"
+	grep -E '^(RESULT|EVENT|INFO|LOG|init: (insmod|no|ip))' "$log" | sed 's/^/#   /' || true
+	k=$series
+	check "$k/boot-completed" yes "$([ "$rc" = 0 ] && grep -q '^GUEST done' "$log" && echo yes || echo no)"
+	if [ "$rc" != 0 ] || ! grep -q '^GUEST done' "$log"; then
+		sed 's/^/#   /' "$log.err"
+		tail -n 15 "$log" | sed 's/^/#   console: /'
+	fi
+	check "$k/guest-kernel" "$rel" "$(value "$log" noshim kernel)"
+	for c in noshim audit; do
+		check "$k/$c/bind" ok "$(value "$log" $c bind)"
+		check "$k/$c/probe_before_bind" ok "$(value "$log" $c probe_before_bind)"
+		check "$k/$c/probe_while_open" EADDRNOTAVAIL "$(value "$log" $c probe_while_open)"
+		check "$k/$c/probe_after_b_closed" EADDRNOTAVAIL "$(value "$log" $c probe_after_b_closed)"
+		check "$k/$c/probe_after_a_closed" ok "$(value "$log" $c probe_after_a_closed)"
+	done
+	check "$k/audit/hazard" pin_halfclosed "$(value "$log" audit hazard)"
+	check "$k/audit/decision" log "$(value "$log" audit decision)"
+	check "$k/audit/profile" classic "$(value "$log" audit profile)"
+	check "$k/audit/view" sock_diag "$(value "$log" audit view)"
+	check "$k/enforce/bind" EADDRINUSE "$(value "$log" enforce bind)"
+	check "$k/enforce/probe_while_open" ok "$(value "$log" enforce probe_while_open)"
+	check "$k/enforce/probe_after_b_closed" ok "$(value "$log" enforce probe_after_b_closed)"
+	check "$k/enforce/probe_after_a_closed" ok "$(value "$log" enforce probe_after_a_closed)"
+	check "$k/enforce/decision" block "$(value "$log" enforce decision)"
+	check "$k/enforce/profile" classic "$(value "$log" enforce profile)"
+	# the differential harness
+	grep -E '^CONF(REG)? ' "$log" | grep -vE '^CONFREG ok |^CONF +(minimal|sequence:)' | sed 's/^/#   /' || true
+	check "$k/conformance/regressions" "0 failed" "$(grep -E '^CONFREG [0-9]+ passed, [0-9]+ failed' "$log" | sed 's/.*passed, //')"
+	summary=$(grep -E '^CONF conformance:' "$log" | sed 's/^CONF //')
+	[ -n "$summary" ] && echo "$summary"
+	check "$k/conformance/divergences" 0 "$(sed -n 's/.* divergences=\([0-9]*\).*/\1/p' <<<"$summary")"
+	check "$k/conformance/sequences" "$SEQUENCES" "$(sed -n 's/.* sequences=\([0-9]*\).*/\1/p' <<<"$summary")"
+done <<<"$kernels"
+
+if [ "$fail" != 0 ] && [ -z "${BINDGUARD_KERNEL_LOGS:-}" ]; then
+	mkdir -p "$work.logs" && cp -r "$logs"/. "$work.logs"/ && echo "# consoles kept in $work.logs"
+fi
+echo "$pass passed, $fail failed"
+[ "$fail" = 0 ]
