@@ -17,7 +17,7 @@ LIB := $(BUILD)/libbindguard.so
 TOOL := $(BUILD)/bindguard
 ACTOR := $(BUILD)/bindguard-actor
 UNIT_TESTS := $(BUILD)/test_bucket $(BUILD)/test_config
-TEST_TOOLS := $(BUILD)/fidelity $(BUILD)/schema-check
+TEST_TOOLS := $(BUILD)/fidelity $(BUILD)/schema-check $(BUILD)/churn
 
 .PHONY: all deps demo test test-unit install asan clean fmt check-fmt conformance test-kernels
 
@@ -45,6 +45,9 @@ $(BUILD)/test_config: tests/unit/test_config.c shim/config.c shim/bucket.c shim/
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) $(SAN) -Ishim -Itests/unit -o $@ tests/unit/test_config.c shim/config.c shim/bucket.c -lcjson
 
 $(BUILD)/fidelity: tests/e2e/fidelity.c | $(BUILD)
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) -o $@ $<
+
+$(BUILD)/churn: tests/e2e/churn.c | $(BUILD)
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) -o $@ $<
 
 $(BUILD)/schema-check: tests/schema-check.c | $(BUILD)

@@ -47,11 +47,11 @@ struct bg_bind_event {
 	bool tb_exists;
 	struct bg_tb_state before, after;
 	bool conflict_predicted;
-	struct bg_owner_info owners[BG_EVENT_OWNERS];
-	unsigned nowners, owners_total;
 	const char *view; /* how other processes were seen */
 	int result;	  /* the call's return value (or -1 when blocked) */
 	int err;	  /* its errno when result < 0 */
+	unsigned nowners, owners_total;
+	struct bg_owner_info owners[BG_EVENT_OWNERS]; /* last: not cleared up front */
 };
 
 /* Process identity used by every event (call again after fork). */

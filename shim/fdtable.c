@@ -98,6 +98,11 @@ void bg_sock_put(struct bg_sock *s)
 						      memory_order_relaxed));
 }
 
+bool bg_release_pending(void)
+{
+	return atomic_load_explicit(&release_list, memory_order_relaxed) != NULL;
+}
+
 void bg_release_drain(void (*fn)(struct bg_sock *s, void *arg), void *arg)
 {
 	if (!atomic_load_explicit(&release_list, memory_order_relaxed))

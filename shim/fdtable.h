@@ -41,6 +41,8 @@ struct bg_sock *bg_sock_new(int type, int family);
 void bg_sock_get(struct bg_sock *s);
 /* Drop a reference; the last one queues s for release. Async-signal-safe. */
 void bg_sock_put(struct bg_sock *s);
+/* Anything on the release list? One relaxed load. */
+bool bg_release_pending(void);
 /* Detach the release list (under the model lock) and hand each to fn. */
 void bg_release_drain(void (*fn)(struct bg_sock *s, void *arg), void *arg);
 

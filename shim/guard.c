@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stddef.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -24,15 +25,14 @@
 
 #define MAX_KSOCKS 256
 
-/* A bucket owner that is not a live socket of this process: another
- * process's socket seen through sock_diag, or one of ours after its last fd
- * closed while the kernel still holds it (FIN_WAIT, TIME_WAIT). */
+/* A bucket owner that is not a live socket of this process: a socket seen
+ * through sock_diag (another process's, or one of ours after its last fd
+ * closed while the kernel still holds it), with inferred flags. */
 struct bg_other {
 	struct bg_sk sk;
 	struct in6_addr daddr;
 	uint16_t dport;
 	uint64_t cookie;
-	bool known; /* flags known (was ours); otherwise inferred */
 	bool seen;
 };
 
@@ -83,6 +83,22 @@ static void at_exit(void)
 	bg_event_stop(&c);
 }
 
+/* Is this whole program switched off by its first applicable rule (one with
+ * no port or address selector)? Then the shim stays silent, as under
+ * /etc/ld.so.preload for the programs a config leaves out. */
+static bool program_off(const struct bg_config *c)
+{
+	for (unsigned i = 0; i < c->nrules; i++) {
+		const struct bg_rule *r = &c->rules[i];
+		if (!r->program_match)
+			continue;
+		if (r->nports || r->naddrs)
+			return false;
+		return r->mode == BG_MODE_OFF;
+	}
+	return false;
+}
+
 void bg_init(void)
 {
 	int expect = 0;
@@ -111,7 +127,7 @@ void bg_init(void)
 	g.profile = g.cfg.profile_auto ? bg_profile_for_kernel(kver)
 				       : bg_profile_named(g.cfg.profile, kver);
 
-	g.active = g.cfg.mode != BG_MODE_OFF;
+	g.active = g.cfg.mode != BG_MODE_OFF && !program_off(&g.cfg);
 	if (g.active) {
 		void *m = mmap(NULL, sizeof(struct bg_table), PROT_READ | PROT_WRITE,
 			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -173,39 +189,27 @@ static void other_drop(struct bg_other *o)
 	free(o);
 }
 
-/* The last fd of s is gone. If the kernel may keep the socket (it was
- * connected and its port is one sock_diag will be asked about), a record
- * with its known flags takes its place as owner until the kernel drops it;
- * otherwise it leaves the bucket now. */
+/* The last fd of s is gone: it leaves the model's bucket. If the kernel
+ * keeps the socket a while (FIN_WAIT, TIME_WAIT), the next query of its
+ * port sees it as any other socket there. */
 static void release_one(struct bg_sock *s, void *arg)
 {
 	(void)arg;
 	if (s == &bg_not_tcp)
 		return;
-	if (s->sk.tb && s->connected && bg_kernel_port_ephemeral(s->sk.num)) {
-		struct bg_other *o = other_new();
-		if (o) {
-			o->sk.family = s->sk.family;
-			o->sk.state = s->sk.state;
-			o->sk.reuse = s->sk.reuse;
-			o->sk.reuseport = s->sk.reuseport;
-			o->sk.ipv6only = s->sk.ipv6only;
-			o->sk.bound_dev_if = s->sk.bound_dev_if;
-			o->sk.uid = s->sk.uid;
-			o->sk.rcv_saddr = s->sk.rcv_saddr;
-			o->sk.connect_bind = s->sk.connect_bind;
-			o->sk.bindport_lock = s->sk.bindport_lock;
-			o->daddr = s->daddr;
-			o->dport = s->dport;
-			o->known = true;
-			if (bg_inherit_port(g.table, &o->sk, &s->sk) != 0) {
-				free(o);
-				o = NULL;
-			}
-		}
-	}
 	bg_put_port(g.table, &s->sk);
 	free(s);
+}
+
+void bg_reap(void)
+{
+	/* socket objects whose last fd closed wait for the model lock; a
+	 * process that only opens and closes sockets still frees them here */
+	if (!bg_release_pending() || pthread_mutex_trylock(&g.lock) != 0)
+		return;
+	atomic_store_explicit(&g.lock_owner, self_tid(), memory_order_relaxed);
+	bg_release_drain(release_one, NULL);
+	bg_unlock();
 }
 
 /* ---- tracking ---------------------------------------------------------------------- */
@@ -475,7 +479,7 @@ static enum bg_connect_bound cb_of(const struct bg_sk *o)
 {
 	if (!o || !o->connect_bind)
 		return BG_CB_NO;
-	if (o->kind == BG_KIND_OTHER && !((const struct bg_other *)o)->known)
+	if (o->kind == BG_KIND_OTHER)
 		return BG_CB_INFERRED;
 	return BG_CB_YES;
 }
@@ -606,7 +610,8 @@ static struct bg_sk candidate(const struct bg_sock *s, const struct in6_addr *a)
 static void event_init(struct bg_bind_event *e, const char *action, int fd, const struct bg_sk *c,
 		       uint16_t port)
 {
-	memset(e, 0, sizeof(*e));
+	memset(e, 0, offsetof(struct bg_bind_event, owners)); /* owners: filled on demand */
+	e->nowners = e->owners_total = 0;
 	e->action = action;
 	e->fd = fd;
 	e->family = c->family;
@@ -890,9 +895,13 @@ void bg_after_setsockopt(struct bg_sock *s, int fd, int level, int opt, const vo
 		return;
 	if (level == SOL_SOCKET && opt == SO_REUSEADDR)
 		s->sk.reuse = on;
-	else if (level == SOL_SOCKET && opt == SO_REUSEPORT)
+	else if (level == SOL_SOCKET && opt == SO_REUSEPORT) {
 		s->sk.reuseport = on;
-	else if (level == SOL_SOCKET && opt == SO_BINDTODEVICE)
+		/* uids are compared only between SO_REUSEPORT sockets: read it
+		 * here rather than on every socket() */
+		if (on)
+			s->sk.uid = geteuid();
+	} else if (level == SOL_SOCKET && opt == SO_BINDTODEVICE)
 		s->sk.bound_dev_if = getint(fd, SOL_SOCKET, SO_BINDTOIFINDEX) > 0
 					     ? getint(fd, SOL_SOCKET, SO_BINDTOIFINDEX)
 					     : 0;

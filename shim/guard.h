@@ -34,6 +34,8 @@ void bg_untrack(int fd);
 /* Sentinel stored for inet sockets that are not TCP, so they are not relearned. */
 extern struct bg_sock bg_not_tcp;
 
+/* Free socket objects whose last fd closed, if the lock is free now. */
+void bg_reap(void);
 bool bg_lock(void); /* false: this thread holds it already (signal handler) */
 void bg_unlock(void);
 

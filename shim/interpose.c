@@ -29,10 +29,10 @@ EXPORT int socket(int domain, int type, int protocol)
 		return fd;
 	int saved = errno;
 	if (tcp_socket(domain, type, protocol)) {
+		bg_reap();
 		struct bg_sock *s = bg_sock_new(SOCK_STREAM, domain);
 		if (s) {
 			s->tcp = true;
-			s->sk.uid = geteuid();
 			bg_track(fd, s);
 		}
 	} else if (domain == AF_INET || domain == AF_INET6) {
