@@ -673,7 +673,7 @@ static bool target_of(const struct world *w, const struct slot *s, int target, c
 			inet_ntop(AF_INET6, a, ip, 48);
 		return true;
 	}
-	if (s->fam == 2 || !t_accepts_v4)
+	if (s->sk.ipv6only || !t_accepts_v4) /* V6ONLY, or bound to a specific v6 address */
 		return false;
 	snprintf(ip, 48, "::ffff:%s", dotted);
 	return true;
