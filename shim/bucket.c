@@ -381,13 +381,59 @@ bool bg_bind_conflict_pair(const struct bg_table *t, const struct bg_sk *sk,
 	return bg_rcv_saddr_equal(sk, sk2);
 }
 
+/* 6.1 to 6.7 scope the conflict walk of a binder with a specific address
+ * by TB2, and key TB2s by family as well as address:
+ * inet_use_bhash2_on_bind(), then inet_bhash2_addr_any_conflict() against
+ * the wildcard TB2s and inet_bhash2_conflict() against the binder's own.
+ * Their "wildcard" is per family: for an IPv6 binder, v4-mapped or not, only
+ * "::" (and IPv4's 0.0.0.0 for a v4-mapped one); for an IPv4 binder
+ * "0.0.0.0", "::" and "::ffff:0.0.0.0". So on those
+ * kernels ::ffff:127.0.0.2:P binds next to ::ffff:0.0.0.0:P (seen on Debian's
+ * 6.1.192), where 6.8 and later refuse it. */
+static bool bhash2_family_era(const struct bg_table *t)
+{
+	return has_tb2(t) && !tb2_mapped_key(t);
+}
+
+static bool uses_bhash2_on_bind(const struct bg_sk *sk)
+{
+	if (sk->family == AF_INET6 && !bg_addr_is_mapped(&sk->rcv_saddr))
+		return !addr_is_zero(&sk->rcv_saddr);
+	return mapped_v4(&sk->rcv_saddr) != 0;
+}
+
+static bool bhash2_family_wildcard(const struct bg_sk *sk, const struct bg_sk *sk2)
+{
+	if (sk->family == AF_INET)
+		return sk2->family == AF_INET ? mapped_v4(&sk2->rcv_saddr) == 0
+					      : addr_is_zero(&sk2->rcv_saddr) ||
+							(bg_addr_is_mapped(&sk2->rcv_saddr) &&
+							 mapped_v4(&sk2->rcv_saddr) == 0);
+	if (sk2->family == AF_INET6)
+		return addr_is_zero(&sk2->rcv_saddr);
+	/* the 6.1 stable backport: a v4-mapped binder against IPv4's 0.0.0.0 */
+	return bg_addr_is_mapped(&sk->rcv_saddr) && mapped_v4(&sk2->rcv_saddr) == 0;
+}
+
+static bool bhash2_in_scope(const struct bg_sk *sk, const struct bg_sk *sk2)
+{
+	/* the binder's own address, whichever family holds it (the lookup of
+	 * a v4-mapped binder's TB2 matches an IPv4 owner's) */
+	bool same_tb2 = memcmp(&sk->rcv_saddr, &sk2->rcv_saddr, sizeof(sk->rcv_saddr)) == 0;
+	return same_tb2 || bhash2_family_wildcard(sk, sk2);
+}
+
 /* inet_csk_bind_conflict(): the first owner sk's bind would collide with. */
 static const struct bg_sk *bind_conflict(const struct bg_table *t, const struct bg_tb *tb,
 					 const struct bg_sk *sk)
 {
-	for (const struct bg_sk *sk2 = tb->owners; sk2; sk2 = sk2->bind_next)
+	bool scoped = bhash2_family_era(t) && uses_bhash2_on_bind(sk);
+	for (const struct bg_sk *sk2 = tb->owners; sk2; sk2 = sk2->bind_next) {
+		if (scoped && !bhash2_in_scope(sk, sk2))
+			continue;
 		if (bg_bind_conflict_pair(t, sk, sk2))
 			return sk2;
+	}
 	return NULL;
 }
 

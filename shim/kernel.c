@@ -73,9 +73,9 @@ static struct {
 	_Atomic uint64_t reserved[65536 / 64];
 } ports;
 
-static void parse_reserved(const char *s)
+void bg_parse_port_list(const char *s, uint64_t map[65536 / 64])
 {
-	uint64_t map[65536 / 64] = {0};
+	memset(map, 0, 65536 / 8);
 	while (*s) {
 		char *end;
 		unsigned long a = strtoul(s, &end, 10), b = a;
@@ -89,6 +89,12 @@ static void parse_reserved(const char *s)
 		while (*s == ',' || *s == ' ' || *s == '\n')
 			s++;
 	}
+}
+
+static void parse_reserved(const char *s)
+{
+	uint64_t map[65536 / 64];
+	bg_parse_port_list(s, map);
 	for (unsigned i = 0; i < 65536 / 64; i++)
 		atomic_store_explicit(&ports.reserved[i], map[i], memory_order_relaxed);
 }

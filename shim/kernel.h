@@ -39,6 +39,8 @@ struct bg_port_range {
 };
 /* ip_local_port_range, re-read at most once a second. */
 struct bg_port_range bg_kernel_port_range(void);
+/* "8080,40000-40009" (ip_local_reserved_ports) as a bitmap of 65536 ports. */
+void bg_parse_port_list(const char *s, uint64_t map[65536 / 64]);
 /* Could connect() pick this port: inside the range and not reserved? */
 bool bg_kernel_port_ephemeral(uint16_t port);
 

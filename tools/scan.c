@@ -60,20 +60,7 @@ static void read_reserved(struct scan *s)
 		  sizeof(s->reserved_text)) < 0)
 		s->reserved_text[0] = 0;
 	s->reserved_text[strcspn(s->reserved_text, "\n")] = 0;
-	const char *p = s->reserved_text;
-	while (*p) {
-		char *end;
-		unsigned long a = strtoul(p, &end, 10), b = a;
-		if (end == p)
-			break;
-		if (*end == '-')
-			b = strtoul(end + 1, &end, 10);
-		for (unsigned long q = a; q <= b && q < 65536; q++)
-			s->reserved[q / 64] |= 1ULL << (q % 64);
-		p = end;
-		while (*p == ',' || *p == ' ')
-			p++;
-	}
+	bg_parse_port_list(s->reserved_text, s->reserved);
 	s->reserved_in_range = 0;
 	for (unsigned q = s->low; q <= s->high; q++)
 		s->reserved_in_range += scan_reserved(s, q);

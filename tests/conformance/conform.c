@@ -45,6 +45,7 @@
 #define PEER4_PORT 6001
 #define PEER6_PORT 6002
 #define PROBE_PORT 5999
+#define OUT_PORT   41000 /* a port outside the range, for binds */
 
 /* ---- operations ------------------------------------------------------------ */
 
@@ -322,9 +323,10 @@ static void settle(void)
 		struct timespec ts = {0, 200000};
 		nanosleep(&ts, NULL);
 		bool moving = false;
-		for (int p = LO_PORT; p < LO_PORT + g_nports && !moving; p++) {
+		for (int p = LO_PORT; p <= LO_PORT + g_nports && !moving; p++) {
 			enum bg_view v;
-			int n = bg_kernel_port_sockets((uint16_t)p, k, 512, &v);
+			uint16_t port = (uint16_t)(p == LO_PORT + g_nports ? OUT_PORT : p);
+			int n = bg_kernel_port_sockets(port, k, 512, &v);
 			for (int i = 0; i < n && !moving; i++) {
 				int st = k[i].state;
 				moving = st == BG_TCP_FIN_WAIT1 || st == BG_TCP_LAST_ACK ||
@@ -427,9 +429,11 @@ static void reconcile(struct world *w)
 {
 	static struct bg_ksock k[512];
 	int n = 0;
-	for (int p = LO_PORT; p < LO_PORT + w->nports && n < 512; p++) {
+	/* the range, and the one port outside it that sequences bind */
+	for (int p = LO_PORT; p <= LO_PORT + w->nports && n < 512; p++) {
 		enum bg_view v;
-		int got = bg_kernel_port_sockets((uint16_t)p, k + n, 512 - n, &v);
+		uint16_t port = (uint16_t)(p == LO_PORT + w->nports ? OUT_PORT : p);
+		int got = bg_kernel_port_sockets(port, k + n, 512 - n, &v);
 		if (got > 0)
 			n += got;
 	}
@@ -955,7 +959,7 @@ static void gen_op(const struct world *w, struct op *o)
 		else
 			strcpy(o->addr, v6[rnd(5)]);
 		uint32_t pr = rnd(10);
-		o->port = pr < 2 ? 0 : pr < 3 ? 41000 : LO_PORT + (int)rnd((uint32_t)w->nports);
+		o->port = pr < 2 ? 0 : pr < 3 ? OUT_PORT : LO_PORT + (int)rnd((uint32_t)w->nports);
 	} else if (r < 54) {
 		o->k = OP_LISTEN;
 	} else if (r < 74) {
