@@ -714,13 +714,10 @@ void bg_put_port(struct bg_table *t, struct bg_sk *sk)
 
 void bg_table_init(struct bg_table *t, struct bg_profile profile)
 {
-	void *(*a)(unsigned long) = t->alloc;
-	void (*f)(void *) = t->free;
-	memset(t->tb, 0, sizeof(t->tb));
+	/* t->tb is all NULL already (zeroed memory, or bg_table_clear()):
+	 * clearing 512 KiB here would touch every page of a table that
+	 * mostly stays empty */
 	t->profile = profile;
-	t->alloc = a;
-	t->free = f;
-	(void)has_tb2;
 }
 
 void bg_table_clear(struct bg_table *t)

@@ -115,6 +115,8 @@ struct bg_table {
 	void (*free)(void *p);
 };
 
+/* t must be zeroed (calloc, mmap) or emptied by bg_table_clear(); set
+ * t->alloc and t->free before the first bucket is made. */
 void bg_table_init(struct bg_table *t, struct bg_profile profile);
 void bg_table_clear(struct bg_table *t); /* frees buckets; owners are the caller's */
 
