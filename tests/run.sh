@@ -48,9 +48,11 @@ suite "unit: config (asan+ubsan)" "$ASAN/test_config"
 suite "install" tests/install.sh
 suite "e2e: shim (gcc)" tests/e2e/e2e.sh "$BUILD"
 asan_rt=$(gcc -print-file-name=libasan.so)
+# under ASan, freed memory sits in quarantine: the churn test measures
+# nothing there; `bindguard run` puts the shim before the ASan runtime
 suite "e2e: shim (asan+ubsan)" env PRELOAD_PREFIX="$asan_rt:" \
 	ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-	SKIP="bindguard_run_preloads_and_keeps_ld_preload" tests/e2e/e2e.sh "$ASAN"
+	SKIP="bindguard_run_preloads_and_keeps_ld_preload socket_churn_does_not_grow_memory" tests/e2e/e2e.sh "$ASAN"
 
 suite "tools: bindguard command (gcc)" tests/tools/tools.sh "$BUILD"
 
