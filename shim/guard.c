@@ -33,7 +33,6 @@ struct bg_other {
 	struct in6_addr daddr;
 	uint16_t dport;
 	uint64_t cookie;
-	bool seen;
 };
 
 struct bg_sock bg_not_tcp = {.refs = 1 << 30};
@@ -340,14 +339,19 @@ static bool kconnected(const struct bg_ksock *k)
 	return k->state != BG_TCP_LISTEN && k->state != BG_TCP_CLOSE;
 }
 
+/* The socket object around an owner of kind BG_KIND_OWN. */
+static const struct bg_sock *own_sock(const struct bg_sk *o)
+{
+	return (const struct bg_sock *)((const char *)o - offsetof(struct bg_sock, sk));
+}
+
 /* Is model owner o the kernel socket k? */
 static bool owner_is(const struct bg_sk *o, const struct bg_ksock *k)
 {
 	if (!same_addr(&o->rcv_saddr, &k->saddr))
 		return false;
 	if (o->kind == BG_KIND_OWN) {
-		const struct bg_sock *s =
-			(const struct bg_sock *)((const char *)o - offsetof(struct bg_sock, sk));
+		const struct bg_sock *s = own_sock(o);
 		if (kconnected(k))
 			return s->connected && s->dport == k->dport &&
 			       same_addr(&s->daddr, &k->daddr);
@@ -374,20 +378,14 @@ struct view {
  * connect() is inferred: connected, on an ephemeral port, no listener. */
 static void sync_port(uint16_t port, struct view *v, bool ephemeral)
 {
-	bool seen_own[MAX_KSOCKS] = {0};
 	struct bg_tb *tb = bg_tb_find(g.table, port);
-	for (struct bg_sk *o = tb ? tb->owners : NULL; o; o = o->bind_next)
-		if (o->kind == BG_KIND_OTHER)
-			((struct bg_other *)o)->seen = false;
-
 	bool listener = false;
 	for (int i = 0; i < v->n; i++)
 		listener |= v->k[i].state == BG_TCP_LISTEN;
 
-	/* match what the model knows */
-	bool own_seen_any = false;
-	struct bg_sk *unseen_own[MAX_KSOCKS];
-	int nunseen = 0;
+	/* match what the model knows; collect what the kernel no longer has */
+	struct bg_sk *gone[MAX_KSOCKS];
+	int ngone = 0;
 	for (struct bg_sk *o = tb ? tb->owners : NULL; o; o = o->bind_next) {
 		bool found = false;
 		for (int i = 0; i < v->n && !found; i++) {
@@ -396,23 +394,20 @@ static void sync_port(uint16_t port, struct view *v, bool ephemeral)
 			v->match[i] = o;
 			o->state = v->k[i].state;
 			found = true;
-			if (o->kind == BG_KIND_OTHER)
-				((struct bg_other *)o)->seen = true;
-			else
-				seen_own[i] = own_seen_any = true;
 		}
-		if (!found && nunseen < MAX_KSOCKS)
-			unseen_own[nunseen++] = o;
+		/* before 6.6 sock_diag cannot list a socket that is only bound:
+		 * an open one of ours stays an owner */
+		if (!found && o->kind == BG_KIND_OWN && o->state == BG_TCP_CLOSE &&
+		    !own_sock(o)->connected)
+			continue;
+		if (!found && ngone < MAX_KSOCKS)
+			gone[ngone++] = o;
 	}
-	(void)seen_own;
-	(void)own_seen_any;
-	/* owners the kernel no longer reports have left the bucket */
-	for (int i = 0; i < nunseen; i++) {
-		struct bg_sk *o = unseen_own[i];
-		if (o->kind == BG_KIND_OTHER)
-			other_drop((struct bg_other *)o);
+	for (int i = 0; i < ngone; i++) {
+		if (gone[i]->kind == BG_KIND_OTHER)
+			other_drop((struct bg_other *)gone[i]);
 		else
-			bg_put_port(g.table, o);
+			bg_put_port(g.table, gone[i]);
 	}
 	/* join the newcomers: connect-bound first */
 	for (int pass = 0; pass < 2; pass++) {
@@ -435,7 +430,6 @@ static void sync_port(uint16_t port, struct view *v, bool ephemeral)
 			o->daddr = k->daddr;
 			o->dport = k->dport;
 			o->cookie = k->cookie;
-			o->seen = true;
 			int err = cb ? bg_hash_connect(g.table, &o->sk, port)
 				     : bg_bind_commit(g.table, &o->sk, port);
 			if (err) {
@@ -525,9 +519,7 @@ static void fill_owners(struct bg_bind_event *e, const struct view *v, uint16_t 
 		w->connect_bound = cb_of(o);
 		w->uid = o->uid;
 		if (o->kind == BG_KIND_OWN) {
-			const struct bg_sock *s =
-				(const struct bg_sock *)((const char *)o -
-							 offsetof(struct bg_sock, sk));
+			const struct bg_sock *s = own_sock(o);
 			w->pid = getpid();
 			snprintf(w->comm, sizeof(w->comm), "%s", g.progname);
 			w->raddr = s->daddr;
