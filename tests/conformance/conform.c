@@ -363,7 +363,10 @@ static int tuple_holder(const struct world *w, const struct in6_addr *src, uint1
 		if (!s->used || s->gone || !s->connected || s->dport != dport ||
 		    !same_addr(&s->daddr, dst))
 			continue;
-		if (s->sk.tb && s->sk.num == sport && same_addr(&s->sk.rcv_saddr, src)) {
+		/* a socket whose connection ended (CLOSE) is out of the
+		 * established hash, even if bound again since */
+		if (s->sk.tb && s->sk.state != BG_TCP_CLOSE && s->sk.num == sport &&
+		    same_addr(&s->sk.rcv_saddr, src)) {
 			*is_tw = false;
 			return i;
 		}
