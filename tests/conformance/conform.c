@@ -192,6 +192,7 @@ struct world {
 	struct op ops[MAXOPS];
 	int nops;
 	int steps_checked;
+	bool unmodelled; /* the sequence reached a state the model does not cover */
 	char divergence[512];
 	bool verbose;
 };
@@ -744,8 +745,16 @@ static void do_connect(struct world *w, struct slot *s, const struct op *o, cons
 	int err = errno;
 	if (want >= 0)
 		expect_result(w, step, r, err, want);
-	if (r != 0)
+	if (r != 0) {
+		/* A failed connect() of a socket bound to a wildcard moved it to
+		 * its source address's TB2 and back (inet_bhash2_reset_saddr);
+		 * where it lands on 6.18 the model does not know yet (seen once
+		 * in 6,000 sequences): stop comparing this sequence, and say so */
+		if (err == EADDRNOTAVAIL && s->sk.tb && !s->connected && !s->listening &&
+		    !same_addr(&src, &s->sk.rcv_saddr))
+			w->unmodelled = true;
 		return;
+	}
 	struct in6_addr la;
 	uint16_t lport;
 	local_of(s->fd, &la, &lport);
@@ -897,8 +906,15 @@ static void do_op(struct world *w, const struct op *o, const char *step)
 		return;
 	case OP_PEERCLOSE:
 		if (s->peer_fd >= 0) {
+			int before = tcp_state(s->fd);
 			close(s->peer_fd);
 			s->peer_fd = -1;
+			/* the FIN reaches our side in softirq context: wait until
+			 * our socket has moved (CLOSE_WAIT, TIME_WAIT, ...) */
+			for (int i = 0; i < 200 && tcp_state(s->fd) == before; i++) {
+				struct timespec ts = {0, 100000};
+				nanosleep(&ts, NULL);
+			}
 			settle();
 		}
 		return;
@@ -989,6 +1005,7 @@ static void gen_op(const struct world *w, struct op *o)
 
 struct outcome {
 	int steps;
+	bool unmodelled;
 	char divergence[512];
 };
 
@@ -1014,7 +1031,7 @@ static void run_in_namespace(struct world *w, const struct op *ops, int nops, bo
 	uname(&u);
 	bg_table_init(w->t, bg_profile_for_kernel(bg_kver_parse(u.release)));
 	int total = generate ? max_steps : nops;
-	for (int i = 0; i < total && !w->divergence[0]; i++) {
+	for (int i = 0; i < total && !w->divergence[0] && !w->unmodelled; i++) {
 		struct op o;
 		if (generate)
 			gen_op(w, &o);
@@ -1032,6 +1049,7 @@ static void run_in_namespace(struct world *w, const struct op *ops, int nops, bo
 		w->steps_checked++;
 	}
 	out->steps = w->steps_checked;
+	out->unmodelled = w->unmodelled;
 	snprintf(out->divergence, sizeof(out->divergence), "%s", w->divergence);
 }
 
@@ -1261,7 +1279,7 @@ int main(int argc, char **argv)
 	       profile, (unsigned long long)seed, sequences, steps);
 	double t0 = now();
 	long total_steps = 0;
-	int divergences = 0;
+	int divergences = 0, unmodelled = 0;
 	for (int i = 0; i < sequences; i++) {
 		uint64_t s =
 			seed * 6364136223846793005ULL + (uint64_t)i * 1442695040888963407ULL + 1;
@@ -1271,6 +1289,7 @@ int main(int argc, char **argv)
 		char text[MAXOPS * 48];
 		run_sequence(nports, NULL, 0, s, steps, verbose, &out, text, sizeof(text));
 		total_steps += out.steps;
+		unmodelled += out.unmodelled;
 		if (out.divergence[0]) {
 			divergences++;
 			printf("sequence %d (seed %llu):\n", i, (unsigned long long)seed);
@@ -1280,8 +1299,8 @@ int main(int argc, char **argv)
 		}
 	}
 	printf("conformance: kernel=%s profile=%s sequences=%d steps=%ld divergences=%d seed=%llu "
-	       "time=%.1fs\n",
+	       "time=%.1fs unmodelled=%d\n",
 	       u.release, profile, sequences, total_steps, divergences, (unsigned long long)seed,
-	       now() - t0);
+	       now() - t0, unmodelled);
 	return divergences ? 1 : 0;
 }
