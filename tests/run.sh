@@ -59,7 +59,7 @@ suite "tools: bindguard command (gcc)" tests/tools/tools.sh "$BUILD"
 # conform_host: the differential harness on this machine's kernel
 conform_host() {
 	local out
-	out=$("$BUILD/conform" --sequences "${N:-2000}" --steps 30 ${SEED:+--seed "$SEED"} 2>&1)
+	out=$("$BUILD/conform" --sequences "${N:-2000}" --steps 30 --seed "${SEED:-1795308130}" 2>&1)
 	local rc=$?
 	echo "$out" | grep -vE '^ +sequence:' | sed 's/^/# /'
 	if [ $rc -eq 0 ] && grep -q 'divergences=0' <<<"$out"; then
@@ -72,7 +72,7 @@ conform_host() {
 }
 suite "conformance: regressions (host kernel)" "$BUILD/conform" --replay-file tests/conformance/regressions.txt
 suite "conformance: random sequences (host kernel)" conform_host
-suite "kernels: Debian 6.1 and 6.12 under qemu (seed scenario + conformance)" tests/kernels/run.sh "$BUILD"
+suite "kernels: Debian 6.1 and 6.12 under qemu (seed scenario + conformance)" env SEED="${SEED:-1795308366}" tests/kernels/run.sh "$BUILD"
 
 echo
 [ ${#failed_suites[@]} -eq 0 ] || echo "failed suites: ${failed_suites[*]}"

@@ -583,8 +583,17 @@ static void do_bind(struct world *w, struct slot *s, const struct op *o, const c
 	}
 	if (predicted)
 		expect_result(w, step, r, err, want);
-	if (r != 0)
+	if (r != 0) {
+		/* __inet_bind() sets the address before get_port() and, when that
+		 * fails, zeroes it: an earlier NO_PORT address is lost too */
+		if (err == EADDRINUSE && s->bound_noport) {
+			memset(&s->sk.rcv_saddr, 0, sizeof(s->sk.rcv_saddr));
+			if (s->sk.family == AF_INET)
+				bg_addr_from_v4(&s->sk.rcv_saddr, 0);
+			s->bound_noport = false;
+		}
 		return;
+	}
 	s->sk.rcv_saddr = a;
 	s->sk.ipv6only = cand.ipv6only;
 	if (o->port == 0 && s->no_port) {
