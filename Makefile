@@ -78,7 +78,8 @@ demo: deps all
 test-unit: $(UNIT_TESTS) $(TEST_TOOLS) $(CONFORM)
 
 test: deps
-	@$(MAKE) --no-print-directory all test-unit $(BUILD)/bindguard-manyconn
+	@tools/deps.sh test
+	@$(MAKE) --no-print-directory all test-unit $(BUILD)/bindguard-manyconn $(HARDENING_BINS)
 	@$(MAKE) --no-print-directory BUILD=build/clang CC=clang all test-unit >/dev/null
 	@$(MAKE) --no-print-directory BUILD=build/asan asan-build >/dev/null
 	@tests/run.sh $(BUILD) build/asan
@@ -167,3 +168,14 @@ bench-profile: deps
 	@$(MAKE) --no-print-directory bench-build
 	@tests/bench/profile.sh $(BUILD)
 # ---- end of benchmarks (issue 6) ----
+
+# ---- hardening (issue 4) ----
+# One folder a topic under tests/hardening/: run.sh BUILD is its suite (make
+# test runs every one); rules.mk, if any, builds what it needs and adds the
+# files to HARDENING_BINS; `packages` lists the Debian packages it needs.
+HARDENING_BINS :=
+-include $(wildcard tests/hardening/*/rules.mk)
+.PHONY: test-hardening
+test-hardening: all test-unit $(HARDENING_BINS)
+	@tools/deps.sh test
+	@rc=0; for h in tests/hardening/*/run.sh; do echo "== $$h"; $$h $(BUILD) || rc=1; done; exit $$rc

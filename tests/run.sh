@@ -56,6 +56,13 @@ suite "e2e: shim (asan+ubsan)" env PRELOAD_PREFIX="$asan_rt:" \
 
 suite "tools: bindguard command (gcc)" tests/tools/tools.sh "$BUILD"
 
+# hardening (issue 4): one suite a folder, tests/hardening/TOPIC/run.sh BUILD
+for h in tests/hardening/*/run.sh; do
+	[ -x "$h" ] || continue
+	t=${h#tests/hardening/}
+	suite "hardening: ${t%/run.sh}" "$h" "$BUILD"
+done
+
 # conform_host: the differential harness on this machine's kernel
 conform_host() {
 	local out

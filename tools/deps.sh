@@ -1,9 +1,16 @@
 #!/usr/bin/env bash
 # deps.sh: install the Debian packages bindguard's build, demo and tests need.
 # Quiet when everything is there already; needs root (apt-get) otherwise.
+# Usage: tools/deps.sh [test]   (test: also what tests/hardening/*/packages list)
 set -euo pipefail
 need=(gcc clang clang-format make libcjson-dev jq iproute2 util-linux libclang-rt-14-dev python3 socat
 	qemu-system-x86 busybox-static librsvg2-bin zlib1g-dev groff-base man-db gzip fonts-dejavu-core)
+if [ "${1:-}" = test ]; then
+	root=$(cd "$(dirname "$0")/.." && pwd)
+	for f in "$root"/tests/hardening/*/packages; do
+		[ -f "$f" ] && need+=($(grep -v '^#' "$f"))
+	done
+fi
 missing=()
 for p in "${need[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

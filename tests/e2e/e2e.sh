@@ -18,21 +18,6 @@ export PROFILE
 # ---- helpers available inside every test -----------------------------------
 helpers() {
 	source "$here/tools/scenario.sh"
-	failed=0
-	# expect WHAT ACTUAL EXPECTED
-	expect() {
-		if [ "$2" != "$3" ]; then
-			printf '#   %s: expected "%s", got "%s"\n' "$1" "$3" "$2"
-			failed=1
-		fi
-	}
-	# expect_match WHAT ACTUAL REGEX
-	expect_match() {
-		if ! [[ "$2" =~ $3 ]]; then
-			printf '#   %s: expected to match /%s/, got "%s"\n' "$1" "$3" "$2"
-			failed=1
-		fi
-	}
 	shimenv() { echo "LD_PRELOAD=${PRELOAD_PREFIX:-}$SHIM BINDGUARD_LOG=$WORK/ev.jsonl BINDGUARD_MODE=$1"; }
 	binds() { jq -c 'select(.event.action=="bind" or .event.action=="listen")' "$WORK/ev.jsonl" 2>/dev/null; }
 	field() { binds | head -1 | jq -r "$1"; }
@@ -45,8 +30,10 @@ helpers() {
 	}
 	# after B closed, the pin outlives it only on pre-6.18 kernels
 	after_close() { [ "$PROFILE" = release ] && echo ok || echo EADDRNOTAVAIL; }
+	ns_setup
 }
 export -f helpers
+source "$here/tests/lib.sh"
 export here
 
 # ---- the tests ----------------------------------------------------------------------
@@ -373,34 +360,5 @@ t_non_socket_programs_run_unchanged() {
 	expect "no events for non-socket work" "$(jq -c 'select(.event.action!="start" and .event.action!="stop")' "$WORK/ev.jsonl" | wc -l)" 0
 }
 
-# ---- runner --------------------------------------------------------------------------------
-pass=0
-fail=0
-for t in $(declare -F | awk '{print $3}' | grep '^t_'); do
-	name=${t#t_}
-	[ -n "$FILTER" ] && [[ "$name" != *"$FILTER"* ]] && continue
-	[ -n "$SKIP" ] && [[ " $SKIP " == *" $name "* ]] && continue
-	work=$(mktemp -d /tmp/bindguard-e2e.XXXXXX)
-	out=$(WORK=$work timeout 60 unshare -n bash -c "
-		helpers
-		$(declare -f "$t")
-		ns_setup
-		$t
-		rc=\$?
-		stop_all
-		[ \$rc -eq 0 ] && [ \$failed -eq 0 ]
-	" 2>&1)
-	rc=$?
-	if [ $rc -eq 0 ]; then
-		pass=$((pass + 1))
-		echo "ok $name"
-	else
-		fail=$((fail + 1))
-		[ -n "$out" ] && echo "$out"
-		[ $rc -eq 124 ] && echo "#   timed out"
-		echo "FAIL $name"
-	fi
-	rm -rf "$work"
-done
-echo "$pass passed, $fail failed"
-[ $fail -eq 0 ]
+# ---- runner ------------------------------------------------------------------------------
+run_tests e2e 60

@@ -27,37 +27,8 @@ fi
 # ---- helpers available inside every case ---------------------------------------
 helpers() {
 	source "$here/tools/scenario.sh"
-	failed=0
-	expect() {
-		if [ "$2" != "$3" ]; then
-			printf '#   %s: expected "%s", got "%s"\n' "$1" "$3" "$2"
-			failed=1
-		fi
-	}
-	expect_match() {
-		if ! [[ "$2" =~ $3 ]]; then
-			printf '#   %s: expected to match /%s/, got "%s"\n' "$1" "$3" "$2"
-			failed=1
-		fi
-	}
-	# range LOW HIGH [RESERVED]
-	range() {
-		ip link set lo up
-		echo "$1 $2" > /proc/sys/net/ipv4/ip_local_port_range
-		echo "${3:-}" > /proc/sys/net/ipv4/ip_local_reserved_ports
-	}
 	pid_of() { cat "$WORK/$1.pid"; }
 	port_of() { awk '/^closewait/ {print $3}' "$WORK/$1.out"; }
-	# wait_state STATE N: until ss counts N sockets in STATE (5 s at most)
-	wait_state() {
-		local i
-		for i in $(seq 1 250); do
-			[ "$(ss -Htan state "$1" | wc -l)" -ge "$2" ] && return 0
-			sleep 0.02
-		done
-		echo "#   timeout waiting for $2 sockets in $1"
-		return 1
-	}
 	# pyconn NAME HOST:PORT...: one python3 process holding a connection to each,
 	# output "PID PORT..." in $WORK/NAME.out
 	pyconn() {
@@ -81,6 +52,7 @@ signal.sigwait([signal.SIGTERM])
 	qr() { jq -r "$@" "$WORK/scan.json"; }
 }
 export -f helpers
+source "$here/tests/lib.sh"
 
 # ---- scan --------------------------------------------------------------------------
 
@@ -538,33 +510,4 @@ t_man_pages_render_without_warnings() {
 }
 
 # ---- runner ------------------------------------------------------------------------------
-pass=0
-fail=0
-for t in $(declare -F | awk '{print $3}' | grep '^t_'); do
-	name=${t#t_}
-	[ -n "$FILTER" ] && [[ "$name" != *"$FILTER"* ]] && continue
-	[ -n "$SKIP" ] && [[ " $SKIP " == *" $name "* ]] && continue
-	work=$(mktemp -d /tmp/bindguard-tools.XXXXXX)
-	out=$(WORK=$work timeout 120 unshare -n bash -c "
-		helpers
-		$(declare -f "$t" make_shim_log cell_colours)
-		$t
-		rc=\$?
-		stop_all
-		[ \$rc -eq 0 ] && [ \$failed -eq 0 ]
-	" 2>&1)
-	rc=$?
-	if [ $rc -eq 0 ]; then
-		pass=$((pass + 1))
-		[ -n "$out" ] && grep '^# ' <<<"$out"
-		echo "ok $name"
-	else
-		fail=$((fail + 1))
-		[ -n "$out" ] && echo "$out"
-		[ $rc -eq 124 ] && echo "#   timed out"
-		echo "FAIL $name"
-	fi
-	rm -rf "$work"
-done
-echo "$pass passed, $fail failed"
-[ $fail -eq 0 ]
+EXTRA_FUNCS="make_shim_log cell_colours" run_tests tools 120
