@@ -279,6 +279,7 @@ static void parse_rule(struct parse *p, unsigned idx, const cJSON *r)
 	rule->program_match = true;
 	rule->mode = -1;
 	rule->block_hazards = -1;
+	rule->remedy = -1;
 	const cJSON *v;
 	cJSON_ArrayForEach (v, r) {
 		snprintf(field, sizeof(field), "%s.%s", base, v->string);
@@ -330,10 +331,15 @@ static void parse_rule(struct parse *p, unsigned idx, const cJSON *r)
 			rule->mode = enum_field(p, field, v, mode_names, 3);
 		} else if (strcmp(v->string, "block") == 0) {
 			rule->block_hazards = hazard_list(p, field, v);
+		} else if (strcmp(v->string, "remedy") == 0) {
+			if (cJSON_IsBool(v))
+				rule->remedy = cJSON_IsTrue(v);
+			else
+				fail(p, field, "expected true or false, got %s", json_kind(v));
 		} else if (!annotation(v->string)) {
 			fail(p, field,
 			     "unknown key; expected programs, except_programs, ports, addresses, "
-			     "mode or block");
+			     "mode, block or remedy");
 		}
 	}
 }
@@ -429,6 +435,11 @@ static void parse_top(struct parse *p, const cJSON *root)
 				parse_profile(p, k, v->valuestring);
 		} else if (strcmp(k, "enforce") == 0) {
 			parse_enforce(p, v);
+		} else if (strcmp(k, "remedy") == 0) {
+			if (cJSON_IsBool(v))
+				p->c->remedy = cJSON_IsTrue(v);
+			else
+				fail(p, k, "expected true or false, got %s", json_kind(v));
 		} else if (strcmp(k, "rules") == 0) {
 			if (!cJSON_IsArray(v)) {
 				fail(p, k, "expected an array of rule objects, got %s",
@@ -445,7 +456,8 @@ static void parse_top(struct parse *p, const cJSON *root)
 			p->c->nrules = n;
 		} else if (!annotation(k)) {
 			fail(p, k,
-			     "unknown key; expected mode, level, log, profile, enforce or rules");
+			     "unknown key; expected mode, level, log, profile, enforce, remedy or "
+			     "rules");
 		}
 	}
 }
@@ -554,6 +566,16 @@ void bg_config_env(struct bg_config *c)
 		parse_log(&p, "BINDGUARD_LOG", v);
 	if ((v = secure_getenv("BINDGUARD_PROFILE")) && *v)
 		parse_profile(&p, "BINDGUARD_PROFILE", v);
+	if ((v = secure_getenv("BINDGUARD_REMEDY")) && *v) {
+		static const char *const yes[] = {"on", "1", "true", "yes"};
+		static const char *const no[] = {"off", "0", "false", "no"};
+		if (lookup(yes, 4, v) >= 0)
+			c->remedy = true;
+		else if (lookup(no, 4, v) >= 0)
+			c->remedy = false;
+		else
+			fail(&p, "BINDGUARD_REMEDY", "expected on or off, got \"%s\"", v);
+	}
 }
 
 static bool cidr_match(const struct bg_cidr *c, const struct in6_addr *a)
@@ -601,6 +623,23 @@ void bg_config_decide(const struct bg_config *c, uint16_t port, const struct in6
 	}
 }
 
+bool bg_config_remedy(const struct bg_config *c, const struct in6_addr *addr)
+{
+	enum bg_mode mode = c->mode;
+	bool remedy = c->remedy;
+	for (unsigned i = 0; i < c->nrules; i++) {
+		const struct bg_rule *r = &c->rules[i];
+		if (r->nports || !rule_applies(r, 0, addr))
+			continue;
+		if (r->mode >= 0)
+			mode = (enum bg_mode)r->mode;
+		if (r->remedy >= 0)
+			remedy = r->remedy;
+		break;
+	}
+	return remedy && mode != BG_MODE_OFF;
+}
+
 static cJSON *hazard_array(unsigned mask)
 {
 	cJSON *a = cJSON_CreateArray();
@@ -637,6 +676,7 @@ char *bg_config_json(const struct bg_config *c)
 	cJSON *e = cJSON_AddObjectToObject(o, "enforce");
 	cJSON_AddItemToObject(e, "block", hazard_array(c->block_hazards));
 	cJSON_AddStringToObject(e, "errno", bg_errno_name(c->block_errno));
+	cJSON_AddBoolToObject(o, "remedy", c->remedy);
 	cJSON *rules = cJSON_AddArrayToObject(o, "rules");
 	for (unsigned i = 0; i < c->nrules; i++) {
 		const struct bg_rule *r = &c->rules[i];
@@ -655,6 +695,8 @@ char *bg_config_json(const struct bg_config *c)
 			cJSON_AddStringToObject(j, "mode", mode_names[r->mode]);
 		if (r->block_hazards >= 0)
 			cJSON_AddItemToObject(j, "block", hazard_array((unsigned)r->block_hazards));
+		if (r->remedy >= 0)
+			cJSON_AddBoolToObject(j, "remedy", r->remedy);
 		cJSON_AddItemToArray(rules, j);
 	}
 	char *s = cJSON_PrintUnformatted(o);

@@ -40,6 +40,7 @@ struct bg_rule {
 	unsigned naddrs;
 	int mode;	   /* enum bg_mode, or -1: keep the global mode */
 	int block_hazards; /* bitmask of 1 << bg_hazard, or -1: keep */
+	int remedy;	   /* 0 or 1, or -1: keep the global setting */
 };
 
 struct bg_config {
@@ -50,6 +51,7 @@ struct bg_config {
 	enum bg_profile_id profile;
 	unsigned block_hazards; /* bitmask of 1 << bg_hazard */
 	int block_errno;
+	bool remedy; /* IP_BIND_ADDRESS_NO_PORT for bind(addr, 0) */
 	struct bg_rule rules[BG_MAX_RULES];
 	unsigned nrules;
 	char source[512]; /* the file read, or "built-in defaults" */
@@ -69,13 +71,19 @@ int bg_config_parse(struct bg_config *c, const char *text, const char *file, con
  * file must be a regular file, not a symlink, and not writable by others. */
 int bg_config_load(struct bg_config *c, const char *path, const char *progname);
 
-/* Apply BINDGUARD_MODE / _LOG / _PROFILE (secure_getenv). On a bad value
+/* Apply BINDGUARD_MODE / _LOG / _PROFILE / _REMEDY (secure_getenv). On a bad value
  * c->error gets the message (if empty) and the value is ignored. */
 void bg_config_env(struct bg_config *c);
 
 /* What the rules make of a bind: the mode and blocked hazards for it. */
 void bg_config_decide(const struct bg_config *c, uint16_t port, const struct in6_addr *addr,
 		      enum bg_mode *mode, unsigned *block_hazards);
+
+/* Does the remedy apply to a bind(addr, 0)? The first rule that applies to
+ * the address (rules with a port selector never apply: there is no port
+ * yet) decides, through its remedy or, failing that, the global setting;
+ * never where the mode is off. */
+bool bg_config_remedy(const struct bg_config *c, const struct in6_addr *addr);
 
 /* The effective configuration as JSON text (malloc'd; caller frees). */
 char *bg_config_json(const struct bg_config *c);

@@ -20,7 +20,7 @@ static struct {
 
 const char *bg_decision_name(enum bg_decision d)
 {
-	static const char *const names[] = {"allow", "log", "block"};
+	static const char *const names[] = {"allow", "log", "block", "remedy"};
 	return names[d];
 }
 
@@ -110,6 +110,74 @@ static const char *connect_bound_name(enum bg_connect_bound cb)
 	return names[cb];
 }
 
+static const char *remedy_name(enum bg_remedy r)
+{
+	static const char *const names[] = {"none", "applied", "withdrawn"};
+	return names[r];
+}
+
+static const struct bg_owner_info *halfclosed_owner(const struct bg_bind_event *e)
+{
+	for (unsigned i = 0; i < e->nowners; i++)
+		if (e->owners[i].connect_bound != BG_CB_NO &&
+		    bg_tcp_state_halfclosed(e->owners[i].state))
+			return &e->owners[i];
+	return NULL;
+}
+
+/* What the operator can do about a hazard, most direct first: for a port the
+ * kernel chose, the remedy; for an explicit one, keep connect() away from it
+ * (reserve it, or move it out of the range); and the half-closed connection
+ * that makes the pin last, with its owner. */
+static void add_advice(cJSON *b, const struct bg_bind_event *e)
+{
+	char buf[400];
+	cJSON *a = cJSON_AddArrayToObject(b, "advice");
+	if (e->port_auto && e->remedy == BG_REMEDY_WITHDRAWN) {
+		cJSON_AddItemToArray(
+			a, cJSON_CreateString(
+				   "the remedy was withdrawn because the program asks for its port "
+				   "before connect(): set IP_BIND_ADDRESS_NO_PORT in the program "
+				   "and read the port after connect()"));
+	} else if (e->port_auto) {
+		cJSON_AddItemToArray(
+			a, cJSON_CreateString(
+				   "turn on the remedy for this program (\"remedy\": true in the "
+				   "config, or BINDGUARD_REMEDY=on): with IP_BIND_ADDRESS_NO_PORT, "
+				   "connect() chooses the port and keeps it shareable"));
+	} else {
+		snprintf(buf, sizeof(buf),
+			 "reserve port %u so that connect() never picks it: add it to "
+			 "net.ipv4.ip_local_reserved_ports (sysctl -w "
+			 "net.ipv4.ip_local_reserved_ports=LIST,%u, keeping the current LIST)",
+			 e->port, e->port);
+		cJSON_AddItemToArray(a, cJSON_CreateString(buf));
+		snprintf(buf, sizeof(buf),
+			 "or move the service's port out of the ephemeral range %u-%u "
+			 "(net.ipv4.ip_local_port_range)",
+			 e->range_low, e->range_high);
+		cJSON_AddItemToArray(a, cJSON_CreateString(buf));
+	}
+	const struct bg_owner_info *half = halfclosed_owner(e);
+	if (!half)
+		return;
+	char l[64], r[64];
+	bg_format_endpoint(l, sizeof(l), half->family, &half->laddr, half->lport);
+	bg_format_endpoint(r, sizeof(r), half->family, &half->raddr, half->rport);
+	int n = snprintf(buf, sizeof(buf), "close the half-closed connection %s->%s (%s)", l, r,
+			 bg_tcp_state_name(half->state));
+	if (half->pid > 0)
+		snprintf(buf + n, sizeof(buf) - (size_t)n,
+			 " of pid %d (%s): the program never close()s it; fixing or restarting "
+			 "it frees the port",
+			 half->pid, half->comm);
+	else
+		snprintf(buf + n, sizeof(buf) - (size_t)n,
+			 ": its owner was not found in /proc (another pid namespace, or "
+			 "orphaned); `ss -tanpe` on the port shows it");
+	cJSON_AddItemToArray(a, cJSON_CreateString(buf));
+}
+
 static void add_error(cJSON *o, int err)
 {
 	cJSON *e = cJSON_AddObjectToObject(o, "error");
@@ -122,12 +190,20 @@ static void add_error(cJSON *o, int err)
 static void bind_message(char *buf, size_t len, const struct bg_bind_event *e, const char *where)
 {
 	int n = snprintf(buf, len, "%s %s: ", e->action, where);
-	const struct bg_owner_info *half = NULL;
-	for (unsigned i = 0; i < e->nowners && !half; i++)
-		if (e->owners[i].connect_bound != BG_CB_NO &&
-		    bg_tcp_state_halfclosed(e->owners[i].state))
-			half = &e->owners[i];
+	const struct bg_owner_info *half = halfclosed_owner(e);
 	const char *verb = e->decision == BG_DECISION_BLOCK ? "blocked" : "allowed";
+	if (e->remedy == BG_REMEDY_APPLIED) {
+		n += snprintf(buf + n, len - (size_t)n,
+			      "remedy: IP_BIND_ADDRESS_NO_PORT set; connect() will choose the "
+			      "port and keep it shareable");
+		if (e->result < 0 && n > 0 && (size_t)n < len)
+			snprintf(buf + n, len - (size_t)n, "; %s", bg_errno_name(e->err));
+		return;
+	}
+	if (e->remedy == BG_REMEDY_WITHDRAWN)
+		n += snprintf(buf + n, len - (size_t)n,
+			      "remedy withdrawn (the program asked for its port before "
+			      "connect()): ");
 	if (e->hazard == BG_HAZARD_NONE)
 		n += snprintf(buf + n, len - (size_t)n, "no hazard");
 	else if (!half)
@@ -168,11 +244,22 @@ void bg_event_bind(const struct bg_bind_event *e, enum bg_severity sev)
 	cJSON_AddStringToObject(b, "mode", bg_mode_name(e->mode));
 	cJSON_AddStringToObject(b, "decision", bg_decision_name(e->decision));
 	cJSON_AddStringToObject(b, "hazard", bg_hazard_name(e->hazard));
+	if (e->remedy != BG_REMEDY_NONE)
+		cJSON_AddStringToObject(b, "remedy", remedy_name(e->remedy));
 	cJSON_AddStringToObject(b, "profile", e->profile);
 	cJSON_AddNumberToObject(b, "fd", e->fd);
 	cJSON_AddBoolToObject(b, "port_auto", e->port_auto);
 	cJSON_AddBoolToObject(b, "ephemeral", e->ephemeral);
 	cJSON_AddStringToObject(b, "view", e->view);
+	if (e->remedy == BG_REMEDY_APPLIED) {
+		/* no port taken: no bucket, no owners */
+		cJSON_AddNullToObject(b, "bucket");
+		cJSON_AddArrayToObject(b, "owners");
+		if (e->result < 0)
+			add_error(o, e->err);
+		emit(o, sev);
+		return;
+	}
 	cJSON *bucket = cJSON_AddObjectToObject(b, "bucket");
 	if (e->tb_exists)
 		cJSON_AddItemToObject(bucket, "before", state_json(&e->before));
@@ -203,6 +290,8 @@ void bg_event_bind(const struct bg_bind_event *e, enum bg_severity sev)
 	}
 	if (e->owners_total > e->nowners)
 		cJSON_AddNumberToObject(b, "owners_omitted", e->owners_total - e->nowners);
+	if (e->hazard != BG_HAZARD_NONE)
+		add_advice(b, e);
 	if (e->result < 0)
 		add_error(o, e->err);
 	emit(o, sev);
@@ -239,6 +328,7 @@ void bg_event_stop(const struct bg_counters *c)
 	cJSON_AddNumberToObject(k, "blocked", (double)c->blocked);
 	cJSON_AddNumberToObject(k, "divergences", (double)c->divergences);
 	cJSON_AddNumberToObject(k, "sockets", (double)c->sockets);
+	cJSON_AddNumberToObject(k, "remedies", (double)c->remedies);
 	cJSON_AddNumberToObject(k, "events_written", (double)s.written);
 	cJSON_AddNumberToObject(k, "events_dropped", (double)s.dropped);
 	emit(o, BG_SEV_INFO);

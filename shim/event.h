@@ -29,7 +29,11 @@ struct bg_owner_info {
 	uint32_t uid, inode;
 };
 
-enum bg_decision { BG_DECISION_ALLOW, BG_DECISION_LOG, BG_DECISION_BLOCK };
+enum bg_decision { BG_DECISION_ALLOW, BG_DECISION_LOG, BG_DECISION_BLOCK, BG_DECISION_REMEDY };
+/* The remedy (IP_BIND_ADDRESS_NO_PORT for bind(addr, 0)) on this bind:
+ * applied (no port taken at bind), withdrawn (the program asked for its
+ * port before connect(), so the port was bound after all). */
+enum bg_remedy { BG_REMEDY_NONE, BG_REMEDY_APPLIED, BG_REMEDY_WITHDRAWN };
 const char *bg_decision_name(enum bg_decision d);
 
 struct bg_bind_event {
@@ -38,8 +42,10 @@ struct bg_bind_event {
 	uint8_t family;
 	struct in6_addr addr;
 	uint16_t port;
-	bool port_auto; /* bind(addr, 0): the kernel chose the port */
-	bool ephemeral; /* port inside ip_local_port_range */
+	bool port_auto;			/* bind(addr, 0): the kernel chose the port */
+	bool ephemeral;			/* port inside ip_local_port_range */
+	uint16_t range_low, range_high; /* ip_local_port_range, for the advice */
+	enum bg_remedy remedy;
 	enum bg_mode mode;
 	enum bg_decision decision;
 	enum bg_hazard hazard;
@@ -65,7 +71,7 @@ void bg_event_start(const char *version, const char *profile, const char *kernel
 		    const char *config_json);
 /* "stop": counters. */
 struct bg_counters {
-	uint64_t binds, hazards, blocked, divergences, sockets;
+	uint64_t binds, hazards, blocked, divergences, sockets, remedies;
 };
 void bg_event_stop(const struct bg_counters *c);
 /* "config_error": the one-line message also printed on stderr. */

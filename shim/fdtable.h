@@ -18,7 +18,8 @@ struct bg_sock {
 	struct bg_sock *release_next; /* on the release list */
 	int type;		      /* SOCK_STREAM, ... (flags stripped) */
 	bool tcp;		      /* the model follows only TCP sockets */
-	bool bind_address_no_port;    /* IP_BIND_ADDRESS_NO_PORT */
+	bool bind_address_no_port;    /* IP_BIND_ADDRESS_NO_PORT, set by the program */
+	atomic_bool remedy_pending;   /* we set it; no port yet (see bg_remedy_withdraw) */
 	bool connected;		      /* connect() succeeded or is in progress */
 	bool listening;
 	struct in6_addr daddr; /* peer, v4-mapped, once connected */

@@ -49,7 +49,7 @@ static struct {
 	char progname[64];
 	uid_t euid;
 	struct {
-		atomic_uint_fast64_t binds, hazards, blocked, divergences, sockets;
+		atomic_uint_fast64_t binds, hazards, blocked, divergences, sockets, remedies;
 	} n;
 } g = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
@@ -78,7 +78,8 @@ static void at_exit(void)
 {
 	if (atomic_load(&g.init) != 2 || !g.active)
 		return;
-	struct bg_counters c = {g.n.binds, g.n.hazards, g.n.blocked, g.n.divergences, g.n.sockets};
+	struct bg_counters c = {g.n.binds,	 g.n.hazards, g.n.blocked,
+				g.n.divergences, g.n.sockets, g.n.remedies};
 	bg_event_stop(&c);
 }
 
@@ -258,7 +259,7 @@ static bool local_of(int fd, struct in6_addr *a, uint16_t *port)
 {
 	struct sockaddr_storage ss;
 	socklen_t l = sizeof(ss);
-	if (getsockname(fd, (struct sockaddr *)&ss, &l) != 0 ||
+	if (bg_real.getsockname(fd, (struct sockaddr *)&ss, &l) != 0 ||
 	    (ss.ss_family != AF_INET && ss.ss_family != AF_INET6))
 		return false;
 	addr_of(&ss, a, port);
@@ -540,11 +541,16 @@ static void resolve_pids(struct bg_bind_event *e)
 
 static void report(struct bg_bind_event *e)
 {
-	enum bg_severity sev = BG_SEV_DEBUG;
+	enum bg_severity sev = e->remedy != BG_REMEDY_NONE ? BG_SEV_INFO : BG_SEV_DEBUG;
 	if (e->hazard != BG_HAZARD_NONE)
 		sev = e->decision == BG_DECISION_BLOCK ? BG_SEV_ERROR : BG_SEV_WARNING;
 	if (sev == BG_SEV_DEBUG && g.cfg.level != BG_LEVEL_DEBUG)
 		return;
+	if (e->hazard != BG_HAZARD_NONE) {
+		struct bg_port_range r = bg_kernel_port_range();
+		e->range_low = r.low;
+		e->range_high = r.high;
+	}
 	resolve_pids(e);
 	bg_event_bind(e, sev);
 }
@@ -703,7 +709,7 @@ static int call_listen(int fd, const void *unused, long backlog)
 
 /* The kernel chose the port (bind(addr, 0), listen() autobind): only after
  * the call do we know which, so the hazard can only be reported. */
-static void after_auto_port(struct bg_sock *s, int fd, const char *action)
+static void after_auto_port(struct bg_sock *s, int fd, const char *action, enum bg_remedy remedy)
 {
 	struct in6_addr local;
 	uint16_t port = 0;
@@ -716,6 +722,7 @@ static void after_auto_port(struct bg_sock *s, int fd, const char *action)
 	struct bg_bind_event e;
 	event_init(&e, action, fd, &cand, port);
 	e.port_auto = true;
+	e.remedy = remedy;
 	static __thread struct view v;
 	v.queried = false;
 	v.n = 0;
@@ -748,6 +755,61 @@ static void after_auto_port(struct bg_sock *s, int fd, const char *action)
 	report(&e);
 }
 
+/* ---- the remedy: IP_BIND_ADDRESS_NO_PORT for bind(addr, 0) ------------------------ */
+
+static int set_no_port(int fd, int on)
+{
+	return bg_real.setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &on, sizeof(on));
+}
+
+/* bind(addr, 0) of a socket with no port, where the config asks for the
+ * remedy: the kernel takes the address now and leaves the port to connect()
+ * (which shares it) or listen(). Returns false when the remedy does not
+ * apply (the caller binds as usual); else the bind's result is in *r. */
+static bool remedy_bind(struct bg_sock *s, int fd, const struct sockaddr *addr, socklen_t len,
+			const struct in6_addr *a, int *r)
+{
+	if (s->bind_address_no_port || s->connected || s->listening ||
+	    !bg_config_remedy(&g.cfg, a) || set_no_port(fd, 1) != 0)
+		return false;
+	*r = bg_real.bind(fd, addr, len);
+	int err = errno;
+	if (*r != 0) {
+		set_no_port(fd, 0); /* as the program left it */
+		errno = err;
+		return true;
+	}
+	s->sk.rcv_saddr = *a;
+	atomic_store_explicit(&s->remedy_pending, true, memory_order_relaxed);
+	atomic_fetch_add(&g.n.remedies, 1);
+	struct bg_sk cand = candidate(s, a);
+	struct bg_bind_event e;
+	event_init(&e, "bind", fd, &cand, 0);
+	e.port_auto = true;
+	e.remedy = BG_REMEDY_APPLIED;
+	e.decision = BG_DECISION_REMEDY;
+	unsigned block;
+	bg_config_decide(&g.cfg, 0, a, &e.mode, &block);
+	report(&e);
+	errno = err;
+	return true;
+}
+
+void bg_remedy_withdraw(struct bg_sock *s, int fd)
+{
+	if (!atomic_exchange_explicit(&s->remedy_pending, false, memory_order_relaxed))
+		return;
+	int saved = errno;
+	struct sockaddr_storage ss;
+	socklen_t l = sizeof(ss);
+	/* the address as bound (with an IPv6 scope), port 0: bind it again,
+	 * now without the option, and the kernel picks the port */
+	if (bg_real.getsockname(fd, (struct sockaddr *)&ss, &l) == 0 && set_no_port(fd, 0) == 0 &&
+	    bg_real.bind(fd, (struct sockaddr *)&ss, l) == 0)
+		after_auto_port(s, fd, "bind", BG_REMEDY_WITHDRAWN);
+	errno = saved;
+}
+
 int bg_guard_bind(struct bg_sock *s, int fd, const struct sockaddr *addr, socklen_t len)
 {
 	struct in6_addr a;
@@ -755,10 +817,13 @@ int bg_guard_bind(struct bg_sock *s, int fd, const struct sockaddr *addr, sockle
 	if (!parse_bind_addr(s, addr, len, &a, &port) || s->sk.tb)
 		return bg_real.bind(fd, addr, len); /* the kernel will refuse it */
 	if (port == 0) {
-		int r = bg_real.bind(fd, addr, len);
+		int r;
+		if (remedy_bind(s, fd, addr, len, &a, &r))
+			return r;
+		r = bg_real.bind(fd, addr, len);
 		int err = errno;
 		if (r == 0 && !s->bind_address_no_port)
-			after_auto_port(s, fd, "bind");
+			after_auto_port(s, fd, "bind", BG_REMEDY_NONE);
 		else if (r == 0)
 			s->sk.rcv_saddr = a;
 		errno = err;
@@ -778,7 +843,8 @@ int bg_guard_listen(struct bg_sock *s, int fd, int backlog)
 		if (r == 0) {
 			s->listening = true;
 			s->sk.state = BG_TCP_LISTEN;
-			after_auto_port(s, fd, "listen");
+			atomic_store_explicit(&s->remedy_pending, false, memory_order_relaxed);
+			after_auto_port(s, fd, "listen", BG_REMEDY_NONE);
 			s->sk.reuseport_grouped = s->sk.reuseport;
 		}
 		errno = err;
@@ -822,6 +888,8 @@ void bg_after_connect(struct bg_sock *s, int fd, const struct sockaddr *addr, so
 	}
 	if ((r != 0 && err != EINPROGRESS) || s->connected)
 		return;
+	/* connect() chose the port (a failed one leaves the remedy pending) */
+	atomic_store_explicit(&s->remedy_pending, false, memory_order_relaxed);
 	struct sockaddr_storage peer;
 	memset(&peer, 0, sizeof(peer));
 	memcpy(&peer, addr, len < sizeof(peer) ? len : sizeof(peer));

@@ -44,6 +44,10 @@ void bg_unlock(void);
  * errno are the call's own, except for a blocked call. */
 int bg_guard_bind(struct bg_sock *s, int fd, const struct sockaddr *addr, socklen_t len);
 int bg_guard_listen(struct bg_sock *s, int fd, int backlog);
+/* The program asked for the port of a socket the remedy left port-less:
+ * clear IP_BIND_ADDRESS_NO_PORT and bind the port now, as the program's own
+ * bind(addr, 0) would have. Keeps errno. */
+void bg_remedy_withdraw(struct bg_sock *s, int fd);
 void bg_after_connect(struct bg_sock *s, int fd, const struct sockaddr *addr, socklen_t len, int r,
 		      int err);
 void bg_after_accept(struct bg_sock *listener, int fd);

@@ -136,6 +136,18 @@ EXPORT int setsockopt(int fd, int level, int opt, const void *val, socklen_t len
 	return r;
 }
 
+/* A socket the remedy left without a port: the program asks for its port
+ * before connect(), so it gets one now (guard.c: bg_remedy_withdraw). Any
+ * other fd: one table load. */
+EXPORT int getsockname(int fd, struct sockaddr *addr, socklen_t *len)
+{
+	bg_libc_resolve();
+	struct bg_sock *s = bg_fd_get(fd);
+	if (s && s != &bg_not_tcp && atomic_load_explicit(&s->remedy_pending, memory_order_relaxed))
+		bg_remedy_withdraw(s, fd);
+	return bg_real.getsockname(fd, addr, len);
+}
+
 /* ---- the fd lifecycle ------------------------------------------------------------- */
 
 EXPORT int close(int fd)

@@ -47,6 +47,10 @@ static int sys_setsockopt(int fd, int lv, int o, const void *v, socklen_t l)
 {
 	return (int)syscall(SYS_setsockopt, fd, lv, o, v, l);
 }
+static int sys_getsockname(int fd, struct sockaddr *a, socklen_t *l)
+{
+	return (int)syscall(SYS_getsockname, fd, a, l);
+}
 static int sys_dup(int fd)
 {
 	return (int)syscall(SYS_dup, fd);
@@ -96,6 +100,7 @@ struct bg_libc bg_real = {
 	.shutdown = sys_shutdown,
 	.close = bg_sys_close,
 	.setsockopt = sys_setsockopt,
+	.getsockname = sys_getsockname,
 	.dup = sys_dup,
 	.dup2 = sys_dup2,
 	.dup3 = sys_dup3,
@@ -125,6 +130,7 @@ extern int accept4(int, struct sockaddr *, socklen_t *, int);
 extern int shutdown(int, int);
 extern int close(int);
 extern int setsockopt(int, int, int, const void *, socklen_t);
+extern int getsockname(int, struct sockaddr *, socklen_t *);
 extern int dup(int);
 extern int dup2(int, int);
 extern int dup3(int, int, int);
@@ -145,10 +151,11 @@ void bg_libc_resolve(void)
 	     *self_connect = (void *)connect, *self_listen = (void *)listen,
 	     *self_accept = (void *)accept, *self_accept4 = (void *)accept4,
 	     *self_shutdown = (void *)shutdown, *self_close = (void *)close,
-	     *self_setsockopt = (void *)setsockopt, *self_dup = (void *)dup,
-	     *self_dup2 = (void *)dup2, *self_dup3 = (void *)dup3, *self_fcntl = (void *)fcntl,
-	     *self_fcntl64 = (void *)fcntl64, *self_close_range = (void *)close_range,
-	     *self_closefrom = (void *)closefrom, *self_fork = (void *)fork;
+	     *self_setsockopt = (void *)setsockopt, *self_getsockname = (void *)getsockname,
+	     *self_dup = (void *)dup, *self_dup2 = (void *)dup2, *self_dup3 = (void *)dup3,
+	     *self_fcntl = (void *)fcntl, *self_fcntl64 = (void *)fcntl64,
+	     *self_close_range = (void *)close_range, *self_closefrom = (void *)closefrom,
+	     *self_fork = (void *)fork;
 	RESOLVE(socket);
 	RESOLVE(bind);
 	RESOLVE(connect);
@@ -158,6 +165,7 @@ void bg_libc_resolve(void)
 	RESOLVE(shutdown);
 	RESOLVE(close);
 	RESOLVE(setsockopt);
+	RESOLVE(getsockname);
 	RESOLVE(dup);
 	RESOLVE(dup2);
 	RESOLVE(dup3);

@@ -19,6 +19,7 @@ struct bg_libc {
 	int (*shutdown)(int, int);
 	int (*close)(int);
 	int (*setsockopt)(int, int, int, const void *, socklen_t);
+	int (*getsockname)(int, struct sockaddr *, socklen_t *);
 	int (*dup)(int);
 	int (*dup2)(int, int);
 	int (*dup3)(int, int, int);

@@ -54,6 +54,10 @@ suite "e2e: shim (asan+ubsan)" env PRELOAD_PREFIX="$asan_rt:" \
 	ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	SKIP="bindguard_run_preloads_and_keeps_ld_preload socket_churn_does_not_grow_memory" tests/e2e/e2e.sh "$ASAN"
 
+suite "remedy: IP_BIND_ADDRESS_NO_PORT for bind-before-connect (gcc)" tests/remedy/run.sh "$BUILD"
+suite "remedy (asan+ubsan)" env PRELOAD_PREFIX="$asan_rt:" \
+	ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	tests/remedy/run.sh "$ASAN"
 suite "tools: bindguard command (gcc)" tests/tools/tools.sh "$BUILD"
 
 # hardening (issue 4): one suite a folder, tests/hardening/TOPIC/run.sh BUILD

@@ -14,7 +14,7 @@
  * Keywords: type (a name or an array of names), required, properties,
  * additionalProperties (boolean or schema), patternProperties, enum, const,
  * items, oneOf, anyOf, allOf, if/then/else, minimum, maximum, minLength,
- * maxLength, maxItems, pattern, $ref ("#" or "#/$defs/NAME"), boolean schemas;
+ * maxLength, minItems, maxItems, pattern, $ref ("#" or "#/$defs/NAME"), boolean schemas;
  * annotations: $schema, $id, $comment, $defs, title, description.
  * Regular expressions (pattern, patternProperties) are POSIX EREs, which
  * agree with ECMA-262 for the anchored character-class patterns used here.
@@ -183,6 +183,7 @@ static const char *const known_keywords[] = {
 	"maximum",
 	"minLength",
 	"maxLength",
+	"minItems",
 	"maxItems",
 	"pattern",
 	"$ref",
@@ -284,7 +285,7 @@ static void check_schema(const cJSON *s, const char *where)
 			if (!cJSON_IsNumber(k))
 				die("schema %s: expected a number", w);
 		} else if (strcmp(n, "minLength") == 0 || strcmp(n, "maxLength") == 0 ||
-			   strcmp(n, "maxItems") == 0) {
+			   strcmp(n, "minItems") == 0 || strcmp(n, "maxItems") == 0) {
 			if (strcmp(kind_of(k), "integer") != 0 || k->valuedouble < 0)
 				die("schema %s: expected a non-negative integer", w);
 		} else if (strcmp(n, "pattern") == 0) {
@@ -549,6 +550,12 @@ static unsigned validate(struct vctx *c, const cJSON *s, const cJSON *v)
 		STOP_IF_SILENT();
 	}
 	if (cJSON_IsArray(v)) {
+		if ((k = cJSON_GetObjectItemCaseSensitive(s, "minItems")) &&
+		    (double)cJSON_GetArraySize(v) < k->valuedouble) {
+			failure(c, "fewer than %g items", k->valuedouble);
+			bad++;
+			STOP_IF_SILENT();
+		}
 		if ((k = cJSON_GetObjectItemCaseSensitive(s, "maxItems")) &&
 		    (double)cJSON_GetArraySize(v) > k->valuedouble) {
 			failure(c, "more than %g items", k->valuedouble);

@@ -5,7 +5,10 @@
  *   server ADDR PORT            listen; close every accepted connection at once
  *   closewait ADDR PORT         connect (no bind); wait for the peer's FIN; hold
  *   bind ADDR PORT [OPT...]     bind (reuseaddr reuseport v6only listen noport
- *                               connect=ADDR:PORT); report; hold
+ *                               noname connect=ADDR:PORT); report; hold.
+ *                               noname: do not ask for the port after bind
+ *                               (reported as "-"), as clients that bind
+ *                               before connect usually do not
  *   probe ADDR PORT             connect (no bind); report; close with RST
  *   inprocess SRV PORT BINDADDR PROBEADDR PROBEPORT
  *                               the whole scenario inside one process
@@ -202,6 +205,7 @@ static int role_probe(const char *ip, const char *port)
 static int do_bind(const char *ip, const char *port, int argc, char **argv, bool *listen_after,
 		   const char **connect_arg)
 {
+	bool ask_port = true;
 	struct sockaddr_storage ss;
 	socklen_t len;
 	int fam = parse(ip, port, &ss, &len);
@@ -218,6 +222,8 @@ static int do_bind(const char *ip, const char *port, int argc, char **argv, bool
 			setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
 		else if (strcmp(argv[i], "listen") == 0)
 			*listen_after = true;
+		else if (strcmp(argv[i], "noname") == 0)
+			ask_port = false;
 		else if (strncmp(argv[i], "connect=", 8) == 0)
 			*connect_arg = argv[i] + 8;
 		else {
@@ -229,6 +235,10 @@ static int do_bind(const char *ip, const char *port, int argc, char **argv, bool
 		say("bind error %s", ename(errno));
 		close(fd);
 		return -1;
+	}
+	if (!ask_port) {
+		say("bind ok %s -", ip);
+		return fd;
 	}
 	char lip[64];
 	int lport;
@@ -247,10 +257,14 @@ static int role_bind(const char *ip, const char *port, int argc, char **argv)
 		return 0;
 	}
 	if (listen_after) {
-		if (listen(fd, 16) != 0)
+		if (listen(fd, 16) != 0) {
 			say("listen error %s", ename(errno));
-		else
-			say("listen ok");
+		} else {
+			char lip[64];
+			int lport;
+			local_port(fd, lip, sizeof(lip), &lport);
+			say("listen ok %s %d", lip, lport);
+		}
 	}
 	if (connect_arg) {
 		char host[64];

@@ -79,6 +79,7 @@ static void teardown(void)
 	unsetenv("BINDGUARD_MODE");
 	unsetenv("BINDGUARD_LOG");
 	unsetenv("BINDGUARD_PROFILE");
+	unsetenv("BINDGUARD_REMEDY");
 	if (tmpdir[0]) {
 		nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 		tmpdir[0] = 0;
@@ -270,13 +271,13 @@ TEST(test_dollar_and_underscore_keys_are_ignored)
 TEST(test_unknown_keys_are_rejected)
 {
 	parse_fails("{\"mode\": \"enforce\", \"colour\": \"blue\"}", "t.json: colour: unknown key",
-		    "expected mode, level, log, profile, enforce or rules");
+		    "expected mode, level, log, profile, enforce, remedy or rules");
 	parse_fails("{\"Mode\": \"audit\"}", "t.json: Mode: unknown key", NULL);
 	parse_fails("{\"mode\": \"enforce\", \"enforce\": {\"mode\": \"enforce\"}}",
 		    "t.json: enforce.mode: unknown key", "expected block or errno");
 	parse_fails("{\"mode\": \"enforce\", \"rules\": [{}, {\"program\": [\"a\"]}]}",
 		    "t.json: rules[1].program: unknown key",
-		    "expected programs, except_programs, ports, addresses, mode or block");
+		    "expected programs, except_programs, ports, addresses, mode, block or remedy");
 	parse_fails("{\"#comment\": 1}", "#comment: unknown key", NULL);
 }
 
@@ -974,7 +975,7 @@ TEST(test_json_defaults)
 		      "{\"source\":\"built-in defaults\",\"mode\":\"audit\",\"level\":\"info\","
 		      "\"log\":\"stderr\",\"profile\":\"auto\",\"enforce\":{\"block\":[\"pin_"
 		      "halfclosed\"],"
-		      "\"errno\":\"EADDRINUSE\"},\"rules\":[]}");
+		      "\"errno\":\"EADDRINUSE\"},\"remedy\":false,\"rules\":[]}");
 	free(text);
 }
 
@@ -1038,6 +1039,74 @@ TEST(test_errno_names)
 	}
 }
 
+/* ---- the remedy (IP_BIND_ADDRESS_NO_PORT for bind(addr, 0)) -------------------------------- */
+
+TEST(test_remedy_is_off_by_default)
+{
+	struct in6_addr a = v4("127.0.0.2");
+	bg_config_defaults(&cfg);
+	ASSERT_FALSE(cfg.remedy);
+	ASSERT_FALSE(bg_config_remedy(&cfg, &a));
+}
+
+TEST(test_remedy_global_and_per_rule)
+{
+	parse_ok("{\"remedy\": true, \"rules\": ["
+		 "{\"addresses\": [\"10.0.0.0/8\"], \"remedy\": false},"
+		 "{\"addresses\": [\"192.0.2.1\"], \"mode\": \"off\"},"
+		 "{\"ports\": [\"1-65535\"], \"remedy\": false},"
+		 "{\"addresses\": [\"::1\"], \"block\": [\"pin\"]}]}",
+		 "p");
+	ASSERT_TRUE(cfg.remedy);
+	ASSERT_EQ(cfg.rules[0].remedy, 0);
+	ASSERT_EQ(cfg.rules[1].remedy, -1);
+	struct in6_addr ten = v4("10.1.2.3"), off = v4("192.0.2.1"), other = v4("127.0.0.2"),
+			one = v6("::1");
+	ASSERT_FALSE(bg_config_remedy(&cfg, &ten));  /* the rule says no */
+	ASSERT_FALSE(bg_config_remedy(&cfg, &off));  /* mode off: never */
+	ASSERT_TRUE(bg_config_remedy(&cfg, &other)); /* a port rule never matches port 0 */
+	ASSERT_TRUE(bg_config_remedy(&cfg, &one));   /* the rule sets no remedy: global */
+
+	parse_ok("{\"rules\": [{\"addresses\": [\"10.0.0.0/8\"], \"remedy\": true}]}", "p");
+	ASSERT_TRUE(bg_config_remedy(&cfg, &ten));
+	ASSERT_FALSE(bg_config_remedy(&cfg, &other));
+	parse_ok("{\"mode\": \"off\", \"remedy\": true}", "p");
+	ASSERT_FALSE(bg_config_remedy(&cfg, &other));
+}
+
+TEST(test_remedy_errors_name_the_field)
+{
+	parse_fails("{\"remedy\": \"yes\"}", "t.json: remedy: expected true or false",
+		    "got a string");
+	parse_fails("{\"rules\": [{\"remedy\": 1}]}",
+		    "t.json: rules[0].remedy: expected true or false", "got a number");
+}
+
+TEST(test_remedy_env)
+{
+	bg_config_defaults(&cfg);
+	setenv("BINDGUARD_REMEDY", "on", 1);
+	bg_config_env(&cfg);
+	ASSERT_STR_EQ(cfg.error, "");
+	ASSERT_TRUE(cfg.remedy);
+	setenv("BINDGUARD_REMEDY", "0", 1);
+	bg_config_env(&cfg);
+	ASSERT_FALSE(cfg.remedy);
+	setenv("BINDGUARD_REMEDY", "maybe", 1);
+	bg_config_env(&cfg);
+	ASSERT_FALSE(cfg.remedy);
+	ASSERT_NOT_NULL(strstr(cfg.error, "BINDGUARD_REMEDY: expected on or off, got \"maybe\""));
+}
+
+TEST(test_remedy_in_json)
+{
+	parse_ok("{\"remedy\": true, \"rules\": [{\"remedy\": false}, {}]}", "p");
+	char *j = bg_config_json(&cfg);
+	ASSERT_NOT_NULL(strstr(j, "\"remedy\":true"));
+	ASSERT_NOT_NULL(strstr(j, "\"remedy\":false"));
+	free(j);
+}
+
 RUN_TESTS_WITH(
 	setup, teardown, TEST_REF(test_defaults), TEST_REF(test_empty_object_is_the_defaults),
 	TEST_REF(test_example_config_loads_cleanly),
@@ -1065,4 +1134,7 @@ RUN_TESTS_WITH(
 	TEST_REF(test_decide_programs_and_except_programs_in_one_rule),
 	TEST_REF(test_decide_non_matching_rule_keeps_global),
 	TEST_REF(test_decide_rule_block_without_mode), TEST_REF(test_json_has_mode_and_rules),
-	TEST_REF(test_json_defaults), TEST_REF(test_json_round_trip), TEST_REF(test_errno_names))
+	TEST_REF(test_json_defaults), TEST_REF(test_json_round_trip), TEST_REF(test_errno_names),
+	TEST_REF(test_remedy_is_off_by_default), TEST_REF(test_remedy_global_and_per_rule),
+	TEST_REF(test_remedy_errors_name_the_field), TEST_REF(test_remedy_env),
+	TEST_REF(test_remedy_in_json))
