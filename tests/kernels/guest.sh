@@ -1,7 +1,8 @@
 # guest.sh: the body of the guest's /run-tests.sh (run.sh prepends
 # "#!/bin/bash" and the ACTOR, SHIM, TOOL and SCENARIO paths). Runs the seed
 # scenario of kernel-bind-buckets.md section 8 without the shim, under the
-# shim in audit mode and in enforce mode, one case after the other on the
+# shim in audit mode and in enforce mode, then with a bind-before-connect
+# client without and with the remedy, one case after the other on the
 # guest's own network stack, and prints one line per case:
 #   RESULT kernel=K case=C bind=.. probe_before_bind=.. probe_while_open=..
 #          probe_after_b_closed=.. probe_after_a_closed=.. [hazard=.. decision=..
@@ -41,10 +42,13 @@ message() {
 		sed 's/^"message": *"//; s/"$//'
 }
 
-# run_case CASE: noshim, audit or enforce
+# run_case CASE: B binds A's port without the shim (noshim), under the shim in
+# audit or enforce mode; or B is a client that binds 127.0.0.2 with port 0
+# before it connects, under the shim in audit mode without the remedy
+# (autobind) or with it (remedy). bind= is B's bind, or its connect for those.
 run_case() {
 	local mode=$1 bind p0 p1 p2 p3 line
-	local -a envs=()
+	local -a envs=() args=(bind 127.0.0.2 "$PORT")
 	WORK=$(mktemp -d "/tmp/bindguard-$mode.XXXXXX")
 	export WORK
 	if ! seed_owner; then
@@ -53,17 +57,22 @@ run_case() {
 		return
 	fi
 	p0=$(probe)
-	if [ "$mode" != noshim ]; then
-		envs=(LD_PRELOAD="$SHIM" BINDGUARD_MODE="$mode" BINDGUARD_LOG="$WORK/events.jsonl")
-	fi
-	start b "${envs[@]}" -- bind 127.0.0.2 "$PORT"
-	if ! wait_line "$WORK/b.out" "^bind"; then
+	case $mode in
+	audit | enforce) envs=(LD_PRELOAD="$SHIM" BINDGUARD_MODE="$mode" BINDGUARD_LOG="$WORK/events.jsonl") ;;
+	autobind | remedy)
+		envs=(LD_PRELOAD="$SHIM" BINDGUARD_MODE=audit BINDGUARD_LOG="$WORK/events.jsonl")
+		envs+=(BINDGUARD_REMEDY="$([ "$mode" = remedy ] && echo on || echo off)")
+		args=(bind 127.0.0.2 0 noname connect=127.0.0.1:9000)
+		;;
+	esac
+	start b "${envs[@]}" -- "${args[@]}"
+	if ! wait_line "$WORK/b.out" "^(bind error|connect|bind ok 127.0.0.2 $PORT)"; then
 		echo "RESULT kernel=$KREL case=$mode error=bind_no_report"
 		sed 's/^/LOG b.err: /' "$WORK/b.err"
 		stop_all
 		return
 	fi
-	bind=$(head -1 "$WORK/b.out" | awk '{ print $2 == "ok" ? "ok" : $3 }')
+	bind=$(grep -E "^(bind error|connect|bind ok 127.0.0.2 $PORT)" "$WORK/b.out" | head -1 | awk '{ print $2 == "ok" ? "ok" : $3 }')
 	p1=$(probe)
 	stop b
 	p2=$(probe)
@@ -83,7 +92,7 @@ run_case() {
 	rm -rf "$WORK"
 }
 
-for c in noshim audit enforce; do
+for c in noshim audit enforce autobind remedy; do
 	run_case "$c"
 done
 

@@ -108,6 +108,18 @@ while read -r _ series rel ver vmlinuz dir; do
 	check "$k/enforce/probe_after_a_closed" ok "$(value "$log" enforce probe_after_a_closed)"
 	check "$k/enforce/decision" block "$(value "$log" enforce decision)"
 	check "$k/enforce/profile" classic "$(value "$log" enforce profile)"
+	# a client's bind(127.0.0.2, 0) before connect lands on A's port and pins
+	# it past its own close; with the remedy connect() shares the port
+	check "$k/autobind/bind" ok "$(value "$log" autobind bind)"
+	check "$k/autobind/probe_while_open" EADDRNOTAVAIL "$(value "$log" autobind probe_while_open)"
+	check "$k/autobind/probe_after_b_closed" EADDRNOTAVAIL "$(value "$log" autobind probe_after_b_closed)"
+	check "$k/autobind/probe_after_a_closed" ok "$(value "$log" autobind probe_after_a_closed)"
+	check "$k/autobind/hazard" pin_halfclosed "$(value "$log" autobind hazard)"
+	check "$k/remedy/bind" ok "$(value "$log" remedy bind)"
+	check "$k/remedy/probe_while_open" ok "$(value "$log" remedy probe_while_open)"
+	check "$k/remedy/probe_after_b_closed" ok "$(value "$log" remedy probe_after_b_closed)"
+	check "$k/remedy/probe_after_a_closed" ok "$(value "$log" remedy probe_after_a_closed)"
+	check "$k/remedy/decision" remedy "$(value "$log" remedy decision)"
 	# the differential harness
 	grep -E '^CONF(REG)? ' "$log" | grep -vE '^CONFREG ok |^CONF +(minimal|sequence:)' | sed 's/^/#   /' || true
 	check "$k/conformance/regressions" "0 failed" "$(grep -E '^CONFREG [0-9]+ passed, [0-9]+ failed' "$log" | sed 's/.*passed, //')"
