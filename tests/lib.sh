@@ -7,7 +7,27 @@
 # per test and "N passed, N failed" last. FILTER (a substring) and SKIP (a
 # list of names) select tests; EXTRA_FUNCS names more functions the tests call.
 
+# ---- before the tests ---------------------------------------------------------
+# suite_env: the paths the shim's suites use, from $here (the repository) and
+# $BUILD: ACTOR SHIM TOOL SCHEMA_CHECK EVENT_SCHEMA, and PROFILE (the kernel
+# profile bindguard detects here)
+suite_env() {
+	export ACTOR="$BUILD/bindguard-actor" SHIM="$BUILD/libbindguard.so" TOOL="$BUILD/bindguard"
+	export SCHEMA_CHECK="$here/build/schema-check" EVENT_SCHEMA="$here/conf/bindguard-event.schema.json"
+	[ -x "$SCHEMA_CHECK" ] || SCHEMA_CHECK="$BUILD/schema-check"
+	PROFILE=$("$TOOL" profile | head -1 | awk '{print $NF}')
+	export PROFILE
+}
+
 # ---- inside a test ----------------------------------------------------------
+# schema_ok [FILE]: every event in FILE ($WORK/ev.jsonl) matches the event schema
+schema_ok() {
+	local out
+	out=$("$SCHEMA_CHECK" "$EVENT_SCHEMA" "${1:-$WORK/ev.jsonl}" 2>&1) || {
+		printf '#   events do not match conf/bindguard-event.schema.json:\n%s\n' "$(sed 's/^/#     /' <<<"$out")"
+		failed=1
+	}
+}
 # expect WHAT ACTUAL EXPECTED
 expect() {
 	if [ "$2" != "$3" ]; then
@@ -52,7 +72,7 @@ wait_file() {
 events_of() { jq -c --arg a "$2" 'select(.event.action==$a)' "$1" 2>/dev/null; }
 # hazards_in FILE: how many events in FILE report a hazard
 hazards_in() { jq -c 'select(.bindguard.hazard != null and .bindguard.hazard != "none")' "$1" 2>/dev/null | wc -l; }
-export -f expect expect_match range wait_state wait_file events_of hazards_in
+export -f expect expect_match range wait_state wait_file events_of hazards_in schema_ok
 
 # ---- the runner ---------------------------------------------------------------
 # run_tests PREFIX TIMEOUT: run every t_ function defined so far

@@ -9,11 +9,8 @@ BUILD=$(cd "$here/${1:-build}" && pwd)
 FILTER=${2:-}
 SKIP=${SKIP:-}
 export BUILD
-export ACTOR="$BUILD/bindguard-actor" SHIM="$BUILD/libbindguard.so" TOOL="$BUILD/bindguard"
-export SCHEMA_CHECK="$here/build/schema-check" EVENT_SCHEMA="$here/conf/bindguard-event.schema.json"
-[ -x "$SCHEMA_CHECK" ] || SCHEMA_CHECK="$BUILD/schema-check"
-PROFILE=$("$TOOL" profile | head -1 | awk '{print $NF}')
-export PROFILE
+source "$here/tests/lib.sh"
+suite_env
 
 # ---- helpers available inside every test -----------------------------------
 helpers() {
@@ -21,19 +18,11 @@ helpers() {
 	shimenv() { echo "LD_PRELOAD=${PRELOAD_PREFIX:-}$SHIM BINDGUARD_LOG=$WORK/ev.jsonl BINDGUARD_MODE=$1"; }
 	binds() { jq -c 'select(.event.action=="bind" or .event.action=="listen")' "$WORK/ev.jsonl" 2>/dev/null; }
 	field() { binds | head -1 | jq -r "$1"; }
-	schema_ok() {
-		local out
-		out=$("$SCHEMA_CHECK" "$EVENT_SCHEMA" "$WORK/ev.jsonl" 2>&1) || {
-			printf '#   events do not match conf/bindguard-event.schema.json:\n%s\n' "$(sed 's/^/#     /' <<<"$out")"
-			failed=1
-		}
-	}
 	# after B closed, the pin outlives it only on pre-6.18 kernels
 	after_close() { [ "$PROFILE" = release ] && echo ok || echo EADDRNOTAVAIL; }
 	ns_setup
 }
 export -f helpers
-source "$here/tests/lib.sh"
 export here
 
 # ---- the tests ----------------------------------------------------------------------

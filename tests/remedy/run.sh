@@ -13,11 +13,8 @@ here=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=$(cd "$here/${1:-build}" && pwd)
 FILTER=${2:-}
 export here BUILD
-export ACTOR="$BUILD/bindguard-actor" SHIM="$BUILD/libbindguard.so" TOOL="$BUILD/bindguard"
-export SCHEMA_CHECK="$here/build/schema-check" EVENT_SCHEMA="$here/conf/bindguard-event.schema.json"
-[ -x "$SCHEMA_CHECK" ] || SCHEMA_CHECK="$BUILD/schema-check"
-PROFILE=$("$TOOL" profile | head -1 | awk '{print $NF}')
-export PROFILE
+source "$here/tests/lib.sh"
+suite_env
 
 helpers() {
 	source "$here/tools/scenario.sh"
@@ -32,13 +29,6 @@ helpers() {
 	binds() { jq -c 'select(.event.action=="bind" or .event.action=="listen")' "$WORK/ev.jsonl" 2>/dev/null; }
 	# nth N FILTER: FILTER applied to the Nth bind/listen event
 	nth() { binds | sed -n "${1}p" | jq -r "$2"; }
-	schema_ok() {
-		local out
-		out=$("$SCHEMA_CHECK" "$EVENT_SCHEMA" "$WORK/ev.jsonl" 2>&1) || {
-			printf '#   events do not match the schema:\n%s\n' "$(sed 's/^/#     /' <<<"$out")"
-			failed=1
-		}
-	}
 	# debug_config: remedy on, every bind logged
 	debug_config() {
 		echo '{"remedy": true, "level": "debug"}' >"$WORK/cfg.json"
@@ -77,7 +67,6 @@ signal.sigwait([signal.SIGTERM])' >"$WORK/py.out" 2>"$WORK/py.err" &
 	}
 }
 export -f helpers
-source "$here/tests/lib.sh"
 
 # ---- the clients, without and with the remedy -------------------------------------
 
