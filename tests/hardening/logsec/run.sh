@@ -252,6 +252,42 @@ t_missing_log_directory_leaves_the_service_alone() {
 	fault_check "$WORK/no/such/dir/ev.jsonl" "missing directory" "$plain_out" "$RC"
 }
 
+# A full disk: a 16 KiB tmpfs in a private mount namespace, filled up after
+# the first event; N events; space freed; one more. An event is written
+# whole or not at all (a piece of a line would glue the next event to it),
+# and the stop event's events_dropped is the number not written.
+full_disk_body() {
+	fault_cmds
+	local N=12 i more=() plain_out landed dropped
+	for i in $(seq 1 $N); do more+=("bind 127.0.0.1 $((20100 + i))"); done
+	plain_out=$(plain -- "bind 127.0.0.1 20001" "${more[@]}" "bind 127.0.0.1 20002")
+	mkdir "$WORK/full"
+	mount -t tmpfs -o size=16k,mode=755 tmpfs "$WORK/full" || return 1
+	serve s env $(shimenv "$WORK/full/ev.jsonl")
+	cmd s "bind 127.0.0.1 20001" || return 1
+	cat /dev/zero >"$WORK/full/fill" 2>/dev/null
+	expect "tmpfs full" "$(df --output=avail "$WORK/full" | tail -1 | tr -d ' ')" 0
+	cmd s "${more[@]}" || return 1
+	rm "$WORK/full/fill"
+	cmd s "bind 127.0.0.1 20002" || return 1
+	finish s
+	expect "service answers (with the shim vs without)" "$(answers s; echo "exit $RC")" "$plain_out"
+	whole "$WORK/full/ev.jsonl"
+	landed=$(python3 "$CHECK" "$WORK/full/ev.jsonl" | awk '$1=="port" && $2>20100 && $2<=20100+'$N'{n+=$3} END{print n+0}')
+	dropped=$(jq 'select(.event.action=="stop")|.bindguard.counters.events_dropped' "$WORK/full/ev.jsonl")
+	expect "events_dropped = events not in the file" "$dropped" $((N - landed))
+	[ "$landed" -lt $N ] || expect "the full disk refused some events" "$landed" "<$N"
+	expect "first and last event" "$(seq_of "$WORK/full/ev.jsonl" | awk '{print $1, $2, $(NF-1), $NF}')" "start bind:20001 bind:20002 stop"
+	expect "events_written = lines before stop" \
+		"$(jq 'select(.event.action=="stop")|.bindguard.counters.events_written' "$WORK/full/ev.jsonl")" \
+		$(($(wc -l <"$WORK/full/ev.jsonl") - 1))
+	echo "# full disk (16 KiB tmpfs): $N events while full, $landed written whole (room left in the log's last page), $dropped dropped and counted, 0 partial lines"
+	umount "$WORK/full"
+}
+t_full_disk_drops_whole_events_and_counts_them() {
+	unshare -m --propagation private bash -c "failed=0; helpers; $(declare -f full_disk_body fault_cmds); full_disk_body; [ \$failed -eq 0 ]"
+}
+
 # ---- 4. security ----------------------------------------------------------------------------
 
 # A setuid program (AT_SECURE: ruid nobody, euid daemon) with BINDGUARD_LOG,
