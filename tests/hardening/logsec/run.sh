@@ -364,9 +364,12 @@ t_symlink_at_log_path_is_refused() {
 	return 0
 }
 
-# A config writable by other users is refused: one message naming the path
-# on stderr and in a config_error event, the built-in defaults (here: level
-# info, so no bind event). Group write is the admin's grant.
+# The config trust rule: a config is refused unless every user who can
+# write it is trusted: its owner must be root or the process's effective
+# user, and it must not be writable by others (o+w). Group write is the
+# admin's explicit grant and stays allowed. A refused config: one message
+# naming the path on stderr and in a config_error event, the built-in
+# defaults (here: level info, so no bind event).
 config_case() { # NAME OWNER MODE RUN-AS(root|nobody)
 	local name=$1 cfg=$WORK/cfgs/$1.json
 	printf '{"level":"debug"}\n' >"$cfg"
@@ -395,6 +398,10 @@ t_config_writable_by_others_is_refused() {
 	mkdir -m 1777 "$WORK/logs"
 	config_case world_writable root 666 root
 	config_refused world_writable "writable by other users (chmod o-w); refused"
+	config_case other_owner nobody 644 root
+	config_refused other_owner "owned by uid 65534, not by root or by this process's user (uid 0); refused"
+	config_case other_owner_as_nobody daemon 644 nobody
+	config_refused other_owner_as_nobody "owned by uid 1, not by root or by this process's user (uid 65534); refused"
 	config_case own_file nobody 600 nobody
 	config_taken own_file
 	config_case roots_file root 644 nobody
@@ -424,5 +431,5 @@ t_no_shim_descriptor_survives_exec() {
 	echo "# exec: before $(wc -l <<<"$before") descriptors (log on fd $logfd), after $(wc -l <<<"$after")"
 }
 
-EXTRA_FUNCS="fault_cmds fault_check setuid_body config_case config_refused config_taken"
+EXTRA_FUNCS="fault_cmds fault_check full_disk_body setuid_body config_case config_refused config_taken"
 run_tests logsec 30
