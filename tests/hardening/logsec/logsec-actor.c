@@ -13,12 +13,13 @@
  *       ends the answer with a line "." (flushed); exits 0 at EOF:
  *         bind ADDR PORT      a new socket bound there, kept open
  *         connect ADDR PORT   a new socket connected there, then closed
+ *         churn PORT          a thread binding 127.0.0.1:PORT in a loop
  *         close               close every kept socket
  *         fds                 "fds" and this process's descriptors
  *         exec PROG ARG...    execv without LD_PRELOAD in the environment
  *   fds
- *       prints "fd N TARGET" for each open descriptor but the listing's own,
- *       then "."
+ *       prints "fd N TARGET [netlink]" for each open descriptor but the
+ *       listing's own, then "."
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -146,6 +147,24 @@ static int role_stress(int threads, int churn, int port, const char *gate)
 
 /* ---- serve ------------------------------------------------------------------- */
 
+/* Is socket inode ino a netlink socket (listed in /proc/net/netlink)? */
+static int netlink_inode(unsigned long ino)
+{
+	FILE *f = fopen("/proc/net/netlink", "re");
+	char line[512];
+	int found = 0;
+	while (f && !found && fgets(line, sizeof(line), f)) {
+		unsigned long v[10];
+		/* sk Eth Pid Groups Rmem Wmem Dump Locks Drops Inode */
+		if (sscanf(line, "%lx %lu %lu %lx %lu %lu %lu %lu %lu %lu", &v[0], &v[1], &v[2],
+			   &v[3], &v[4], &v[5], &v[6], &v[7], &v[8], &v[9]) == 10)
+			found = v[9] == ino;
+	}
+	if (f)
+		fclose(f);
+	return found;
+}
+
 static int role_fds(void)
 {
 	DIR *d = opendir("/proc/self/fd");
@@ -159,7 +178,9 @@ static int role_fds(void)
 		snprintf(path, sizeof(path), "/proc/self/fd/%s", e->d_name);
 		ssize_t n = readlink(path, target, sizeof(target) - 1);
 		target[n < 0 ? 0 : n] = 0;
-		printf("fd %s %s\n", e->d_name, target);
+		unsigned long ino;
+		int nl = sscanf(target, "socket:[%lu]", &ino) == 1 && netlink_inode(ino);
+		printf("fd %s %s%s\n", e->d_name, target, nl ? " netlink" : "");
 	}
 	closedir(d);
 	printf(".\n");
@@ -180,6 +201,44 @@ static void do_exec(char *args)
 	fflush(stdout);
 	execv(argv[0], argv);
 	printf("exec error %s\n.\n", ename(errno));
+}
+
+/* churn PORT: a thread that binds 127.0.0.1:PORT and closes, forever (its
+ * own sockets O_CLOEXEC, so that only a descriptor of the shim could leak) */
+static pthread_mutex_t churn_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t churn_cond = PTHREAD_COND_INITIALIZER;
+static long churn_rounds;
+
+static void *churn_main(void *arg)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)(long)arg)};
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	for (;;) {
+		int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd >= 0) {
+			bind(fd, (struct sockaddr *)&a, sizeof(a));
+			close(fd);
+		}
+		pthread_mutex_lock(&churn_lock);
+		churn_rounds++;
+		pthread_cond_broadcast(&churn_cond);
+		pthread_mutex_unlock(&churn_lock);
+	}
+	return NULL;
+}
+
+static void churn_start(long port)
+{
+	pthread_t t;
+	if (pthread_create(&t, NULL, churn_main, (void *)port) != 0) {
+		printf("churn error\n");
+		return;
+	}
+	pthread_mutex_lock(&churn_lock);
+	while (churn_rounds < 100)
+		pthread_cond_wait(&churn_cond, &churn_lock);
+	pthread_mutex_unlock(&churn_lock);
+	printf("churn ok\n");
 }
 
 static int role_serve(void)
@@ -211,6 +270,8 @@ static int role_serve(void)
 				       r == 0 ? "ok" : ename(errno));
 				close(fd);
 			}
+		} else if (strcmp(cmd, "churn") == 0) {
+			churn_start(atol(ip));
 		} else if (strcmp(cmd, "close") == 0) {
 			while (nkept)
 				close(kept[--nkept]);
