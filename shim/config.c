@@ -513,17 +513,25 @@ int bg_config_load(struct bg_config *c, const char *path, const char *progname)
 			 err == ELOOP ? " (symlinks are refused)" : "");
 		return -1;
 	}
+	/* Trusted only if everyone who can write it is: owned by root or by
+	 * our effective user (an owner can always chmod), not o+w. Group write
+	 * is the admin's explicit grant. */
 	struct stat st;
-	const char *why = NULL;
+	char why[128] = "";
+	uid_t euid = geteuid();
 	if (fstat(fd, &st) != 0)
-		why = "cannot stat";
+		snprintf(why, sizeof(why), "cannot stat");
 	else if (!S_ISREG(st.st_mode))
-		why = "not a regular file";
+		snprintf(why, sizeof(why), "not a regular file");
 	else if (st.st_mode & S_IWOTH)
-		why = "writable by other users (chmod o-w); refused";
+		snprintf(why, sizeof(why), "writable by other users (chmod o-w); refused");
+	else if (st.st_uid != 0 && st.st_uid != euid)
+		snprintf(why, sizeof(why),
+			 "owned by uid %u, not by root or by this process's user (uid %u); refused",
+			 (unsigned)st.st_uid, (unsigned)euid);
 	else if (st.st_size > 1 << 20)
-		why = "larger than 1 MiB";
-	if (why) {
+		snprintf(why, sizeof(why), "larger than 1 MiB");
+	if (why[0]) {
 		close(fd);
 		bg_config_defaults(c);
 		snprintf(c->error, sizeof(c->error), "%s: %s", path, why);

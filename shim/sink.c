@@ -92,6 +92,17 @@ void bg_sink_init(const char *dest)
 	pthread_mutex_unlock(&sink.lock);
 }
 
+/* Reserve the line's bytes past the end first: on a full disk the line is
+ * then dropped whole, where a short write would leave a piece of it for the
+ * next line to be glued to. A filesystem without fallocate: just write. */
+static bool room_for(int fd, size_t len)
+{
+	struct stat st;
+	if (fstat(fd, &st) != 0 || fallocate(fd, FALLOC_FL_KEEP_SIZE, st.st_size, (off_t)len) == 0)
+		return true;
+	return errno != ENOSPC && errno != EDQUOT;
+}
+
 static bool write_all(int fd, const char *line, size_t len)
 {
 	ssize_t n;
@@ -128,7 +139,7 @@ void bg_sink_write(enum bg_severity sev, const char *line, size_t len)
 			}
 			file_open();
 		}
-		ok = sink.fd >= 0 && write_all(sink.fd, line, len);
+		ok = sink.fd >= 0 && room_for(sink.fd, len) && write_all(sink.fd, line, len);
 		pthread_mutex_unlock(&sink.lock);
 		break;
 	}
