@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "kernel.h"
@@ -38,7 +39,8 @@ struct bg_other {
 struct bg_sock bg_not_tcp = {.refs = 1 << 30};
 
 static struct {
-	atomic_int init; /* 0 none, 1 running, 2 ready */
+	atomic_int init;     /* 0 none, 1 running, 2 ready */
+	atomic_int init_tid; /* the thread running the set-up */
 	bool active;
 	struct bg_config cfg;
 	struct bg_profile profile;
@@ -62,10 +64,28 @@ static pid_t self_tid(void)
 	return tls_tid;
 }
 
+/* Set-up runs once, in the first thread that makes a socket call. Another
+ * thread that calls in meanwhile waits for it (its socket would otherwise
+ * never be followed); the set-up thread itself, re-entered from a signal
+ * handler or by its own socket calls, passes through. The wait is bounded
+ * (2 s) so that no lock the set-up needs can deadlock it. */
+static void await_init(void)
+{
+	for (int i = 0; i < 20000; i++) {
+		if (atomic_load_explicit(&g.init, memory_order_acquire) == 2 ||
+		    atomic_load_explicit(&g.init_tid, memory_order_relaxed) == self_tid())
+			return;
+		struct timespec ts = {0, 100000};
+		nanosleep(&ts, NULL);
+	}
+}
+
 bool bg_active(void)
 {
-	if (atomic_load_explicit(&g.init, memory_order_acquire) != 2)
+	if (atomic_load_explicit(&g.init, memory_order_acquire) != 2) {
 		bg_init();
+		await_init();
+	}
 	return atomic_load_explicit(&g.init, memory_order_acquire) == 2 && g.active;
 }
 
@@ -104,6 +124,7 @@ void bg_init(void)
 	int expect = 0;
 	if (!atomic_compare_exchange_strong(&g.init, &expect, 1))
 		return; /* ready, or being set up (by us, re-entered, or another thread) */
+	atomic_store_explicit(&g.init_tid, self_tid(), memory_order_relaxed);
 	bg_libc_resolve();
 	snprintf(g.progname, sizeof(g.progname), "%s", program_invocation_short_name);
 	g.euid = geteuid();
@@ -985,6 +1006,12 @@ void bg_after_fork(bool child)
 {
 	if (child) {
 		tls_tid = 0;
+		/* forked while another thread was setting up: that thread does
+		 * not exist here, so the set-up never ends; stay out of the way */
+		if (atomic_load(&g.init) == 1) {
+			g.active = false;
+			atomic_store_explicit(&g.init, 2, memory_order_release);
+		}
 		if (fork_locked)
 			atomic_store(&g.lock_owner, self_tid());
 		bg_event_process(getpid(), g.progname);
