@@ -837,6 +837,12 @@ int bg_guard_bind(struct bg_sock *s, int fd, const struct sockaddr *addr, sockle
 	uint16_t port;
 	if (!parse_bind_addr(s, addr, len, &a, &port) || s->sk.tb)
 		return bg_real.bind(fd, addr, len); /* the kernel will refuse it */
+	if (atomic_load_explicit(&s->remedy_pending, memory_order_relaxed)) {
+		/* without the remedy this socket would have its port: the
+		 * kernel would refuse a second bind */
+		errno = EINVAL;
+		return -1;
+	}
 	if (port == 0) {
 		int r;
 		if (remedy_bind(s, fd, addr, len, &a, &r))

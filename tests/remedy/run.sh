@@ -163,6 +163,24 @@ t_getsockname_after_bind_gets_a_real_port() {
 	schema_ok
 }
 
+# A second bind() fails with EINVAL, as it does without the remedy (the
+# first one gave the socket its port).
+t_second_bind_fails_as_without_the_remedy() {
+	local py='
+import socket
+s = socket.socket()
+s.bind(("127.0.0.2", 0))
+for a in (("127.0.0.2", 0), ("127.0.0.3", 41000)):
+    try:
+        s.bind(a); print("ok", end=" ")
+    except OSError as e:
+        print(e.errno, end=" ")
+print()'
+	expect "without the shim" "$(python3 -c "$py")" "22 22 "
+	expect "with the remedy" "$(env $(shim audit on) python3 -c "$py")" "22 22 "
+	expect "remedy applied" "$(nth 1 .bindguard.decision)" remedy
+}
+
 t_bind_then_listen_still_gets_a_port() {
 	debug_config
 	range 40000 40003 # a client of the listener needs a port too
