@@ -412,6 +412,8 @@ t_vsftpd_active_passive_upload() {
 	expect "binds of 127.0.0.1:20" "$(binds_of vsftpd | grep -c '^bind 127.0.0.1 20$')" 3
 	expect "events from sessions" "$(jq -r --argjson m "$master" 'select(.process.thread.id != $m) | .event.action' "$f" |
 		grep -c .)" 9
+	# each event names the process that made it (a raw clone() bypasses fork())
+	expect "events whose pid is not their thread's" "$(jq -c 'select(.process.pid != .process.thread.id)' "$f" | wc -l)" 0
 	expect "active client: bind+listen (curl's PORT sockets, 3 transfers)" "$(jq -r 'select(.event.action == "bind" or
 		.event.action == "listen") | .event.action' "$WORK/ftp-client.jsonl" | sort | uniq -c | awk '{$1=$1; print}' | paste -sd,)" \
 		"3 bind,3 listen"
@@ -451,6 +453,8 @@ print("parent", os.getpid(), os.waitstatus_to_exitcode(st))' "$WORK/jail" >"$WOR
 		"$WORK/clone.jsonl" | paste -sd,)" "bind,listen,stop"
 	expect "parent's events" "$(jq -r --argjson p "${parent:-0}" 'select(.process.thread.id == $p) | .event.action' \
 		"$WORK/clone.jsonl" | paste -sd,)" "start,bind,listen,stop"
+	expect "events whose pid is not their thread's" "$(jq -c 'select(.process.pid != .process.thread.id)' \
+		"$WORK/clone.jsonl" | wc -l)" 0
 	check_log clone 2
 }
 
