@@ -333,8 +333,9 @@ t_socat_relay() {
 # a process made by a raw clone() syscall (vsftpd's isolate option:
 # CLONE_NEWIPC), chroot()ed into the FTP root; it binds the PASV listeners and,
 # in active mode, 127.0.0.1:20 (connect_from_port_20) before it connects to
-# the client. The PASV range is outside the ephemeral range, as it should be.
-# seccomp_sandbox=NO: with it, vsftpd fails its
+# the client. The PASV range is outside the ephemeral range, as it should be
+# (t_known_vsftpd_pasv_port_after_time_wait shows what the shim makes of a
+# PASV port inside it). seccomp_sandbox=NO: with it, vsftpd fails its
 # transfers in this container with or without the shim.
 vsftpd_conf() {
 	cat >"$WORK/$1-vsftpd.conf" <<EOF
@@ -458,6 +459,46 @@ print("parent", os.getpid(), os.waitstatus_to_exitcode(st))' "$WORK/jail" >"$WOR
 	check_log clone 2
 }
 
+# KNOWN ISSUE, not run by default (KNOWN=1 runs it; it fails today).
+# vsftpd with its PASV range inside the ephemeral range (here one port,
+# 40010). A PASV download leaves the server's side of the data connection in
+# TIME_WAIT on 40010, its listener gone. sock_diag shows a connected socket on
+# an ephemeral port with no listener, so the shim infers that connect()
+# placed it (bucket -1,-1, no SO_REUSEADDR). It was accepted: the kernel's
+# bucket is the listener's bind bucket (connect() already skips 40010), and it
+# inherited the listener's SO_REUSEADDR. So the next session's PASV bind of
+# 127.0.0.2:40010 is reported as a "pin" (a false hazard; enforce with "pin"
+# in enforce.block would refuse it), and one of 127.0.0.1:40010 as a
+# model_divergence (predicted EADDRINUSE, kernel: success).
+t_known_vsftpd_pasv_port_after_time_wait() {
+	mkdir -p "$WORK/ftp/pub" /var/run/vsftpd/empty
+	chmod 755 "$WORK" "$WORK/ftp"
+	head -c 262144 /dev/urandom >"$WORK/ftp/pub/blob"
+	cat >"$WORK/vsftpd.conf" <<EOF
+listen=YES
+listen_port=2121
+background=NO
+anonymous_enable=YES
+no_anon_password=YES
+anon_root=$WORK/ftp
+pasv_min_port=40010
+pasv_max_port=40010
+seccomp_sandbox=NO
+secure_chroot_dir=/var/run/vsftpd/empty
+EOF
+	local env a
+	read -ra env <<<"$(shim vsftpd)"
+	spawn vsftpd "${env[@]}" -- vsftpd "$WORK/vsftpd.conf"
+	wait_listen 2121 || return 1
+	for a in 127.0.0.1 127.0.0.2 127.0.0.1; do
+		expect "download via $a" "$(curl -sS "ftp://$a:2121/pub/blob" | sha)" "$(sha "$WORK/ftp/pub/blob")"
+	done
+	finish vsftpd TERM
+	expect "PASV binds" "$(binds_of vsftpd | grep -c '^bind .* 40010$')" 3
+	expect "hazards" "$(jq -r 'select((.bindguard.hazard // "none") != "none") | .message' "$WORK/vsftpd.jsonl")" ""
+	expect "model divergences" "$(events_of "$WORK/vsftpd.jsonl" model_divergence | jq -r .message)" ""
+}
+
 # ---- python3 -m http.server ------------------------------------------------------------
 # Bound to [::] (its DualStackServer turns IPV6_V6ONLY off): clients over 127.0.0.1 and ::1.
 t_python_http_server() {
@@ -492,4 +533,10 @@ runpy.run_module("http.server", run_name="__main__", alter_sys=True)' "$WORK/www
 	echo "# python http.server: 8 requests, 6 x 3 MiB; events: $(figures python)"
 }
 
+known=known_vsftpd_pasv_port_after_time_wait
+if [ -z "${KNOWN:-}" ]; then
+	SKIP="${SKIP:-} $known"
+	echo "# not run: $known (a known shim issue; KNOWN=1 runs it)"
+fi
+export SKIP
 EXTRA_FUNCS="nginx_conf nginx_work redis_work vsftpd_conf vsftpd_work" run_tests services 60
