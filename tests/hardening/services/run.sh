@@ -58,6 +58,8 @@ helpers() {
 		for p in $(cat "$WORK/pids" 2>/dev/null); do kill -KILL -- -"$p" 2>/dev/null; done
 		wait 2>/dev/null
 	}
+	# the runner's timeout stops the test's shell: take the services along
+	trap 'stop_all; exit 124' TERM
 	# wait_listen PORT [COUNT]: until COUNT TCP listeners on PORT (5 s at most)
 	wait_listen() {
 		local i
