@@ -166,8 +166,9 @@ t_nginx_static_and_proxy() {
 		spawn $run "${env[@]}" -- nginx -c "$WORK/nginx.conf" -p "$WORK"
 		wait_listen 8080 2 && wait_listen 8081 && wait_listen 8083 2 || return 1
 		nginx_work >"$WORK/$run.txt"
-		cp "$WORK/nginx-access.log" "$WORK/$run-access.log"
 		finish $run QUIT # graceful: workers exit through exit(), so their stop events too
+		# after the workers are gone: a worker logs a request after it answered it
+		cp "$WORK/nginx-access.log" "$WORK/$run-access.log"
 	done
 	local b k
 	b=$(sha "$WORK/www/blob")
