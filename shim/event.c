@@ -71,7 +71,9 @@ static cJSON *envelope(const char *action, const char *kind, const char *outcome
 	cJSON *log = cJSON_AddObjectToObject(o, "log");
 	cJSON_AddStringToObject(log, "level", levels[sev]);
 	cJSON *p = cJSON_AddObjectToObject(o, "process");
-	cJSON_AddNumberToObject(p, "pid", proc.pid);
+	/* getpid(), not proc.pid: a child made by a raw clone() syscall (vsftpd's
+	 * sessions) passes no fork() wrapper, and would log its parent's pid */
+	cJSON_AddNumberToObject(p, "pid", getpid());
 	cJSON_AddStringToObject(p, "name", proc.name);
 	cJSON *th = cJSON_AddObjectToObject(p, "thread");
 	cJSON_AddNumberToObject(th, "id", gettid());

@@ -130,14 +130,25 @@ void bg_sink_write(enum bg_severity sev, const char *line, size_t len)
 	case SINK_FILE:
 		pthread_mutex_lock(&sink.lock);
 		if (!file_current()) {
-			if (sink.fd >= 0) {
-				struct stat fs;
-				/* close only a descriptor that is still ours */
-				if (fstat(sink.fd, &fs) == 0 && fs.st_dev == sink.dev &&
-				    fs.st_ino == sink.ino)
-					bg_real.close(sink.fd);
-			}
+			struct stat fs;
+			int old = sink.fd;
+			dev_t dev = sink.dev;
+			ino_t ino = sink.ino;
+			/* a descriptor that is still ours (not one the application reused) */
+			bool ours = old >= 0 && fstat(old, &fs) == 0 && fs.st_dev == dev &&
+				    fs.st_ino == ino;
 			file_open();
+			if (sink.fd >= 0) {
+				if (ours)
+					bg_real.close(old);
+			} else if (ours) {
+				/* the path cannot be opened (after chroot() or a drop of
+				 * privileges, or a rotation into a missing directory): keep
+				 * writing to the file we have rather than dropping events */
+				sink.fd = old;
+				sink.dev = dev;
+				sink.ino = ino;
+			}
 		}
 		ok = sink.fd >= 0 && room_for(sink.fd, len) && write_all(sink.fd, line, len);
 		pthread_mutex_unlock(&sink.lock);
