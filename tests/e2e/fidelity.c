@@ -107,6 +107,60 @@ int main(void)
 	KEEP("close-ok", close(a));
 	CALL("close-twice", close(a));
 	CALL("close-ebadf", close(-1));
+
+	/* every wrapped function fails, on tracked TCP sockets too */
+	CALL("socket-eprotonosupport", socket(AF_INET, SOCK_STREAM, IPPROTO_UDP));
+	struct sockaddr_in eph = v4("127.0.0.1", 40001); /* in the default range: the kernel's view */
+	int e1 = socket(AF_INET, SOCK_STREAM, 0), e2 = socket(AF_INET, SOCK_STREAM, 0);
+	KEEP("bind-ephemeral-ok", bind(e1, (struct sockaddr *)&eph, sizeof(eph)));
+	CALL("bind-ephemeral-eaddrinuse", bind(e2, (struct sockaddr *)&eph, sizeof(eph)));
+	KEEP("listen-ephemeral-ok", listen(e1, 4));
+	CALL("listen-enotsock", listen(pipefd[1], 1));
+	CALL("listen-connected-einval", listen(c2, 1));
+	CALL("connect-ebadf", connect(-1, (struct sockaddr *)&lo, sizeof(lo)));
+	CALL("connect-enotsock", connect(pipefd[1], (struct sockaddr *)&lo, sizeof(lo)));
+	CALL("connect-short-len", connect(e2, (struct sockaddr *)&lo, 4));
+	/* a listener whose accept queue is full drops SYNs: the connect stays pending */
+	struct sockaddr_in full = v4("127.0.0.1", 7004);
+	int q = socket(AF_INET, SOCK_STREAM, 0);
+	int q1 = socket(AF_INET, SOCK_STREAM, 0);
+	bind(q, (struct sockaddr *)&full, sizeof(full));
+	listen(q, 0);
+	connect(q1, (struct sockaddr *)&full, sizeof(full));
+	int nb = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	CALL("connect-einprogress", connect(nb, (struct sockaddr *)&full, sizeof(full)));
+	CALL("connect-ealready", connect(nb, (struct sockaddr *)&full, sizeof(full)));
+	struct sockaddr unspec = {.sa_family = AF_UNSPEC};
+	KEEP("connect-unspec-disconnect", connect(nb, &unspec, sizeof(unspec)));
+	CALL("accept-ebadf", accept(-1, NULL, NULL));
+	CALL("accept-enotsock", accept(pipefd[1], NULL, NULL));
+	CALL("accept-tcp-not-listening", accept(e2, NULL, NULL));
+	CALL("accept4-eagain", accept4(s, NULL, NULL, SOCK_CLOEXEC));
+	CALL("shutdown-ebadf", shutdown(-1, SHUT_RDWR));
+	CALL("shutdown-enotsock", shutdown(pipefd[1], SHUT_RDWR));
+	CALL("shutdown-einval-how", shutdown(c2, 7));
+	CALL("shutdown-tcp-enotconn", shutdown(e2, SHUT_WR));
+	CALL("setsockopt-ebadf", setsockopt(-1, SOL_SOCKET, SO_REUSEADDR, &(int){1}, sizeof(int)));
+	CALL("setsockopt-enotsock",
+	     setsockopt(pipefd[1], SOL_SOCKET, SO_REUSEADDR, &(int){1}, sizeof(int)));
+	CALL("setsockopt-tcp-short", setsockopt(e2, SOL_SOCKET, SO_REUSEPORT, &(int){1}, 1));
+	CALL("setsockopt-v6only-on-v4", setsockopt(e2, IPPROTO_IPV6, IPV6_V6ONLY, &(int){1}, 4));
+	CALL("setsockopt-bindtodev-enodev", setsockopt(e2, SOL_SOCKET, SO_BINDTODEVICE, "nope0", 6));
+	CALL("dup2-newfd-ebadf", dup2(s, -1));
+	CALL("dup3-einval-flags", dup3(s, 60, 0x1234));
+	CALL("dup3-ebadf", dup3(-1, 60, 0));
+	KEEP("dup3-cloexec-ok", dup3(s, 60, O_CLOEXEC));
+	KEEP("close-dup3-ok", close(60));
+	CALL("fcntl-dupfd-einval", fcntl(s, F_DUPFD, -1));
+	KEEP("fcntl-dupfd-cloexec-ok", fcntl(s, F_DUPFD_CLOEXEC, 70));
+	CALL("fcntl-setfl-ebadf", fcntl(-1, F_SETFL, O_NONBLOCK));
+	CALL("close-range-einval-flags", close_range(900, 901, 0x4000));
+	KEEP("close-range-cloexec-ok", close_range(70, 70, CLOSE_RANGE_CLOEXEC));
+	KEEP("close-range-ok", close_range(70, 80, 0));
+	CALL("close-range-closed", fcntl(70, F_GETFD));
+	KEEP("closefrom-ok", (closefrom(900), 0));
+	KEEP("closefrom-kept-lower", fcntl(s, F_GETFD));
+	KEEP("close-tcp-ok", close(e2));
 	KEEP("close-pipe", close(pipefd[0]));
 	return 0;
 }
