@@ -64,8 +64,11 @@ static pid_t self_tid(void)
 
 bool bg_active(void)
 {
-	if (atomic_load_explicit(&g.init, memory_order_acquire) != 2)
+	if (atomic_load_explicit(&g.init, memory_order_acquire) != 2) {
+		int saved = errno; /* setting up (config, log, kernel) must not show */
 		bg_init();
+		errno = saved;
+	}
 	return atomic_load_explicit(&g.init, memory_order_acquire) == 2 && g.active;
 }
 
