@@ -76,8 +76,19 @@ static bool file_current(void)
 	return true;
 }
 
+/* A child of fork() has one thread: a lock another thread of the parent held
+ * at the fork (writing a line) would never be released. Start it afresh;
+ * fork itself never waits for a write. */
+static void sink_atfork_child(void)
+{
+	sink.lock = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER;
+}
+
 void bg_sink_init(const char *dest)
 {
+	static atomic_flag registered = ATOMIC_FLAG_INIT;
+	if (!atomic_flag_test_and_set(&registered))
+		pthread_atfork(NULL, NULL, sink_atfork_child);
 	pthread_mutex_lock(&sink.lock);
 	if (strcmp(dest, "syslog") == 0) {
 		sink.kind = SINK_SYSLOG;
