@@ -291,10 +291,18 @@ static int role_closerange(int argc, char **argv, char *self)
 	if (argc < 3)
 		return 2;
 	const char *variant = argv[2];
+	/* the sockets that bind again come first: closing must not be undone
+	 * by a new socket() that happens to reuse a closed fd number */
+	int t[3];
+	for (int i = 0; i < 3; i++)
+		if ((t[i] = socket(AF_INET, SOCK_STREAM, 0)) < 0)
+			die("socket");
 	int s0 = listener(7102, true), s1 = listener(7100, true), s2 = listener(7101, false);
-	if (!(s0 < s1 && s1 < s2))
+	if (!(t[2] < s0 && s0 < s1 && s1 < s2))
 		die("fd order");
 	say("fds %d %d %d", s0, s1, s2);
+	struct sockaddr_in a[3] = {v4("127.0.0.1", 7100), v4("127.0.0.1", 7101),
+				   v4("127.0.0.1", 7102)};
 	int r;
 	if (strcmp(variant, "close_range") == 0) {
 		r = close_range((unsigned)s1, ~0U, 0);
@@ -305,9 +313,9 @@ static int role_closerange(int argc, char **argv, char *self)
 		r = close_range((unsigned)s1, ~0U, CLOSE_RANGE_CLOEXEC);
 		say("%s %s", variant, res(r));
 		/* still open until exec: the port is still taken */
-		int t;
-		say("bind 7100 %s", res(bind_new("127.0.0.1", 7100, &t)));
-		close(t);
+		say("bind 7100 %s", res(bind(t[0], (struct sockaddr *)&a[0], sizeof(a[0]))));
+		for (int i = 0; i < 3; i++)
+			close(t[i]);
 		char buf[16];
 		snprintf(buf, sizeof(buf), "%d", s0);
 		setenv("LC_S0", buf, 1);
@@ -317,9 +325,9 @@ static int role_closerange(int argc, char **argv, char *self)
 		return 2;
 	}
 	say("%s %s", variant, res(r));
-	say("bind 7100 %s", res(bind_new("127.0.0.1", 7100, NULL)));
-	say("bind 7101 %s", res(bind_new("127.0.0.1", 7101, NULL)));
-	say("bind 7102 %s", res(bind_new("127.0.0.1", 7102, NULL)));
+	for (int i = 0; i < 3; i++)
+		say("bind %d %s", 7100 + i,
+		    res(bind(t[i], (struct sockaddr *)&a[i], sizeof(a[i]))));
 	return 0;
 }
 

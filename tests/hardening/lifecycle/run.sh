@@ -19,11 +19,16 @@ for b in lifecycle-roles lifecycle-fork fidelity libbindguard.so bindguard-actor
 done
 BUILD=$(cd "$BUILD" && pwd)
 export BUILD here FILTER
-export ACTOR="$BUILD/bindguard-actor" SHIM="$BUILD/libbindguard.so"
+# PRELOAD_PREFIX: a library to preload first (the ASan runtime, for an ASan shim)
+export ACTOR="$BUILD/bindguard-actor" SHIM="${PRELOAD_PREFIX:-}$BUILD/libbindguard.so"
 export ROLES="$BUILD/lifecycle-roles" FORK="$BUILD/lifecycle-fork"
 export SCHEMA_CHECK="$here/build/schema-check" EVENT_SCHEMA="$here/conf/bindguard-event.schema.json"
 [ -x "$SCHEMA_CHECK" ] || SCHEMA_CHECK="$BUILD/schema-check"
 export NFORKS=${NFORKS:-500}
+# under ASan (PRELOAD_PREFIX=libasan), a fork child's first malloc (the shim's
+# event) can hang on libasan's allocator lock, which fork does not reset
+[ -n "${PRELOAD_PREFIX:-}" ] &&
+	SKIP="${SKIP:-} fork_under_threads_and_signals_never_deadlocks fork_under_threads_with_syslog_never_deadlocks"
 
 helpers() {
 	source "$here/tools/scenario.sh"
@@ -305,4 +310,4 @@ t_fidelity_matrix_identical_with_and_without_the_shim() {
 	echo "#   fidelity: $(wc -l <<<"$plain") cases ($(grep -c '^first-' <<<"$plain") as the first call of a fresh image)"
 }
 
-run_tests lifecycle 60
+run_tests lifecycle 30
