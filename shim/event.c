@@ -49,17 +49,40 @@ void bg_format_endpoint(char *buf, unsigned len, uint8_t family, const struct in
 		snprintf(buf, len, "%s:%u", ip, port);
 }
 
+/* "YYYY-MM-DDTHH:MM:SS.uuuuuuZ" by arithmetic (days to civil date, H. Hinnant's
+ * algorithm). Not gmtime_r: it takes glibc's tzset lock, which a child of
+ * fork() finds held forever if another thread of the parent had it. */
+static void utc_stamp(char *buf, size_t len, const struct timespec *ts)
+{
+	long long days = ts->tv_sec / 86400, rem = ts->tv_sec % 86400;
+	if (rem < 0) {
+		rem += 86400;
+		days--;
+	}
+	long long z = days + 719468;
+	long long era = (z >= 0 ? z : z - 146096) / 146097;
+	unsigned doe = (unsigned)(z - era * 146097);
+	unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	long long y = (long long)yoe + era * 400;
+	unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	unsigned mp = (5 * doy + 2) / 153;
+	unsigned d = doy - (153 * mp + 2) / 5 + 1;
+	unsigned m = mp < 10 ? mp + 3 : mp - 9;
+	if (m <= 2)
+		y++;
+	snprintf(buf, len, "%04lld-%02u-%02uT%02u:%02u:%02u.%06ldZ", y, m, d,
+		 (unsigned)(rem / 3600), (unsigned)(rem / 60 % 60), (unsigned)(rem % 60),
+		 ts->tv_nsec / 1000);
+}
+
 static cJSON *envelope(const char *action, const char *kind, const char *outcome,
 		       enum bg_severity sev)
 {
 	static const char *const levels[] = {"debug", "info", "warning", "error"};
 	struct timespec ts;
-	struct tm tm;
-	char stamp[40];
+	char stamp[96];
 	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	size_t n = strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(stamp + n, sizeof(stamp) - n, ".%06ldZ", ts.tv_nsec / 1000);
+	utc_stamp(stamp, sizeof(stamp), &ts);
 
 	cJSON *o = cJSON_CreateObject();
 	cJSON_AddStringToObject(o, "@timestamp", stamp);

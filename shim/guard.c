@@ -83,8 +83,10 @@ static void await_init(void)
 bool bg_active(void)
 {
 	if (atomic_load_explicit(&g.init, memory_order_acquire) != 2) {
+		int saved = errno; /* setting up (config, log, kernel) must not show */
 		bg_init();
 		await_init();
+		errno = saved;
 	}
 	return atomic_load_explicit(&g.init, memory_order_acquire) == 2 && g.active;
 }

@@ -9,9 +9,13 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
+#include <sys/un.h>
 #include <syslog.h>
 #include <unistd.h>
 
@@ -76,12 +80,22 @@ static bool file_current(void)
 	return true;
 }
 
+/* A child of fork() has one thread: a lock another thread of the parent held
+ * at the fork (writing a line) would never be released. Start it afresh;
+ * fork itself never waits for a write. */
+static void sink_atfork_child(void)
+{
+	sink.lock = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER;
+}
+
 void bg_sink_init(const char *dest)
 {
+	static atomic_flag registered = ATOMIC_FLAG_INIT;
+	if (!atomic_flag_test_and_set(&registered))
+		pthread_atfork(NULL, NULL, sink_atfork_child);
 	pthread_mutex_lock(&sink.lock);
 	if (strcmp(dest, "syslog") == 0) {
 		sink.kind = SINK_SYSLOG;
-		openlog("bindguard", LOG_PID, LOG_DAEMON);
 	} else if (dest[0] == '/') {
 		sink.kind = SINK_FILE;
 		strncpy(sink.path, dest, sizeof(sink.path) - 1);
@@ -112,6 +126,31 @@ static bool write_all(int fd, const char *line, size_t len)
 	return n == (ssize_t)len;
 }
 
+/* Not syslog(3): openlog() state is the application's (ours would rename its
+ * messages, its would rename ours), and syslog() takes glibc locks (its own,
+ * the tzset lock) that a child of fork() may find held forever. One datagram
+ * a line to /dev/log, "<PRI>bindguard[PID]: LINE", from a socket of its own;
+ * the daemon stamps the time. Never waits for a slow daemon. */
+static bool syslog_send(enum bg_severity sev, const char *line, size_t len)
+{
+	static const int prio[] = {LOG_DEBUG, LOG_INFO, LOG_WARNING, LOG_ERR};
+	if (len && line[len - 1] == '\n')
+		len--;
+	char head[64];
+	int n = snprintf(head, sizeof(head), "<%d>bindguard[%d]: ", LOG_DAEMON | prio[sev],
+			 (int)getpid());
+	int fd = bg_real.socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return false;
+	struct sockaddr_un to = {.sun_family = AF_UNIX, .sun_path = "/dev/log"};
+	struct iovec iov[2] = {{head, (size_t)n}, {(void *)line, len}};
+	struct msghdr m = {
+		.msg_name = &to, .msg_namelen = sizeof(to), .msg_iov = iov, .msg_iovlen = 2};
+	ssize_t sent = sendmsg(fd, &m, MSG_DONTWAIT | MSG_NOSIGNAL);
+	bg_real.close(fd);
+	return sent == (ssize_t)((size_t)n + len);
+}
+
 void bg_sink_write(enum bg_severity sev, const char *line, size_t len)
 {
 	int saved = errno;
@@ -120,13 +159,9 @@ void bg_sink_write(enum bg_severity sev, const char *line, size_t len)
 	case SINK_STDERR:
 		ok = write_all(STDERR_FILENO, line, len);
 		break;
-	case SINK_SYSLOG: {
-		static const int prio[] = {LOG_DEBUG, LOG_INFO, LOG_WARNING, LOG_ERR};
-		syslog(prio[sev], "%.*s", (int)(len && line[len - 1] == '\n' ? len - 1 : len),
-		       line);
-		ok = true;
+	case SINK_SYSLOG:
+		ok = syslog_send(sev, line, len);
 		break;
-	}
 	case SINK_FILE:
 		pthread_mutex_lock(&sink.lock);
 		if (!file_current()) {

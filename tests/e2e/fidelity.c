@@ -1,7 +1,9 @@
 /* fidelity: a matrix of socket calls, many of them failing on purpose, each
  * printed as "NAME RESULT ERRNO". Run with and without the shim (audit mode):
  * the two outputs must be identical, errno included, and errno must survive
- * a successful call untouched.
+ * a successful call untouched. The "first-" cases run in a fresh image each
+ * (the program re-executes itself), where the call is the first the shim
+ * sees: the one that sets the shim up. Their sockets come from raw syscalls.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -10,7 +12,10 @@
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
+#include <stdlib.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static void show(const char *name, long r)
@@ -47,8 +52,123 @@ static struct sockaddr_in v4(const char *ip, int port)
 	return a;
 }
 
-int main(void)
+/* ---- the first call a fresh image makes --------------------------------------------- */
+
+static int raw_socket(int type)
 {
+	return (int)syscall(SYS_socket, AF_INET, type, 0);
+}
+
+static int raw_listener(int port)
+{
+	struct sockaddr_in a = v4("127.0.0.1", port);
+	int fd = raw_socket(SOCK_STREAM);
+	if (syscall(SYS_bind, fd, &a, sizeof(a)) != 0 || syscall(SYS_listen, fd, 8) != 0)
+		exit(3);
+	return fd;
+}
+
+/* a listener on port with one connection waiting to be accepted */
+static int raw_pending(int port)
+{
+	int l = raw_listener(port);
+	struct sockaddr_in a = v4("127.0.0.1", port);
+	if (syscall(SYS_connect, raw_socket(SOCK_STREAM), &a, sizeof(a)) != 0)
+		exit(3);
+	return l;
+}
+
+static const char *const first_cases[] = {
+	"first-socket-ok",	 "first-socket-eafnosupport", "first-bind-ok",
+	"first-bind-eaddrinuse", "first-listen-ok",	      "first-listen-enotsock",
+	"first-connect-ok",	 "first-connect-refused",     "first-connect-einprogress",
+	"first-accept-ok",	 "first-accept4-ok",	      "first-accept4-einval",
+	"first-setsockopt-ok",	 "first-setsockopt-einval",
+};
+
+static int first_call(const char *name)
+{
+	int n = 0;
+	while (n < (int)(sizeof(first_cases) / sizeof(first_cases[0])) &&
+	       strcmp(first_cases[n], name) != 0)
+		n++;
+	int port = 7020 + n;
+	struct sockaddr_in a = v4("127.0.0.1", port), refused = v4("127.0.0.1", 7009);
+	int fd = raw_socket(SOCK_STREAM);
+	switch (n) {
+	case 0:
+		KEEP(name, socket(AF_INET, SOCK_STREAM, 0));
+		break;
+	case 1:
+		CALL(name, socket(12345, SOCK_STREAM, 0));
+		break;
+	case 2:
+		KEEP(name, bind(fd, (struct sockaddr *)&a, sizeof(a)));
+		break;
+	case 3:
+		raw_listener(port);
+		CALL(name, bind(fd, (struct sockaddr *)&a, sizeof(a)));
+		break;
+	case 4:
+		syscall(SYS_bind, fd, &a, sizeof(a));
+		KEEP(name, listen(fd, 4));
+		break;
+	case 5:
+		CALL(name, listen(STDIN_FILENO, 4));
+		break;
+	case 6:
+		raw_listener(port);
+		KEEP(name, connect(fd, (struct sockaddr *)&a, sizeof(a)));
+		break;
+	case 7:
+		CALL(name, connect(fd, (struct sockaddr *)&refused, sizeof(refused)));
+		break;
+	case 8:
+		fd = raw_socket(SOCK_STREAM | SOCK_NONBLOCK);
+		raw_listener(port);
+		CALL(name, connect(fd, (struct sockaddr *)&a, sizeof(a)));
+		break;
+	case 9:
+		KEEP(name, accept(raw_pending(port), NULL, NULL));
+		break;
+	case 10:
+		KEEP(name, accept4(raw_pending(port), NULL, NULL, SOCK_CLOEXEC));
+		break;
+	case 11:
+		CALL(name, accept4(raw_pending(port), NULL, NULL, 0x7fff0000));
+		break;
+	case 12:
+		KEEP(name, setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &(int){1}, sizeof(int)));
+		break;
+	case 13:
+		CALL(name, setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &(int){1}, 1));
+		break;
+	default:
+		return 2;
+	}
+	return 0;
+}
+
+static void first_calls(void)
+{
+	for (unsigned i = 0; i < sizeof(first_cases) / sizeof(first_cases[0]); i++) {
+		fflush(stdout);
+		pid_t pid = fork();
+		if (pid == 0) {
+			execl("/proc/self/exe", "fidelity", first_cases[i], (char *)NULL);
+			_exit(127);
+		}
+		int st = 0;
+		if (pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st))
+			printf("%-28s did not run (status %d)\n", first_cases[i], st);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	if (argc > 1)
+		return first_call(argv[1]);
+
 	struct sockaddr_in lo = v4("127.0.0.1", 7001), far = v4("192.0.2.1", 7002);
 	struct sockaddr_in6 six;
 	memset(&six, 0, sizeof(six));
@@ -107,6 +227,63 @@ int main(void)
 	KEEP("close-ok", close(a));
 	CALL("close-twice", close(a));
 	CALL("close-ebadf", close(-1));
+
+	/* every wrapped function fails, on tracked TCP sockets too */
+	CALL("socket-eprotonosupport", socket(AF_INET, SOCK_STREAM, IPPROTO_UDP));
+	struct sockaddr_in eph =
+		v4("127.0.0.1", 40001); /* in the default range: the kernel's view */
+	int e1 = socket(AF_INET, SOCK_STREAM, 0), e2 = socket(AF_INET, SOCK_STREAM, 0);
+	KEEP("bind-ephemeral-ok", bind(e1, (struct sockaddr *)&eph, sizeof(eph)));
+	CALL("bind-ephemeral-eaddrinuse", bind(e2, (struct sockaddr *)&eph, sizeof(eph)));
+	KEEP("listen-ephemeral-ok", listen(e1, 4));
+	CALL("listen-enotsock", listen(pipefd[1], 1));
+	CALL("listen-connected-einval", listen(c2, 1));
+	CALL("connect-ebadf", connect(-1, (struct sockaddr *)&lo, sizeof(lo)));
+	CALL("connect-enotsock", connect(pipefd[1], (struct sockaddr *)&lo, sizeof(lo)));
+	CALL("connect-short-len", connect(e2, (struct sockaddr *)&lo, 4));
+	/* a listener whose accept queue is full drops SYNs: the connect stays pending */
+	struct sockaddr_in full = v4("127.0.0.1", 7004);
+	int q = socket(AF_INET, SOCK_STREAM, 0);
+	int q1 = socket(AF_INET, SOCK_STREAM, 0);
+	bind(q, (struct sockaddr *)&full, sizeof(full));
+	listen(q, 0);
+	connect(q1, (struct sockaddr *)&full, sizeof(full));
+	int nb = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	CALL("connect-einprogress", connect(nb, (struct sockaddr *)&full, sizeof(full)));
+	CALL("connect-ealready", connect(nb, (struct sockaddr *)&full, sizeof(full)));
+	struct sockaddr unspec = {.sa_family = AF_UNSPEC};
+	KEEP("connect-unspec-disconnect", connect(nb, &unspec, sizeof(unspec)));
+	CALL("accept-ebadf", accept(-1, NULL, NULL));
+	CALL("accept-enotsock", accept(pipefd[1], NULL, NULL));
+	CALL("accept-tcp-not-listening", accept(e2, NULL, NULL));
+	CALL("accept4-eagain", accept4(s, NULL, NULL, SOCK_CLOEXEC));
+	CALL("shutdown-ebadf", shutdown(-1, SHUT_RDWR));
+	CALL("shutdown-enotsock", shutdown(pipefd[1], SHUT_RDWR));
+	CALL("shutdown-einval-how", shutdown(c2, 7));
+	CALL("shutdown-tcp-enotconn", shutdown(e2, SHUT_WR));
+	CALL("setsockopt-ebadf", setsockopt(-1, SOL_SOCKET, SO_REUSEADDR, &(int){1}, sizeof(int)));
+	CALL("setsockopt-enotsock",
+	     setsockopt(pipefd[1], SOL_SOCKET, SO_REUSEADDR, &(int){1}, sizeof(int)));
+	CALL("setsockopt-tcp-short", setsockopt(e2, SOL_SOCKET, SO_REUSEPORT, &(int){1}, 1));
+	CALL("setsockopt-v6only-on-v4", setsockopt(e2, IPPROTO_IPV6, IPV6_V6ONLY, &(int){1}, 4));
+	CALL("setsockopt-bindtodev-enodev",
+	     setsockopt(e2, SOL_SOCKET, SO_BINDTODEVICE, "nope0", 6));
+	CALL("dup2-newfd-ebadf", dup2(s, -1));
+	CALL("dup3-einval-flags", dup3(s, 60, 0x1234));
+	CALL("dup3-ebadf", dup3(-1, 60, 0));
+	KEEP("dup3-cloexec-ok", dup3(s, 60, O_CLOEXEC));
+	KEEP("close-dup3-ok", close(60));
+	CALL("fcntl-dupfd-einval", fcntl(s, F_DUPFD, -1));
+	KEEP("fcntl-dupfd-cloexec-ok", fcntl(s, F_DUPFD_CLOEXEC, 70));
+	CALL("fcntl-setfl-ebadf", fcntl(-1, F_SETFL, O_NONBLOCK));
+	CALL("close-range-einval-flags", close_range(900, 901, 0x4000));
+	KEEP("close-range-cloexec-ok", close_range(70, 70, CLOSE_RANGE_CLOEXEC));
+	KEEP("close-range-ok", close_range(70, 80, 0));
+	CALL("close-range-closed", fcntl(70, F_GETFD));
+	KEEP("closefrom-ok", (closefrom(900), 0));
+	KEEP("closefrom-kept-lower", fcntl(s, F_GETFD));
+	KEEP("close-tcp-ok", close(e2));
+	first_calls();
 	KEEP("close-pipe", close(pipefd[0]));
 	return 0;
 }
