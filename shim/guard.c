@@ -22,6 +22,7 @@
 #include "kernel.h"
 #include "libc.h"
 #include "policy.h"
+#include "selfcheck.h"
 
 #define MAX_KSOCKS 256
 
@@ -78,8 +79,18 @@ static void at_exit(void)
 {
 	if (atomic_load(&g.init) != 2 || !g.active)
 		return;
-	struct bg_counters c = {g.n.binds, g.n.hazards, g.n.blocked, g.n.divergences, g.n.sockets};
+	struct bg_counters c = {.binds = g.n.binds,
+				.hazards = g.n.hazards,
+				.blocked = g.n.blocked,
+				.divergences = g.n.divergences,
+				.sockets = g.n.sockets};
+	bg_self_check(&c); /* BINDGUARD_SELF_CHECK=1 only */
 	bg_event_stop(&c);
+}
+
+struct bg_table *bg_model_table(void)
+{
+	return g.table;
 }
 
 /* Is this whole program switched off by its first applicable rule (one with
