@@ -36,6 +36,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -542,6 +543,9 @@ static int ss_count(void)
 
 int main(int argc, char **argv)
 {
+	/* the shim is loaded already; children (ss, and under TSan its
+	 * symbolizer, which cannot load a TSan-built shim) start without it */
+	unsetenv("LD_PRELOAD");
 	bool want_ss = false;
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--threads") && i + 1 < argc)
@@ -560,6 +564,14 @@ int main(int argc, char **argv)
 	if (nthreads < 1 || nthreads > MAX_THREADS)
 		nthreads = 16;
 	read_range();
+	struct rlimit rl; /* room for the private blocks of fd numbers */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < PRIV_BASE + MAX_THREADS * PRIV_N) {
+		rl.rlim_cur = PRIV_BASE + MAX_THREADS * PRIV_N;
+		if (rl.rlim_max < rl.rlim_cur)
+			rl.rlim_max = rl.rlim_cur;
+		if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+			die("setrlimit(RLIMIT_NOFILE)");
+	}
 	for (int i = 0; i < POOL; i++)
 		atomic_init(&pool[i], -1);
 	/* the IPv4 server inside the range (its children are tracked), the
