@@ -288,8 +288,9 @@ void bg_event_divergence(const char *action, uint8_t family, const struct in6_ad
 static cJSON *sock_view_json(const struct bg_sock_view *v, char *text, size_t len)
 {
 	cJSON *o = cJSON_CreateObject();
-	char ep[80];
-	bg_format_endpoint(ep, sizeof(ep), v->family, &v->addr, v->port);
+	char ep[80] = "";
+	if (v->tcp)
+		bg_format_endpoint(ep, sizeof(ep), v->family, &v->addr, v->port);
 	cJSON_AddBoolToObject(o, "tcp", v->tcp);
 	if (v->bound_known)
 		cJSON_AddNumberToObject(o, "port", v->port);
@@ -299,9 +300,11 @@ static cJSON *sock_view_json(const struct bg_sock_view *v, char *text, size_t le
 	cJSON_AddBoolToObject(o, "connected", v->connected);
 	cJSON_AddBoolToObject(o, "listening", v->listening);
 	cJSON_AddStringToObject(o, "state", bg_tcp_state_name(v->state));
-	snprintf(text, len, "%s%s %s%s%s", v->tcp ? "" : "not TCP, ", ep,
-		 bg_tcp_state_name(v->state), v->connected ? " connected" : "",
-		 v->listening ? " listening" : "");
+	if (!v->tcp)
+		snprintf(text, len, "not a TCP socket");
+	else
+		snprintf(text, len, "%s %s%s%s", ep, bg_tcp_state_name(v->state),
+			 v->connected ? " connected" : "", v->listening ? " listening" : "");
 	return o;
 }
 

@@ -1,5 +1,6 @@
 # ---- hardening: threads and signals (issue 4, items 1, 3 and the TSan half of 8) ----
 # $(BUILD)/threads-stress    16 threads on fd numbers that move between them (self-check verdict)
+# $(BUILD)/threads-cases    single-threaded sequences the self-check must pass, or must catch
 # $(BUILD)/threads-sigstorm  bind/listen/close loops under a timer-signal storm whose
 #                            handlers close() sockets and pipes
 # $(BUILD)/threads-nolock    closes 100,000 non-socket fds while threads-counter.so counts
@@ -11,6 +12,9 @@ TSAN_FLAGS := -std=gnu11 -fvisibility=hidden $(WARN) -g -O1 -fno-omit-frame-poin
 
 $(BUILD)/threads-stress: $(THREADS_DIR)/stress.c | $(BUILD)
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) -o $@ $< -lpthread
+
+$(BUILD)/threads-cases: $(THREADS_DIR)/cases.c | $(BUILD)
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) -o $@ $<
 
 $(BUILD)/threads-sigstorm: $(THREADS_DIR)/sigstorm.c | $(BUILD)
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) -o $@ $< -lpthread -lrt
@@ -33,5 +37,5 @@ $(TSAN_BUILD)/threads-stress: $(THREADS_DIR)/stress.c
 	@mkdir -p $(TSAN_BUILD)
 	clang $(TSAN_FLAGS) -o $@ $< -lpthread
 
-HARDENING_BINS += $(BUILD)/threads-stress $(BUILD)/threads-sigstorm $(BUILD)/threads-nolock \
+HARDENING_BINS += $(BUILD)/threads-stress $(BUILD)/threads-cases $(BUILD)/threads-sigstorm $(BUILD)/threads-nolock \
 	$(BUILD)/threads-counter.so $(TSAN_BUILD)/libbindguard.so $(TSAN_BUILD)/threads-stress

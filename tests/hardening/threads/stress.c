@@ -67,9 +67,8 @@ static struct sockaddr_in srv4_addr;
 static struct sockaddr_in6 srv6_addr;
 
 static struct {
-	atomic_ulong ops, sockets, binds_ok, binds_failed, listens_ok, connects_ok,
-		connects_failed, cycles, accepted, closes, dups, handoffs, taken, close_ranges,
-		accept_waits;
+	atomic_ulong ops, sockets, binds_ok, binds_failed, listens_ok, connects_ok, connects_failed,
+		cycles, accepted, closes, dups, handoffs, taken, close_ranges, accept_waits;
 } st;
 
 struct worker {
@@ -557,7 +556,8 @@ int main(int argc, char **argv)
 		else if (!strcmp(argv[i], "--ss"))
 			want_ss = true;
 		else {
-			fprintf(stderr, "usage: stress [--threads N] [--seconds S] [--seed N] [--ss]\n");
+			fprintf(stderr,
+				"usage: stress [--threads N] [--seconds S] [--seed N] [--ss]\n");
 			return 2;
 		}
 	}
@@ -620,10 +620,9 @@ int main(int argc, char **argv)
 	       "fds_held_at_end=%lu ipv6=%s\n",
 	       (unsigned long)st.sockets, (unsigned long)st.binds_ok,
 	       (unsigned long)(st.binds_ok + st.binds_failed), (unsigned long)st.listens_ok,
-	       (unsigned long)st.connects_ok,
-	       (unsigned long)(st.connects_ok + st.connects_failed), (unsigned long)st.cycles,
-	       (unsigned long)st.accepted, (unsigned long)st.closes, (unsigned long)st.dups,
-	       (unsigned long)st.close_ranges, (unsigned long)st.handoffs,
+	       (unsigned long)st.connects_ok, (unsigned long)(st.connects_ok + st.connects_failed),
+	       (unsigned long)st.cycles, (unsigned long)st.accepted, (unsigned long)st.closes,
+	       (unsigned long)st.dups, (unsigned long)st.close_ranges, (unsigned long)st.handoffs,
 	       (unsigned long)st.taken, held, have_v6 ? "yes" : "no");
 	if (want_ss)
 		printf("ss_sockets=%d\n", ss_count());
