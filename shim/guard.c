@@ -356,6 +356,14 @@ static const struct bg_sock *own_sock(const struct bg_sk *o)
 	return (const struct bg_sock *)((const char *)o - offsetof(struct bg_sock, sk));
 }
 
+/* A listen() of a bound socket in progress: bg_guard_listen() sets the
+ * state LISTEN before the call, `listening` after it. The kernel's socket
+ * may be either; the model's state stays LISTEN for the prediction. */
+static bool listen_in_flight(const struct bg_sk *o)
+{
+	return o->kind == BG_KIND_OWN && o->state == BG_TCP_LISTEN && !own_sock(o)->listening;
+}
+
 /* Is model owner o the kernel socket k? */
 static bool owner_is(const struct bg_sk *o, const struct bg_ksock *k)
 {
@@ -366,7 +374,8 @@ static bool owner_is(const struct bg_sk *o, const struct bg_ksock *k)
 		if (kconnected(k))
 			return s->connected && s->dport == k->dport &&
 			       same_addr(&s->daddr, &k->daddr);
-		return !s->connected && s->listening == (k->state == BG_TCP_LISTEN);
+		return !s->connected &&
+		       (listen_in_flight(o) || s->listening == (k->state == BG_TCP_LISTEN));
 	}
 	const struct bg_other *x = (const struct bg_other *)o;
 	if (x->cookie && k->cookie)
@@ -403,7 +412,8 @@ static void sync_port(uint16_t port, struct view *v, bool ephemeral)
 			if (v->match[i] || !owner_is(o, &v->k[i]))
 				continue;
 			v->match[i] = o;
-			o->state = v->k[i].state;
+			if (!listen_in_flight(o))
+				o->state = v->k[i].state;
 			found = true;
 		}
 		/* before 6.6 sock_diag cannot list a socket that is only bound:
@@ -798,15 +808,23 @@ int bg_guard_listen(struct bg_sock *s, int fd, int backlog)
 	if (s->listening)
 		return bg_real.listen(fd, backlog); /* changing the backlog only */
 	/* listen() runs get_port again on the socket itself, already an owner,
-	 * with its state already LISTEN (inet_csk_listen_start) */
+	 * with its state already LISTEN (inet_csk_listen_start); under the lock,
+	 * as other threads' sync_port() read and write the states of owners */
+	if (!bg_lock())
+		return bg_real.listen(fd, backlog); /* re-entered from a signal handler */
 	uint8_t old = s->sk.state;
+	uint16_t port = s->sk.num;
 	s->sk.state = BG_TCP_LISTEN;
-	int r = guarded_get_port(s, fd, "listen", &s->sk, s->sk.num, call_listen, NULL, backlog);
-	if (r != 0)
-		s->sk.state = old;
-	if (r == 0) {
-		s->listening = true;
-		s->sk.reuseport_grouped = s->sk.reuseport;
+	bg_unlock();
+	int r = guarded_get_port(s, fd, "listen", &s->sk, port, call_listen, NULL, backlog);
+	if (bg_lock()) {
+		if (r != 0)
+			s->sk.state = old;
+		else {
+			s->listening = true;
+			s->sk.reuseport_grouped = s->sk.reuseport;
+		}
+		bg_unlock();
 	}
 	return r;
 }
