@@ -849,24 +849,28 @@ void bg_after_connect(struct bg_sock *s, int fd, const struct sockaddr *addr, so
 		bg_unlock();
 		return;
 	}
-	if ((r != 0 && err != EINPROGRESS) || s->connected)
+	if (r != 0 && err != EINPROGRESS)
 		return;
 	struct sockaddr_storage peer;
 	memset(&peer, 0, sizeof(peer));
 	memcpy(&peer, addr, len < sizeof(peer) ? len : sizeof(peer));
 	struct in6_addr local;
 	uint16_t port = 0;
-	bool need_port = !s->sk.tb;
-	if (need_port && (!local_of(fd, &local, &port) || !port))
-		return;
+	bool have_local = local_of(fd, &local, &port) && port;
 	if (!bg_lock())
 		return;
-	s->connected = true;
-	addr_of(&peer, &s->daddr, &s->dport);
-	s->sk.state = r == 0 ? BG_TCP_ESTABLISHED : BG_TCP_SYN_SENT;
-	if (need_port) {
-		s->sk.rcv_saddr = local;
-		bg_hash_connect(g.table, &s->sk, port);
+	if (!s->connected && (s->sk.tb || have_local)) {
+		s->connected = true;
+		addr_of(&peer, &s->daddr, &s->dport);
+		s->sk.state = r == 0 ? BG_TCP_ESTABLISHED : BG_TCP_SYN_SENT;
+		if (!s->sk.tb) {
+			s->sk.rcv_saddr = local;
+			bg_hash_connect(g.table, &s->sk, port);
+		} else if (have_local && !same_addr(&local, &s->sk.rcv_saddr)) {
+			/* tcp_v{4,6}_connect(): a socket bound to a wildcard
+			 * takes its source address (and that address's TB2) */
+			bg_update_saddr(g.table, &s->sk, &local);
+		}
 	}
 	bg_unlock();
 }
