@@ -47,6 +47,7 @@ static struct {
 	struct bg_table *table;
 	pthread_mutex_t lock;
 	atomic_int lock_owner;
+	atomic_ulong changes; /* our sockets' changes to the model, counted */
 	char progname[64];
 	uid_t euid;
 	struct {
@@ -224,6 +225,13 @@ void bg_reap(void)
 
 /* ---- tracking ---------------------------------------------------------------------- */
 
+/* Under the lock: s changed in the model (bound, connected, listening). A
+ * kernel view taken before that cannot tell sync_port() it is gone. */
+static void changed(struct bg_sock *s)
+{
+	s->changed = atomic_fetch_add(&g.changes, 1) + 1;
+}
+
 void bg_track(int fd, struct bg_sock *s)
 {
 	struct bg_sock *old;
@@ -321,6 +329,7 @@ static struct bg_sock *learn(int fd)
 				bg_hash_connect(g.table, &s->sk, port);
 			else
 				bg_bind_commit(g.table, &s->sk, port);
+			changed(s);
 			bg_unlock();
 		}
 	}
@@ -387,6 +396,7 @@ struct view {
 	struct bg_ksock k[MAX_KSOCKS];
 	const struct bg_sk *match[MAX_KSOCKS]; /* model owner of each, after sync */
 	int n;
+	unsigned long changes; /* g.changes before the kernel was asked */
 	enum bg_view source;
 	bool queried;
 };
@@ -417,9 +427,11 @@ static void sync_port(uint16_t port, struct view *v, bool ephemeral)
 			found = true;
 		}
 		/* before 6.6 sock_diag cannot list a socket that is only bound:
-		 * an open one of ours stays an owner */
-		if (!found && o->kind == BG_KIND_OWN && o->state == BG_TCP_CLOSE &&
-		    !own_sock(o)->connected)
+		 * an open one of ours stays an owner; so does one another
+		 * thread changed after this view was taken */
+		if (!found && o->kind == BG_KIND_OWN &&
+		    ((o->state == BG_TCP_CLOSE && !own_sock(o)->connected) ||
+		     own_sock(o)->changed > v->changes))
 			continue;
 		if (!found && ngone < MAX_KSOCKS)
 			gone[ngone++] = o;
@@ -465,6 +477,7 @@ static void sync_port(uint16_t port, struct view *v, bool ephemeral)
 static void query(uint16_t port, struct view *v, uint32_t exclude_inode)
 {
 	memset(v->match, 0, sizeof(v->match));
+	v->changes = atomic_load(&g.changes);
 	v->n = bg_kernel_port_sockets(port, v->k, MAX_KSOCKS, &v->source);
 	if (v->n < 0)
 		v->n = 0;
@@ -698,6 +711,7 @@ static int guarded_get_port(struct bg_sock *s, int fd, const char *action, struc
 			s->sk.bindport_lock = true;
 			if (!before || before->port == port)
 				bg_bind_commit(g.table, &s->sk, port);
+			changed(s);
 		}
 		bg_unlock();
 	}
@@ -762,6 +776,7 @@ static void after_auto_port(struct bg_sock *s, int fd, const char *action)
 	fill_owners(&e, &v, port);
 	s->sk.rcv_saddr = local;
 	bg_bind_commit(g.table, &s->sk, port);
+	changed(s);
 	bg_unlock();
 	atomic_fetch_add(&g.n.binds, 1);
 	if (e.hazard != BG_HAZARD_NONE)
@@ -815,6 +830,7 @@ int bg_guard_listen(struct bg_sock *s, int fd, int backlog)
 	uint8_t old = s->sk.state;
 	uint16_t port = s->sk.num;
 	s->sk.state = BG_TCP_LISTEN;
+	changed(s);
 	bg_unlock();
 	int r = guarded_get_port(s, fd, "listen", &s->sk, port, call_listen, NULL, backlog);
 	if (bg_lock()) {
@@ -824,6 +840,7 @@ int bg_guard_listen(struct bg_sock *s, int fd, int backlog)
 			s->listening = true;
 			s->sk.reuseport_grouped = s->sk.reuseport;
 		}
+		changed(s);
 		bg_unlock();
 	}
 	return r;
@@ -871,6 +888,7 @@ void bg_after_connect(struct bg_sock *s, int fd, const struct sockaddr *addr, so
 			 * takes its source address (and that address's TB2) */
 			bg_update_saddr(g.table, &s->sk, &local);
 		}
+		changed(s);
 	}
 	bg_unlock();
 }
@@ -906,6 +924,7 @@ void bg_after_accept(struct bg_sock *listener, int fd)
 	if (bg_lock()) {
 		if (listener->sk.tb)
 			bg_inherit_port(g.table, &c->sk, &listener->sk);
+		changed(c);
 		bg_unlock();
 	}
 	bg_track(fd, c);
