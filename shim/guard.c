@@ -413,29 +413,35 @@ static void sync_port(uint16_t port, struct view *v, bool ephemeral)
 	for (int i = 0; i < v->n; i++)
 		listener |= v->k[i].state == BG_TCP_LISTEN;
 
-	/* match what the model knows; collect what the kernel no longer has */
+	/* match what the model knows; collect what the kernel no longer has.
+	 * Our own sockets first: one another thread's sync saw in the kernel
+	 * before its connect() or bind() reached the model is in the bucket
+	 * twice, and the copy as another process's socket is the one to drop */
 	struct bg_sk *gone[MAX_KSOCKS];
 	int ngone = 0;
-	for (struct bg_sk *o = tb ? tb->owners : NULL; o; o = o->bind_next) {
-		bool found = false;
-		for (int i = 0; i < v->n && !found; i++) {
-			if (v->match[i] || !owner_is(o, &v->k[i]))
+	for (int pass = 0; pass < 2; pass++)
+		for (struct bg_sk *o = tb ? tb->owners : NULL; o; o = o->bind_next) {
+			if ((o->kind == BG_KIND_OWN) != (pass == 0))
 				continue;
-			v->match[i] = o;
-			if (!listen_in_flight(o))
-				o->state = v->k[i].state;
-			found = true;
+			bool found = false;
+			for (int i = 0; i < v->n && !found; i++) {
+				if (v->match[i] || !owner_is(o, &v->k[i]))
+					continue;
+				v->match[i] = o;
+				if (!listen_in_flight(o))
+					o->state = v->k[i].state;
+				found = true;
+			}
+			/* before 6.6 sock_diag cannot list a socket that is only bound:
+			 * an open one of ours stays an owner; so does one another
+			 * thread changed after this view was taken */
+			if (!found && o->kind == BG_KIND_OWN &&
+			    ((o->state == BG_TCP_CLOSE && !own_sock(o)->connected) ||
+			     own_sock(o)->changed > v->changes))
+				continue;
+			if (!found && ngone < MAX_KSOCKS)
+				gone[ngone++] = o;
 		}
-		/* before 6.6 sock_diag cannot list a socket that is only bound:
-		 * an open one of ours stays an owner; so does one another
-		 * thread changed after this view was taken */
-		if (!found && o->kind == BG_KIND_OWN &&
-		    ((o->state == BG_TCP_CLOSE && !own_sock(o)->connected) ||
-		     own_sock(o)->changed > v->changes))
-			continue;
-		if (!found && ngone < MAX_KSOCKS)
-			gone[ngone++] = o;
-	}
 	for (int i = 0; i < ngone; i++) {
 		if (gone[i]->kind == BG_KIND_OTHER)
 			other_drop((struct bg_other *)gone[i]);
