@@ -711,9 +711,11 @@ static int guarded_get_port(struct bg_sock *s, int fd, const char *action, struc
 	if (bg_lock()) {
 		if (r == 0) {
 			struct bg_tb *before = s->sk.tb;
-			s->sk.rcv_saddr = cand->rcv_saddr;
-			s->sk.ipv6only = cand->ipv6only;
-			s->sk.state = cand->state;
+			if (cand != &s->sk) { /* bind; listen passes the socket itself */
+				s->sk.rcv_saddr = cand->rcv_saddr;
+				s->sk.ipv6only = cand->ipv6only;
+				s->sk.state = cand->state;
+			}
 			s->sk.bindport_lock = true;
 			if (!before || before->port == port)
 				bg_bind_commit(g.table, &s->sk, port);
@@ -750,9 +752,9 @@ static void after_auto_port(struct bg_sock *s, int fd, const char *action)
 	uint16_t port = 0;
 	if (!local_of(fd, &local, &port) || !port)
 		return;
-	struct bg_sk cand = s->sk;
-	cand.tb = NULL;
-	cand.tb2 = NULL;
+	struct bg_sk cand; /* the socket as it is under the lock, below */
+	memset(&cand, 0, sizeof(cand));
+	cand.family = s->sk.family;
 	cand.rcv_saddr = local;
 	struct bg_bind_event e;
 	event_init(&e, action, fd, &cand, port);
@@ -772,6 +774,10 @@ static void after_auto_port(struct bg_sock *s, int fd, const char *action)
 	e.mode = mode;
 	if (!bg_lock())
 		return;
+	cand = s->sk;
+	cand.tb = NULL;
+	cand.tb2 = NULL;
+	cand.rcv_saddr = local;
 	if (v.queried)
 		sync_port(port, &v, true);
 	struct bg_bind_prediction p;
@@ -794,50 +800,68 @@ int bg_guard_bind(struct bg_sock *s, int fd, const struct sockaddr *addr, sockle
 {
 	struct in6_addr a;
 	uint16_t port;
-	if (!parse_bind_addr(s, addr, len, &a, &port) || s->sk.tb)
+	if (!parse_bind_addr(s, addr, len, &a, &port))
+		return bg_real.bind(fd, addr, len); /* the kernel will refuse it */
+	/* read the socket under the lock: another thread may bind, connect or
+	 * listen it through another fd, and syncs change its bucket */
+	if (!bg_lock())
+		return bg_real.bind(fd, addr, len); /* re-entered from a signal handler */
+	bool bound = s->sk.tb != NULL, no_port = s->bind_address_no_port;
+	struct bg_sk cand = candidate(s, &a);
+	bg_unlock();
+	if (bound)
 		return bg_real.bind(fd, addr, len); /* the kernel will refuse it */
 	if (port == 0) {
 		int r = bg_real.bind(fd, addr, len);
 		int err = errno;
-		if (r == 0 && !s->bind_address_no_port)
+		if (r == 0 && !no_port)
 			after_auto_port(s, fd, "bind");
-		else if (r == 0)
+		else if (r == 0 && bg_lock()) {
 			s->sk.rcv_saddr = a;
+			bg_unlock();
+		}
 		errno = err;
 		return r;
 	}
-	struct bg_sk cand = candidate(s, &a);
 	return guarded_get_port(s, fd, "bind", &cand, port, call_bind, addr, len);
 }
 
 int bg_guard_listen(struct bg_sock *s, int fd, int backlog)
 {
-	if (s->connected)
+	/* under the lock: other threads' sync_port() read and write the
+	 * states and buckets of owners, and may listen this socket too */
+	if (!bg_lock())
+		return bg_real.listen(fd, backlog); /* re-entered from a signal handler */
+	bool connected = s->connected, bound = s->sk.tb != NULL, listening = s->listening;
+	uint8_t old = s->sk.state;
+	uint16_t port = s->sk.num;
+	/* listen() runs get_port again on the socket itself, already an owner,
+	 * with its state already LISTEN (inet_csk_listen_start) */
+	if (!connected && bound && !listening) {
+		s->sk.state = BG_TCP_LISTEN;
+		changed(s);
+	}
+	bg_unlock();
+	if (connected)
 		return bg_real.listen(fd, backlog);
-	if (!s->sk.tb) {
+	if (!bound) {
 		int r = bg_real.listen(fd, backlog);
 		int err = errno;
-		if (r == 0) {
+		if (r == 0 && bg_lock()) {
 			s->listening = true;
 			s->sk.state = BG_TCP_LISTEN;
+			bg_unlock();
 			after_auto_port(s, fd, "listen");
-			s->sk.reuseport_grouped = s->sk.reuseport;
+			if (bg_lock()) {
+				s->sk.reuseport_grouped = s->sk.reuseport;
+				bg_unlock();
+			}
 		}
 		errno = err;
 		return r;
 	}
-	if (s->listening)
+	if (listening)
 		return bg_real.listen(fd, backlog); /* changing the backlog only */
-	/* listen() runs get_port again on the socket itself, already an owner,
-	 * with its state already LISTEN (inet_csk_listen_start); under the lock,
-	 * as other threads' sync_port() read and write the states of owners */
-	if (!bg_lock())
-		return bg_real.listen(fd, backlog); /* re-entered from a signal handler */
-	uint8_t old = s->sk.state;
-	uint16_t port = s->sk.num;
-	s->sk.state = BG_TCP_LISTEN;
-	changed(s);
-	bg_unlock();
 	int r = guarded_get_port(s, fd, "listen", &s->sk, port, call_listen, NULL, backlog);
 	if (bg_lock()) {
 		if (r != 0)
@@ -903,11 +927,18 @@ void bg_after_accept(struct bg_sock *listener, int fd)
 {
 	/* Children own the listener's port. Only a port that connect() could
 	 * share makes them matter, and only then do we pay for tracking them. */
-	if (!listener || !listener->sk.tb || !bg_kernel_port_ephemeral(listener->sk.num)) {
+	struct bg_sk l; /* the listener as it is now (under the lock) */
+	bool bound = false;
+	if (listener && bg_lock()) {
+		l = listener->sk;
+		bound = l.tb != NULL;
+		bg_unlock();
+	}
+	if (!bound || !bg_kernel_port_ephemeral(l.num)) {
 		bg_untrack(fd);
 		return;
 	}
-	struct bg_sock *c = bg_sock_new(SOCK_STREAM, listener->sk.family);
+	struct bg_sock *c = bg_sock_new(SOCK_STREAM, l.family);
 	if (!c) {
 		bg_untrack(fd);
 		return;
@@ -915,16 +946,16 @@ void bg_after_accept(struct bg_sock *listener, int fd)
 	c->tcp = true;
 	c->connected = true;
 	c->sk.state = BG_TCP_ESTABLISHED;
-	c->sk.uid = listener->sk.uid;
-	c->sk.reuse = listener->sk.reuse;
-	c->sk.reuseport = listener->sk.reuseport;
-	c->sk.ipv6only = listener->sk.ipv6only;
-	c->sk.bound_dev_if = listener->sk.bound_dev_if;
+	c->sk.uid = l.uid;
+	c->sk.reuse = l.reuse;
+	c->sk.reuseport = l.reuseport;
+	c->sk.ipv6only = l.ipv6only;
+	c->sk.bound_dev_if = l.bound_dev_if;
 	uint16_t port;
 	struct sockaddr_storage peer;
 	socklen_t pl = sizeof(peer);
 	if (!local_of(fd, &c->sk.rcv_saddr, &port))
-		c->sk.rcv_saddr = listener->sk.rcv_saddr;
+		c->sk.rcv_saddr = l.rcv_saddr;
 	if (getpeername(fd, (struct sockaddr *)&peer, &pl) == 0)
 		addr_of(&peer, &c->daddr, &c->dport);
 	if (bg_lock()) {
