@@ -109,8 +109,10 @@ t_stress_16_threads_model_agrees_with_kernel() {
 
 t_stress_under_thread_sanitizer() {
 	local out rc
-	# the TSan executable exports its runtime; the preloaded TSan shim binds to it
-	out=$(timeout 120 env TSAN_OPTIONS="halt_on_error=1 exitcode=66 history_size=4" \
+	# the TSan executable exports its runtime; the preloaded TSan shim binds to
+	# it. setarch -R: LLVM 14's TSan cannot map its shadow under the address
+	# randomisation of newer kernels (vm.mmap_rnd_bits > 28)
+	out=$(setarch "$(uname -m)" -R timeout 120 env TSAN_OPTIONS="halt_on_error=1 exitcode=66 history_size=4" \
 		$(shim "$TSAN/libbindguard.so") "$TSAN/threads-stress" --threads 16 --seconds "$TSAN_SECONDS" 2>&1)
 	rc=$?
 	grep '^# threads' <<<"$out" | sed 's/^# /# tsan: /'
@@ -132,11 +134,12 @@ t_signal_storm_no_deadlock() {
 	grep '^# ' <<<"$out"
 	[ $rc -eq 124 ] && echo "#   deadlock: still running after 60 s"
 	expect "sigstorm exit status (all iterations done)" "$rc" 0
+	[ $rc -eq 124 ] && return 1
 	local f
-	f() { sed -n "s/.* $1=\([0-9]*\).*/\1/p" <<<"$out" | head -1; }
-	[ "$(f signals)" -gt 0 ] 2>/dev/null || { echo "#   no signal arrived"; failed=1; }
-	[ $(($(f in_bind) + $(f in_listen))) -gt 0 ] 2>/dev/null || { echo "#   no signal landed inside bind/listen"; failed=1; }
-	[ "$(f sockets)" -gt 0 ] && [ "$(f pipes)" -gt 0 ] 2>/dev/null || { echo "#   the handlers closed nothing"; failed=1; }
+	f() { local v; v=$(sed -n "s/.* $1=\([0-9]*\).*/\1/p" <<<"$out" | head -1); echo "${v:-0}"; }
+	[ "$(f signals)" -gt 0 ] || { echo "#   no signal arrived"; failed=1; }
+	[ $(($(f in_bind) + $(f in_listen))) -gt 0 ] || { echo "#   no signal landed inside bind/listen"; failed=1; }
+	[ "$(f sockets)" -gt 0 ] && [ "$(f pipes)" -gt 0 ] || { echo "#   the handlers closed nothing"; failed=1; }
 	echo "# sigstorm self-check: fds=$(sc fds) mismatches=$(sc mismatches)"
 	agree
 }
