@@ -661,13 +661,16 @@ static void prediction_to_event(struct bg_bind_event *e, const struct bg_bind_pr
 	e->conflict_predicted = p->conflict;
 }
 
-/* Shared by bind with an explicit port and listen on a bound socket. */
+/* Shared by bind with an explicit port and listen on a bound socket. cand
+ * is what the model is asked about under the lock: a copy for bind, the
+ * socket itself for listen; seen is a copy read under the lock, for the
+ * event and the rules outside it. */
 static int guarded_get_port(struct bg_sock *s, int fd, const char *action, struct bg_sk *cand,
-			    uint16_t port, int (*call)(int, const void *, long), const void *arg,
-			    long argl)
+			    const struct bg_sk *seen, uint16_t port,
+			    int (*call)(int, const void *, long), const void *arg, long argl)
 {
 	struct bg_bind_event e;
-	event_init(&e, action, fd, cand, port);
+	event_init(&e, action, fd, seen, port);
 	static __thread struct view v; /* large; one per thread, not on the stack */
 	v.queried = false;
 	v.n = 0;
@@ -678,7 +681,7 @@ static int guarded_get_port(struct bg_sock *s, int fd, const char *action, struc
 	}
 	enum bg_mode mode;
 	unsigned block;
-	bg_config_decide(&g.cfg, port, &cand->rcv_saddr, &mode, &block);
+	bg_config_decide(&g.cfg, port, &seen->rcv_saddr, &mode, &block);
 	e.mode = mode;
 
 	struct bg_bind_prediction p;
@@ -723,7 +726,7 @@ static int guarded_get_port(struct bg_sock *s, int fd, const char *action, struc
 		}
 		bg_unlock();
 	}
-	divergence(action, cand, port, p.conflict, r, err);
+	divergence(action, seen, port, p.conflict, r, err);
 	e.result = r;
 	e.err = err;
 	if (r != 0 && e.hazard != BG_HAZARD_NONE)
@@ -823,7 +826,7 @@ int bg_guard_bind(struct bg_sock *s, int fd, const struct sockaddr *addr, sockle
 		errno = err;
 		return r;
 	}
-	return guarded_get_port(s, fd, "bind", &cand, port, call_bind, addr, len);
+	return guarded_get_port(s, fd, "bind", &cand, &cand, port, call_bind, addr, len);
 }
 
 int bg_guard_listen(struct bg_sock *s, int fd, int backlog)
@@ -835,6 +838,7 @@ int bg_guard_listen(struct bg_sock *s, int fd, int backlog)
 	bool connected = s->connected, bound = s->sk.tb != NULL, listening = s->listening;
 	uint8_t old = s->sk.state;
 	uint16_t port = s->sk.num;
+	struct bg_sk seen = s->sk;
 	/* listen() runs get_port again on the socket itself, already an owner,
 	 * with its state already LISTEN (inet_csk_listen_start) */
 	if (!connected && bound && !listening) {
@@ -862,7 +866,8 @@ int bg_guard_listen(struct bg_sock *s, int fd, int backlog)
 	}
 	if (listening)
 		return bg_real.listen(fd, backlog); /* changing the backlog only */
-	int r = guarded_get_port(s, fd, "listen", &s->sk, port, call_listen, NULL, backlog);
+	seen.state = BG_TCP_LISTEN;
+	int r = guarded_get_port(s, fd, "listen", &s->sk, &seen, port, call_listen, NULL, backlog);
 	if (bg_lock()) {
 		if (r != 0)
 			s->sk.state = old;
