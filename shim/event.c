@@ -356,6 +356,17 @@ void bg_event_stop(const struct bg_counters *c)
 	cJSON_AddNumberToObject(k, "remedies", (double)c->remedies);
 	cJSON_AddNumberToObject(k, "events_written", (double)s.written);
 	cJSON_AddNumberToObject(k, "events_dropped", (double)s.dropped);
+	if (c->self_check) {
+		const struct bg_self_check_result *r = c->self_check;
+		cJSON *sc = cJSON_AddObjectToObject(b, "self_check");
+		cJSON_AddNumberToObject(sc, "fds", (double)r->fds);
+		cJSON_AddNumberToObject(sc, "sockets", (double)r->sockets);
+		cJSON_AddNumberToObject(sc, "mismatches", (double)r->mismatches);
+		cJSON_AddNumberToObject(sc, "unverified", (double)r->unverified);
+		cJSON_AddNumberToObject(sc, "untracked", (double)r->untracked);
+		cJSON_AddNumberToObject(sc, "listening", (double)r->listening);
+		cJSON_AddNumberToObject(sc, "connected", (double)r->connected);
+	}
 	emit(o, BG_SEV_INFO);
 }
 
@@ -387,4 +398,44 @@ void bg_event_divergence(const char *action, uint8_t family, const struct in6_ad
 	if (result < 0)
 		add_error(o, err);
 	emit(o, BG_SEV_DEBUG);
+}
+
+static cJSON *sock_view_json(const struct bg_sock_view *v, char *text, size_t len)
+{
+	cJSON *o = cJSON_CreateObject();
+	char ep[80] = "";
+	if (v->tcp)
+		bg_format_endpoint(ep, sizeof(ep), v->family, &v->addr, v->port);
+	cJSON_AddBoolToObject(o, "tcp", v->tcp);
+	if (v->bound_known)
+		cJSON_AddNumberToObject(o, "port", v->port);
+	else
+		cJSON_AddNullToObject(o, "port");
+	cJSON_AddStringToObject(o, "local", ep);
+	cJSON_AddBoolToObject(o, "connected", v->connected);
+	cJSON_AddBoolToObject(o, "listening", v->listening);
+	cJSON_AddStringToObject(o, "state", bg_tcp_state_name(v->state));
+	if (!v->tcp)
+		snprintf(text, len, "not a TCP socket");
+	else
+		snprintf(text, len, "%s %s%s%s", ep, bg_tcp_state_name(v->state),
+			 v->connected ? " connected" : "", v->listening ? " listening" : "");
+	return o;
+}
+
+void bg_event_self_check_mismatch(int fd, const char *what, const struct bg_sock_view *model,
+				  const struct bg_sock_view *kernel)
+{
+	cJSON *o = envelope("self_check_mismatch", "event", "failure", BG_SEV_WARNING);
+	char m[160], k[160], msg[400];
+	cJSON *b = cJSON_CreateObject();
+	cJSON_AddNumberToObject(b, "fd", fd);
+	cJSON_AddStringToObject(b, "fields", what);
+	cJSON_AddItemToObject(b, "model", sock_view_json(model, m, sizeof(m)));
+	cJSON_AddItemToObject(b, "kernel", sock_view_json(kernel, k, sizeof(k)));
+	snprintf(msg, sizeof(msg), "self-check fd %d: %s differ: model %s; kernel %s", fd, what, m,
+		 k);
+	cJSON_AddStringToObject(o, "message", msg);
+	cJSON_AddItemToObject(o, "bindguard", b);
+	emit(o, BG_SEV_WARNING);
 }

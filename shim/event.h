@@ -69,9 +69,19 @@ void bg_event_bind(const struct bg_bind_event *e, enum bg_severity sev);
 /* "start": version, profile, view, effective config (JSON text). */
 void bg_event_start(const char *version, const char *profile, const char *kernel, const char *view,
 		    const char *config_json);
+/* What the self-check (shim/selfcheck.c, BINDGUARD_SELF_CHECK=1) found at exit. */
+struct bg_self_check_result {
+	uint64_t fds;	     /* fds naming a tracked TCP socket, checked */
+	uint64_t sockets;    /* distinct tracked sockets among them */
+	uint64_t mismatches; /* model and kernel disagreed (one event each, up to a cap) */
+	uint64_t unverified; /* bound or not: the kernel could not say (pre-6.6, bound-only) */
+	uint64_t untracked;  /* TCP sockets open on an fd the model does not follow */
+	uint64_t listening, connected; /* tracked sockets the model sees in each state */
+};
 /* "stop": counters. */
 struct bg_counters {
 	uint64_t binds, hazards, blocked, divergences, sockets, remedies;
+	const struct bg_self_check_result *self_check; /* NULL unless it ran */
 };
 void bg_event_stop(const struct bg_counters *c);
 /* "config_error": the one-line message also printed on stderr. */
@@ -79,6 +89,21 @@ void bg_event_config_error(const char *message);
 /* "model_divergence": the model predicted one thing, the kernel did another. */
 void bg_event_divergence(const char *action, uint8_t family, const struct in6_addr *addr,
 			 uint16_t port, bool predicted_conflict, int result, int err);
+
+/* One socket as the model or the kernel sees it (self-check). */
+struct bg_sock_view {
+	bool tcp;	      /* kernel: an IPv4/IPv6 TCP socket at all */
+	bool bound_known;     /* kernel: whether it holds a port could be told */
+	uint8_t family;	      /* AF_INET or AF_INET6 */
+	uint8_t state;	      /* BG_TCP_* */
+	uint16_t port;	      /* the port it holds in a bind bucket, 0 = none */
+	struct in6_addr addr; /* local address, v4-mapped for IPv4 */
+	bool connected, listening;
+};
+/* "self_check_mismatch": at exit, the model's view of the socket on fd
+ * disagrees with the kernel's; what names the fields, e.g. "port,connected". */
+void bg_event_self_check_mismatch(int fd, const char *what, const struct bg_sock_view *model,
+				  const struct bg_sock_view *kernel);
 
 /* "ADDR:PORT" with brackets for IPv6; IPv4 shown plainly. */
 void bg_format_endpoint(char *buf, unsigned len, uint8_t family, const struct in6_addr *a,

@@ -24,7 +24,8 @@ struct bg_sock {
 	bool listening;
 	struct in6_addr daddr; /* peer, v4-mapped, once connected */
 	uint16_t dport;
-	struct bg_sk sk; /* the model's view of it */
+	unsigned long changed; /* guard.c's change count when this process last changed it */
+	struct bg_sk sk;       /* the model's view of it */
 };
 
 /* The object an fd names, or NULL. No lock, no allocation. */

@@ -23,6 +23,7 @@
 #include "kernel.h"
 #include "libc.h"
 #include "policy.h"
+#include "selfcheck.h"
 
 #define MAX_KSOCKS 256
 
@@ -48,6 +49,7 @@ static struct {
 	struct bg_table *table;
 	pthread_mutex_t lock;
 	atomic_int lock_owner;
+	atomic_ulong changes; /* our sockets' changes to the model, counted */
 	char progname[64];
 	uid_t euid;
 	struct {
@@ -100,9 +102,19 @@ static void at_exit(void)
 {
 	if (atomic_load(&g.init) != 2 || !g.active)
 		return;
-	struct bg_counters c = {g.n.binds,	 g.n.hazards, g.n.blocked,
-				g.n.divergences, g.n.sockets, g.n.remedies};
+	struct bg_counters c = {.binds = g.n.binds,
+				.hazards = g.n.hazards,
+				.blocked = g.n.blocked,
+				.divergences = g.n.divergences,
+				.sockets = g.n.sockets,
+				.remedies = g.n.remedies};
+	bg_self_check(&c); /* BINDGUARD_SELF_CHECK=1 only */
 	bg_event_stop(&c);
+}
+
+struct bg_table *bg_model_table(void)
+{
+	return g.table;
 }
 
 /* Is this whole program switched off by its first applicable rule (one with
@@ -237,6 +249,13 @@ void bg_reap(void)
 
 /* ---- tracking ---------------------------------------------------------------------- */
 
+/* Under the lock: s changed in the model (bound, connected, listening). A
+ * kernel view taken before that cannot tell sync_port() it is gone. */
+static void changed(struct bg_sock *s)
+{
+	s->changed = atomic_fetch_add(&g.changes, 1) + 1;
+}
+
 void bg_track(int fd, struct bg_sock *s)
 {
 	struct bg_sock *old;
@@ -334,6 +353,7 @@ static struct bg_sock *learn(int fd)
 				bg_hash_connect(g.table, &s->sk, port);
 			else
 				bg_bind_commit(g.table, &s->sk, port);
+			changed(s);
 			bg_unlock();
 		}
 	}
@@ -369,6 +389,14 @@ static const struct bg_sock *own_sock(const struct bg_sk *o)
 	return (const struct bg_sock *)((const char *)o - offsetof(struct bg_sock, sk));
 }
 
+/* A listen() of a bound socket in progress: bg_guard_listen() sets the
+ * state LISTEN before the call, `listening` after it. The kernel's socket
+ * may be either; the model's state stays LISTEN for the prediction. */
+static bool listen_in_flight(const struct bg_sk *o)
+{
+	return o->kind == BG_KIND_OWN && o->state == BG_TCP_LISTEN && !own_sock(o)->listening;
+}
+
 /* Is model owner o the kernel socket k? */
 static bool owner_is(const struct bg_sk *o, const struct bg_ksock *k)
 {
@@ -379,7 +407,8 @@ static bool owner_is(const struct bg_sk *o, const struct bg_ksock *k)
 		if (kconnected(k))
 			return s->connected && s->dport == k->dport &&
 			       same_addr(&s->daddr, &k->daddr);
-		return !s->connected && s->listening == (k->state == BG_TCP_LISTEN);
+		return !s->connected &&
+		       (listen_in_flight(o) || s->listening == (k->state == BG_TCP_LISTEN));
 	}
 	const struct bg_other *x = (const struct bg_other *)o;
 	if (x->cookie && k->cookie)
@@ -391,6 +420,7 @@ struct view {
 	struct bg_ksock k[MAX_KSOCKS];
 	const struct bg_sk *match[MAX_KSOCKS]; /* model owner of each, after sync */
 	int n;
+	unsigned long changes; /* g.changes before the kernel was asked */
 	enum bg_view source;
 	bool queried;
 };
@@ -407,26 +437,35 @@ static void sync_port(uint16_t port, struct view *v, bool ephemeral)
 	for (int i = 0; i < v->n; i++)
 		listener |= v->k[i].state == BG_TCP_LISTEN;
 
-	/* match what the model knows; collect what the kernel no longer has */
+	/* match what the model knows; collect what the kernel no longer has.
+	 * Our own sockets first: one another thread's sync saw in the kernel
+	 * before its connect() or bind() reached the model is in the bucket
+	 * twice, and the copy as another process's socket is the one to drop */
 	struct bg_sk *gone[MAX_KSOCKS];
 	int ngone = 0;
-	for (struct bg_sk *o = tb ? tb->owners : NULL; o; o = o->bind_next) {
-		bool found = false;
-		for (int i = 0; i < v->n && !found; i++) {
-			if (v->match[i] || !owner_is(o, &v->k[i]))
+	for (int pass = 0; pass < 2; pass++)
+		for (struct bg_sk *o = tb ? tb->owners : NULL; o; o = o->bind_next) {
+			if ((o->kind == BG_KIND_OWN) != (pass == 0))
 				continue;
-			v->match[i] = o;
-			o->state = v->k[i].state;
-			found = true;
+			bool found = false;
+			for (int i = 0; i < v->n && !found; i++) {
+				if (v->match[i] || !owner_is(o, &v->k[i]))
+					continue;
+				v->match[i] = o;
+				if (!listen_in_flight(o))
+					o->state = v->k[i].state;
+				found = true;
+			}
+			/* before 6.6 sock_diag cannot list a socket that is only bound:
+			 * an open one of ours stays an owner; so does one another
+			 * thread changed after this view was taken */
+			if (!found && o->kind == BG_KIND_OWN &&
+			    ((o->state == BG_TCP_CLOSE && !own_sock(o)->connected) ||
+			     own_sock(o)->changed > v->changes))
+				continue;
+			if (!found && ngone < MAX_KSOCKS)
+				gone[ngone++] = o;
 		}
-		/* before 6.6 sock_diag cannot list a socket that is only bound:
-		 * an open one of ours stays an owner */
-		if (!found && o->kind == BG_KIND_OWN && o->state == BG_TCP_CLOSE &&
-		    !own_sock(o)->connected)
-			continue;
-		if (!found && ngone < MAX_KSOCKS)
-			gone[ngone++] = o;
-	}
 	for (int i = 0; i < ngone; i++) {
 		if (gone[i]->kind == BG_KIND_OTHER)
 			other_drop((struct bg_other *)gone[i]);
@@ -468,6 +507,7 @@ static void sync_port(uint16_t port, struct view *v, bool ephemeral)
 static void query(uint16_t port, struct view *v, uint32_t exclude_inode)
 {
 	memset(v->match, 0, sizeof(v->match));
+	v->changes = atomic_load(&g.changes);
 	v->n = bg_kernel_port_sockets(port, v->k, MAX_KSOCKS, &v->source);
 	if (v->n < 0)
 		v->n = 0;
@@ -650,13 +690,16 @@ static void prediction_to_event(struct bg_bind_event *e, const struct bg_bind_pr
 	e->conflict_predicted = p->conflict;
 }
 
-/* Shared by bind with an explicit port and listen on a bound socket. */
+/* Shared by bind with an explicit port and listen on a bound socket. cand
+ * is what the model is asked about under the lock: a copy for bind, the
+ * socket itself for listen; seen is a copy read under the lock, for the
+ * event and the rules outside it. */
 static int guarded_get_port(struct bg_sock *s, int fd, const char *action, struct bg_sk *cand,
-			    uint16_t port, int (*call)(int, const void *, long), const void *arg,
-			    long argl)
+			    const struct bg_sk *seen, uint16_t port,
+			    int (*call)(int, const void *, long), const void *arg, long argl)
 {
 	struct bg_bind_event e;
-	event_init(&e, action, fd, cand, port);
+	event_init(&e, action, fd, seen, port);
 	static __thread struct view v; /* large; one per thread, not on the stack */
 	v.queried = false;
 	v.n = 0;
@@ -667,7 +710,7 @@ static int guarded_get_port(struct bg_sock *s, int fd, const char *action, struc
 	}
 	enum bg_mode mode;
 	unsigned block;
-	bg_config_decide(&g.cfg, port, &cand->rcv_saddr, &mode, &block);
+	bg_config_decide(&g.cfg, port, &seen->rcv_saddr, &mode, &block);
 	e.mode = mode;
 
 	struct bg_bind_prediction p;
@@ -700,16 +743,19 @@ static int guarded_get_port(struct bg_sock *s, int fd, const char *action, struc
 	if (bg_lock()) {
 		if (r == 0) {
 			struct bg_tb *before = s->sk.tb;
-			s->sk.rcv_saddr = cand->rcv_saddr;
-			s->sk.ipv6only = cand->ipv6only;
-			s->sk.state = cand->state;
+			if (cand != &s->sk) { /* bind; listen passes the socket itself */
+				s->sk.rcv_saddr = cand->rcv_saddr;
+				s->sk.ipv6only = cand->ipv6only;
+				s->sk.state = cand->state;
+			}
 			s->sk.bindport_lock = true;
 			if (!before || before->port == port)
 				bg_bind_commit(g.table, &s->sk, port);
+			changed(s);
 		}
 		bg_unlock();
 	}
-	divergence(action, cand, port, p.conflict, r, err);
+	divergence(action, seen, port, p.conflict, r, err);
 	e.result = r;
 	e.err = err;
 	if (r != 0 && e.hazard != BG_HAZARD_NONE)
@@ -738,9 +784,9 @@ static void after_auto_port(struct bg_sock *s, int fd, const char *action, enum 
 	uint16_t port = 0;
 	if (!local_of(fd, &local, &port) || !port)
 		return;
-	struct bg_sk cand = s->sk;
-	cand.tb = NULL;
-	cand.tb2 = NULL;
+	struct bg_sk cand; /* the socket as it is under the lock, below */
+	memset(&cand, 0, sizeof(cand));
+	cand.family = s->sk.family;
 	cand.rcv_saddr = local;
 	struct bg_bind_event e;
 	event_init(&e, action, fd, &cand, port);
@@ -761,6 +807,10 @@ static void after_auto_port(struct bg_sock *s, int fd, const char *action, enum 
 	e.mode = mode;
 	if (!bg_lock())
 		return;
+	cand = s->sk;
+	cand.tb = NULL;
+	cand.tb2 = NULL;
+	cand.rcv_saddr = local;
 	if (v.queried)
 		sync_port(port, &v, true);
 	struct bg_bind_prediction p;
@@ -771,6 +821,7 @@ static void after_auto_port(struct bg_sock *s, int fd, const char *action, enum 
 	fill_owners(&e, &v, port);
 	s->sk.rcv_saddr = local;
 	bg_bind_commit(g.table, &s->sk, port);
+	changed(s);
 	bg_unlock();
 	atomic_fetch_add(&g.n.binds, 1);
 	if (e.hazard != BG_HAZARD_NONE)
@@ -789,11 +840,10 @@ static int set_no_port(int fd, int on)
  * remedy: the kernel takes the address now and leaves the port to connect()
  * (which shares it) or listen(). Returns false when the remedy does not
  * apply (the caller binds as usual); else the bind's result is in *r. */
-static bool remedy_bind(struct bg_sock *s, int fd, const struct sockaddr *addr, socklen_t len,
-			const struct in6_addr *a, int *r)
+static bool remedy_bind(bool eligible, const struct bg_sk *cand, struct bg_sock *s, int fd,
+			const struct sockaddr *addr, socklen_t len, const struct in6_addr *a, int *r)
 {
-	if (s->bind_address_no_port || s->connected || s->listening ||
-	    !bg_config_remedy(&g.cfg, a) || set_no_port(fd, 1) != 0)
+	if (!eligible || !bg_config_remedy(&g.cfg, a) || set_no_port(fd, 1) != 0)
 		return false;
 	*r = bg_real.bind(fd, addr, len);
 	int err = errno;
@@ -802,12 +852,14 @@ static bool remedy_bind(struct bg_sock *s, int fd, const struct sockaddr *addr, 
 		errno = err;
 		return true;
 	}
-	s->sk.rcv_saddr = *a;
+	if (bg_lock()) {
+		s->sk.rcv_saddr = *a;
+		bg_unlock();
+	}
 	atomic_store_explicit(&s->remedy_pending, true, memory_order_relaxed);
 	atomic_fetch_add(&g.n.remedies, 1);
-	struct bg_sk cand = candidate(s, a);
 	struct bg_bind_event e;
-	event_init(&e, "bind", fd, &cand, 0);
+	event_init(&e, "bind", fd, cand, 0);
 	e.port_auto = true;
 	e.remedy = BG_REMEDY_APPLIED;
 	e.decision = BG_DECISION_REMEDY;
@@ -837,7 +889,17 @@ int bg_guard_bind(struct bg_sock *s, int fd, const struct sockaddr *addr, sockle
 {
 	struct in6_addr a;
 	uint16_t port;
-	if (!parse_bind_addr(s, addr, len, &a, &port) || s->sk.tb)
+	if (!parse_bind_addr(s, addr, len, &a, &port))
+		return bg_real.bind(fd, addr, len); /* the kernel will refuse it */
+	/* read the socket under the lock: another thread may bind, connect or
+	 * listen it through another fd, and syncs change its bucket */
+	if (!bg_lock())
+		return bg_real.bind(fd, addr, len); /* re-entered from a signal handler */
+	bool bound = s->sk.tb != NULL, no_port = s->bind_address_no_port;
+	bool remedy_eligible = !no_port && !s->connected && !s->listening;
+	struct bg_sk cand = candidate(s, &a);
+	bg_unlock();
+	if (bound)
 		return bg_real.bind(fd, addr, len); /* the kernel will refuse it */
 	if (atomic_load_explicit(&s->remedy_pending, memory_order_relaxed)) {
 		/* without the remedy this socket would have its port: the
@@ -847,50 +909,71 @@ int bg_guard_bind(struct bg_sock *s, int fd, const struct sockaddr *addr, sockle
 	}
 	if (port == 0) {
 		int r;
-		if (remedy_bind(s, fd, addr, len, &a, &r))
+		if (remedy_bind(remedy_eligible, &cand, s, fd, addr, len, &a, &r))
 			return r;
 		r = bg_real.bind(fd, addr, len);
 		int err = errno;
-		if (r == 0 && !s->bind_address_no_port)
+		if (r == 0 && !no_port)
 			after_auto_port(s, fd, "bind", BG_REMEDY_NONE);
-		else if (r == 0)
+		else if (r == 0 && bg_lock()) {
 			s->sk.rcv_saddr = a;
-		errno = err;
-		return r;
-	}
-	struct bg_sk cand = candidate(s, &a);
-	return guarded_get_port(s, fd, "bind", &cand, port, call_bind, addr, len);
-}
-
-int bg_guard_listen(struct bg_sock *s, int fd, int backlog)
-{
-	if (s->connected)
-		return bg_real.listen(fd, backlog);
-	if (!s->sk.tb) {
-		int r = bg_real.listen(fd, backlog);
-		int err = errno;
-		if (r == 0) {
-			s->listening = true;
-			s->sk.state = BG_TCP_LISTEN;
-			atomic_store_explicit(&s->remedy_pending, false, memory_order_relaxed);
-			after_auto_port(s, fd, "listen", BG_REMEDY_NONE);
-			s->sk.reuseport_grouped = s->sk.reuseport;
+			bg_unlock();
 		}
 		errno = err;
 		return r;
 	}
-	if (s->listening)
-		return bg_real.listen(fd, backlog); /* changing the backlog only */
+	return guarded_get_port(s, fd, "bind", &cand, &cand, port, call_bind, addr, len);
+}
+
+int bg_guard_listen(struct bg_sock *s, int fd, int backlog)
+{
+	/* under the lock: other threads' sync_port() read and write the
+	 * states and buckets of owners, and may listen this socket too */
+	if (!bg_lock())
+		return bg_real.listen(fd, backlog); /* re-entered from a signal handler */
+	bool connected = s->connected, bound = s->sk.tb != NULL, listening = s->listening;
+	uint8_t old = s->sk.state;
+	uint16_t port = s->sk.num;
+	struct bg_sk seen = s->sk;
 	/* listen() runs get_port again on the socket itself, already an owner,
 	 * with its state already LISTEN (inet_csk_listen_start) */
-	uint8_t old = s->sk.state;
-	s->sk.state = BG_TCP_LISTEN;
-	int r = guarded_get_port(s, fd, "listen", &s->sk, s->sk.num, call_listen, NULL, backlog);
-	if (r != 0)
-		s->sk.state = old;
-	if (r == 0) {
-		s->listening = true;
-		s->sk.reuseport_grouped = s->sk.reuseport;
+	if (!connected && bound && !listening) {
+		s->sk.state = BG_TCP_LISTEN;
+		changed(s);
+	}
+	bg_unlock();
+	if (connected)
+		return bg_real.listen(fd, backlog);
+	if (!bound) {
+		int r = bg_real.listen(fd, backlog);
+		int err = errno;
+		if (r == 0 && bg_lock()) {
+			s->listening = true;
+			s->sk.state = BG_TCP_LISTEN;
+			bg_unlock();
+			atomic_store_explicit(&s->remedy_pending, false, memory_order_relaxed);
+			after_auto_port(s, fd, "listen", BG_REMEDY_NONE);
+			if (bg_lock()) {
+				s->sk.reuseport_grouped = s->sk.reuseport;
+				bg_unlock();
+			}
+		}
+		errno = err;
+		return r;
+	}
+	if (listening)
+		return bg_real.listen(fd, backlog); /* changing the backlog only */
+	seen.state = BG_TCP_LISTEN;
+	int r = guarded_get_port(s, fd, "listen", &s->sk, &seen, port, call_listen, NULL, backlog);
+	if (bg_lock()) {
+		if (r != 0)
+			s->sk.state = old;
+		else {
+			s->listening = true;
+			s->sk.reuseport_grouped = s->sk.reuseport;
+		}
+		changed(s);
+		bg_unlock();
 	}
 	return r;
 }
@@ -915,7 +998,7 @@ void bg_after_connect(struct bg_sock *s, int fd, const struct sockaddr *addr, so
 		bg_unlock();
 		return;
 	}
-	if ((r != 0 && err != EINPROGRESS) || s->connected)
+	if (r != 0 && err != EINPROGRESS)
 		return;
 	/* connect() chose the port (a failed one leaves the remedy pending) */
 	atomic_store_explicit(&s->remedy_pending, false, memory_order_relaxed);
@@ -924,17 +1007,22 @@ void bg_after_connect(struct bg_sock *s, int fd, const struct sockaddr *addr, so
 	memcpy(&peer, addr, len < sizeof(peer) ? len : sizeof(peer));
 	struct in6_addr local;
 	uint16_t port = 0;
-	bool need_port = !s->sk.tb;
-	if (need_port && (!local_of(fd, &local, &port) || !port))
-		return;
+	bool have_local = local_of(fd, &local, &port) && port;
 	if (!bg_lock())
 		return;
-	s->connected = true;
-	addr_of(&peer, &s->daddr, &s->dport);
-	s->sk.state = r == 0 ? BG_TCP_ESTABLISHED : BG_TCP_SYN_SENT;
-	if (need_port) {
-		s->sk.rcv_saddr = local;
-		bg_hash_connect(g.table, &s->sk, port);
+	if (!s->connected && (s->sk.tb || have_local)) {
+		s->connected = true;
+		addr_of(&peer, &s->daddr, &s->dport);
+		s->sk.state = r == 0 ? BG_TCP_ESTABLISHED : BG_TCP_SYN_SENT;
+		if (!s->sk.tb) {
+			s->sk.rcv_saddr = local;
+			bg_hash_connect(g.table, &s->sk, port);
+		} else if (have_local && !same_addr(&local, &s->sk.rcv_saddr)) {
+			/* tcp_v{4,6}_connect(): a socket bound to a wildcard
+			 * takes its source address (and that address's TB2) */
+			bg_update_saddr(g.table, &s->sk, &local);
+		}
+		changed(s);
 	}
 	bg_unlock();
 }
@@ -943,11 +1031,18 @@ void bg_after_accept(struct bg_sock *listener, int fd)
 {
 	/* Children own the listener's port. Only a port that connect() could
 	 * share makes them matter, and only then do we pay for tracking them. */
-	if (!listener || !listener->sk.tb || !bg_kernel_port_ephemeral(listener->sk.num)) {
+	struct bg_sk l; /* the listener as it is now (under the lock) */
+	bool bound = false;
+	if (listener && bg_lock()) {
+		l = listener->sk;
+		bound = l.tb != NULL;
+		bg_unlock();
+	}
+	if (!bound || !bg_kernel_port_ephemeral(l.num)) {
 		bg_untrack(fd);
 		return;
 	}
-	struct bg_sock *c = bg_sock_new(SOCK_STREAM, listener->sk.family);
+	struct bg_sock *c = bg_sock_new(SOCK_STREAM, l.family);
 	if (!c) {
 		bg_untrack(fd);
 		return;
@@ -955,21 +1050,22 @@ void bg_after_accept(struct bg_sock *listener, int fd)
 	c->tcp = true;
 	c->connected = true;
 	c->sk.state = BG_TCP_ESTABLISHED;
-	c->sk.uid = listener->sk.uid;
-	c->sk.reuse = listener->sk.reuse;
-	c->sk.reuseport = listener->sk.reuseport;
-	c->sk.ipv6only = listener->sk.ipv6only;
-	c->sk.bound_dev_if = listener->sk.bound_dev_if;
+	c->sk.uid = l.uid;
+	c->sk.reuse = l.reuse;
+	c->sk.reuseport = l.reuseport;
+	c->sk.ipv6only = l.ipv6only;
+	c->sk.bound_dev_if = l.bound_dev_if;
 	uint16_t port;
 	struct sockaddr_storage peer;
 	socklen_t pl = sizeof(peer);
 	if (!local_of(fd, &c->sk.rcv_saddr, &port))
-		c->sk.rcv_saddr = listener->sk.rcv_saddr;
+		c->sk.rcv_saddr = l.rcv_saddr;
 	if (getpeername(fd, (struct sockaddr *)&peer, &pl) == 0)
 		addr_of(&peer, &c->daddr, &c->dport);
 	if (bg_lock()) {
 		if (listener->sk.tb)
 			bg_inherit_port(g.table, &c->sk, &listener->sk);
+		changed(c);
 		bg_unlock();
 	}
 	bg_track(fd, c);

@@ -85,8 +85,29 @@ static pid_t sys_fork(void)
 	return (pid_t)syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
 }
 
+/* Under ThreadSanitizer (the test build in build/tsan/ only), the
+ * executable's interceptors follow fds from open() to close(), but the shim
+ * closes its own fds (a config file, /proc reads, the log) past them, here
+ * and through the real close(): say so, or TSan takes the next thread to
+ * get that number for a race with us. */
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#include <sanitizer/linux_syscall_hooks.h>
+#define BG_TSAN_CLOSE(fd) __sanitizer_syscall_pre_close(fd)
+static int (*libc_close)(int);
+static int tsan_close(int fd)
+{
+	BG_TSAN_CLOSE(fd);
+	return __atomic_load_n(&libc_close, __ATOMIC_RELAXED)(fd);
+}
+#endif
+#endif
+
 int bg_sys_close(int fd)
 {
+#ifdef BG_TSAN_CLOSE
+	BG_TSAN_CLOSE(fd);
+#endif
 	return (int)syscall(SYS_close, fd);
 }
 
@@ -164,6 +185,12 @@ void bg_libc_resolve(void)
 	RESOLVE(accept4);
 	RESOLVE(shutdown);
 	RESOLVE(close);
+#ifdef BG_TSAN_CLOSE
+	if (bg_real.close != bg_sys_close) {
+		__atomic_store_n(&libc_close, bg_real.close, __ATOMIC_RELAXED);
+		__atomic_store_n(&bg_real.close, tsan_close, __ATOMIC_RELEASE);
+	}
+#endif
 	RESOLVE(setsockopt);
 	RESOLVE(getsockname);
 	RESOLVE(dup);
