@@ -841,7 +841,8 @@ static int set_no_port(int fd, int on)
  * (which shares it) or listen(). Returns false when the remedy does not
  * apply (the caller binds as usual); else the bind's result is in *r. */
 static bool remedy_bind(bool eligible, const struct bg_sk *cand, struct bg_sock *s, int fd,
-			const struct sockaddr *addr, socklen_t len, const struct in6_addr *a, int *r)
+			const struct sockaddr *addr, socklen_t len, const struct in6_addr *a,
+			int *r)
 {
 	if (!eligible || !bg_config_remedy(&g.cfg, a) || set_no_port(fd, 1) != 0)
 		return false;
