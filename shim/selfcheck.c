@@ -24,6 +24,7 @@
 #include "fdtable.h"
 #include "guard.h"
 #include "kernel.h"
+#include "libc.h"
 
 #define MAX_EVENTS 64 /* mismatch events written; all are counted */
 
@@ -104,7 +105,7 @@ static void kernel_view(int fd, struct bg_sock_view *k, uint32_t *inode)
 	k->connected =
 		getpeername(fd, (struct sockaddr *)&ss, &l) == 0 || k->state == BG_TCP_SYN_SENT;
 	l = sizeof(ss);
-	if (getsockname(fd, (struct sockaddr *)&ss, &l) == 0 &&
+	if (bg_real.getsockname(fd, (struct sockaddr *)&ss, &l) == 0 &&
 	    (ss.ss_family == AF_INET || ss.ss_family == AF_INET6))
 		addr_of(&ss, &k->addr, &k->port);
 	if (!k->port || k->listening || k->connected)
