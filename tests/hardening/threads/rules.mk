@@ -22,6 +22,9 @@ $(BUILD)/threads-sigstorm: $(THREADS_DIR)/sigstorm.c | $(BUILD)
 $(BUILD)/threads-nolock: $(THREADS_DIR)/nolock.c | $(BUILD)
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) -o $@ $< -ldl
 
+$(BUILD)/threads-closerace: $(THREADS_DIR)/closerace.c | $(BUILD)
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) -o $@ $< -lpthread
+
 $(BUILD)/threads-counter.so: $(THREADS_DIR)/counter.c | $(BUILD)
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) -fPIC -shared -o $@ $< -ldl
 
@@ -37,5 +40,5 @@ $(TSAN_BUILD)/threads-stress: $(THREADS_DIR)/stress.c
 	@mkdir -p $(TSAN_BUILD)
 	clang $(TSAN_FLAGS) -o $@ $< -lpthread
 
-HARDENING_BINS += $(BUILD)/threads-stress $(BUILD)/threads-cases $(BUILD)/threads-sigstorm $(BUILD)/threads-nolock \
+HARDENING_BINS += $(BUILD)/threads-closerace $(BUILD)/threads-stress $(BUILD)/threads-cases $(BUILD)/threads-sigstorm $(BUILD)/threads-nolock \
 	$(BUILD)/threads-counter.so $(TSAN_BUILD)/libbindguard.so $(TSAN_BUILD)/threads-stress
