@@ -12,7 +12,7 @@ SHIM_SRC := shim/libc.c shim/fdtable.c shim/bucket.c shim/kernel.c shim/config.c
             shim/policy.c shim/event.c shim/sink.c shim/guard.c shim/interpose.c
 SHIM_HDR := $(wildcard shim/*.h)
 FMT_SRC := $(wildcard shim/*.[ch] tools/*.[ch] tests/*.c tests/unit/*.[ch] tests/e2e/*.c \
-             tests/conformance/*.c tests/tools/*.c tests/bench/*.c)
+             tests/conformance/*.c tests/tools/*.c tests/bench/*.c tests/hardening/*/*.[ch])
 LIB := $(BUILD)/libbindguard.so
 TOOL := $(BUILD)/bindguard
 ACTOR := $(BUILD)/bindguard-actor
