@@ -5,7 +5,8 @@
  * mkseeds.py): bind/listen events with arbitrary addresses, ports, bucket
  * states, up to BG_EVENT_OWNERS owners with arbitrary TCP states and comm
  * bytes; config_error with an arbitrary message; model_divergence; start with
- * arbitrary strings and config JSON text; and an arbitrary process name.
+ * arbitrary strings and config JSON text; stop with arbitrary counters; and
+ * an arbitrary process name.
  * After each call the file must hold exactly one line that:
  * - ends with '\n' and has no other byte below 0x20 (no raw newline, no NUL);
  * - is valid UTF-8 (RFC 8259: JSON exchanged between systems is UTF-8);
@@ -26,6 +27,7 @@
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <float.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -59,6 +61,12 @@ static uint32_t u32(struct rd *r)
 {
 	uint32_t v = u16(r);
 	return v | (uint32_t)u16(r) << 16;
+}
+
+static uint64_t u64(struct rd *r)
+{
+	uint64_t v = u32(r);
+	return v | (uint64_t)u32(r) << 32;
 }
 
 static void bytes(struct rd *r, void *dst, size_t len)
@@ -245,13 +253,17 @@ static void want_ip(const char *s, uint8_t family, const struct in6_addr *a)
 	want_endpoint(ep, family, a, 1);
 }
 
-/* Input and output JSON agree; a non-finite number may come out as null. */
+/* Input and output JSON agree. Numbers: cJSON prints 15 significant digits
+ * when they read back within its own tolerance (compare_double: DBL_EPSILON
+ * relative), and a non-finite one as null. */
 static bool same_json(const cJSON *a, const cJSON *b)
 {
-	if (cJSON_IsNumber(a))
-		return isfinite(a->valuedouble)
-			       ? cJSON_IsNumber(b) && a->valuedouble == b->valuedouble
-			       : cJSON_IsNull(b);
+	if (cJSON_IsNumber(a)) {
+		double x = a->valuedouble, y = b->valuedouble;
+		if (!isfinite(x))
+			return cJSON_IsNull(b);
+		return cJSON_IsNumber(b) && fabs(x - y) <= fmax(fabs(x), fabs(y)) * DBL_EPSILON;
+	}
 	if ((a->type & 0xff) != (b->type & 0xff))
 		return false;
 	if (cJSON_IsString(a))
@@ -587,6 +599,39 @@ static void fuzz_start(struct rd *r, const char *pname)
 	free(config);
 }
 
+static void fuzz_stop(struct rd *r, const char *pname)
+{
+	struct bg_counters c;
+	c.binds = u64(r);
+	c.hazards = u64(r);
+	c.blocked = u32(r);
+	c.divergences = u32(r);
+	c.sockets = u32(r);
+	struct bg_sink_stats before = bg_sink_stats();
+	bg_event_stop(&c);
+	size_t len;
+	char *line = take_line(&len, before);
+	cJSON *o = check_line(line, len, "stop", pname);
+	const cJSON *k = get(o, "bindguard.counters");
+	const struct {
+		const char *name;
+		uint64_t v;
+	} want[] = {{"binds", c.binds},
+		    {"hazards", c.hazards},
+		    {"blocked", c.blocked},
+		    {"divergences", c.divergences},
+		    {"sockets", c.sockets},
+		    {"events_written", before.written}, /* as counted before this one */
+		    {"events_dropped", before.dropped}};
+	for (unsigned i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		double got = gnum(k, want[i].name), x = (double)want[i].v;
+		CHECK(fabs(got - x) <= x * DBL_EPSILON, "counters.%s: %.17g, expected %llu",
+		      want[i].name, got, (unsigned long long)want[i].v);
+	}
+	cJSON_Delete(o);
+	free(line);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct rd r = {data, size};
@@ -595,7 +640,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char pname[96];
 	str(&r, pname, sizeof(pname) - 1);
 	bg_event_process(getpid(), pname);
-	switch (kind % 4) {
+	switch (kind % 5) {
 	case 0:
 		fuzz_bind(&r, pname);
 		break;
@@ -607,6 +652,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		break;
 	case 3:
 		fuzz_start(&r, pname);
+		break;
+	case 4:
+		fuzz_stop(&r, pname);
 		break;
 	}
 	return 0;

@@ -106,7 +106,7 @@ def config_seeds(d):
 
 
 # ---- event -----------------------------------------------------------------------
-# layout (fuzz_event.c): kind u8 (mod 4: bind, config_error, divergence, start),
+# layout (fuzz_event.c): kind u8 (mod 5: bind, config_error, divergence, start, stop),
 # process name (len u8, bytes), then per kind; integers little-endian.
 
 
@@ -188,6 +188,8 @@ def event_seeds(d):
     put(d, "start-odd.bin",
         bytes([3]) + s8(b"\xff") + s8("é" * 30) + s8(b"\xc3") + s8("k" * 127) + s8("none") + bytes([1])
         + b'{"n": 1e999, "s": "\\u0001\\ud83d\\ude00", "a": [1, -0, 1.5e300, null, true], "d": {"d": {}}}')
+    put(d, "stop.bin", bytes([4]) + s8("app") + struct.pack("<QQIII", 12, 3, 1, 0, 40))
+    put(d, "stop-huge.bin", bytes([4]) + s8("app") + b"\xff" * 28)
 
 
 if __name__ == "__main__":
