@@ -59,7 +59,8 @@ for name in config event; do
 	if [ $rc -eq 0 ] && grep -aq 'Done [0-9]* runs' "$log"; then
 		ok "fuzz_$name"
 	else
-		grep -aE 'property broken|ERROR: |SUMMARY: |runtime error|line:|input \(' "$log" | head -12 | sed 's/^/# /'
+		grep -aE 'property broken|ERROR: |SUMMARY: |runtime error|line:|input \(' "$log" | head -12 |
+			LC_ALL=C tr -c '[:print:]\n' '?' | sed 's/^/# /'
 		for a in "$tmp"/crash-"$name"-*; do
 			[ -e "$a" ] || continue
 			cp "$a" build/fuzz/artifacts/
@@ -77,7 +78,8 @@ for name in config event; do
 		n=$((n + 1))
 		TMPDIR="$tmp/tmp" "$bin" -runs=1 "$f" >"$tmp/replay.log" 2>&1 || {
 			failed+=("$(basename "$f")")
-			grep -aE 'property broken|ERROR: |SUMMARY: |runtime error' "$tmp/replay.log" | head -4 | sed 's/^/# /'
+			grep -aE 'property broken|ERROR: |SUMMARY: |runtime error' "$tmp/replay.log" | head -4 |
+				LC_ALL=C tr -c '[:print:]\n' '?' | sed 's/^/# /'
 		}
 	done
 	if [ ${#failed[@]} -eq 0 ]; then
