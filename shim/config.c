@@ -78,18 +78,37 @@ struct parse {
 	bool failed;
 };
 
+/* Copy src with control characters shown as \xHH: keys and values quoted in
+ * a message can hold any (cJSON takes them raw or escaped), and the message
+ * must stay one line on stderr, in the journal and on a terminal. */
+static void one_line(char *dst, size_t len, const char *src)
+{
+	size_t n = 0;
+	for (; *src && n + 1 < len; src++) {
+		unsigned char ch = (unsigned char)*src;
+		if (ch >= 0x20 && ch != 0x7f)
+			dst[n++] = *src;
+		else if (n + 5 < len)
+			n += (size_t)snprintf(dst + n, len - n, "\\x%02x", ch);
+		else
+			break;
+	}
+	dst[n] = 0;
+}
+
 __attribute__((format(printf, 3, 4))) static void fail(struct parse *p, const char *field,
 						       const char *fmt, ...)
 {
 	if (p->failed)
 		return;
 	p->failed = true;
-	char what[512];
+	char what[512], msg[sizeof(p->c->error)];
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
-	snprintf(p->c->error, sizeof(p->c->error), "%s: %s: %s", p->file, field, what);
+	snprintf(msg, sizeof(msg), "%s: %s: %s", p->file, field, what);
+	one_line(p->c->error, sizeof(p->c->error), msg);
 }
 
 static const char *json_kind(const cJSON *v)

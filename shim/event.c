@@ -103,21 +103,64 @@ static cJSON *envelope(const char *action, const char *kind, const char *outcome
 	return o;
 }
 
+/* Length of the UTF-8 sequence at s (RFC 3629: no overlong forms, no
+ * surrogates, nothing above U+10FFFF), 0 if there is none. */
+static size_t utf8_len(const unsigned char *s, size_t n)
+{
+	unsigned char c = s[0], lo = 0x80, hi = 0xbf;
+	size_t k;
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf) {
+		k = 2;
+	} else if (c >= 0xe0 && c <= 0xef) {
+		k = 3;
+		lo = c == 0xe0 ? 0xa0 : 0x80; /* no overlong form */
+		hi = c == 0xed ? 0x9f : 0xbf; /* no surrogate */
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		k = 4;
+		lo = c == 0xf0 ? 0x90 : 0x80; /* no overlong form */
+		hi = c == 0xf4 ? 0x8f : 0xbf; /* nothing above U+10FFFF */
+	} else {
+		return 0;
+	}
+	if (n < k || s[1] < lo || s[1] > hi)
+		return 0;
+	for (size_t i = 2; i < k; i++)
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+	return k;
+}
+
+/* JSON text must be UTF-8 (RFC 8259) and strict readers drop a line that is
+ * not; names and messages can hold any bytes (a comm, a config value) or be
+ * cut inside a character (process.name at 63 bytes). Each byte that does not
+ * start a valid sequence becomes U+FFFD; cJSON writes such bytes only inside
+ * strings, so the line stays JSON. */
 static void emit(cJSON *o, enum bg_severity sev)
 {
 	char *s = cJSON_PrintUnformatted(o);
 	cJSON_Delete(o);
 	if (!s)
 		return;
-	size_t n = strlen(s);
-	char *line = realloc(s, n + 2);
+	const unsigned char *u = (const unsigned char *)s;
+	size_t n = strlen(s), bad = 0, k, m = 0;
+	for (size_t i = 0; i < n; i += k ? k : 1)
+		bad += (k = utf8_len(u + i, n - i)) == 0;
+	char *line = malloc(n + 2 * bad + 2);
 	if (!line) {
 		free(s);
 		return;
 	}
-	line[n] = '\n';
-	line[n + 1] = 0;
-	bg_sink_write(sev, line, n + 1);
+	for (size_t i = 0; i < n; i += k ? k : 1) {
+		k = utf8_len(u + i, n - i);
+		memcpy(line + m, k ? s + i : "\xef\xbf\xbd", k ? k : 3);
+		m += k ? k : 3;
+	}
+	free(s);
+	line[m] = '\n';
+	line[m + 1] = 0;
+	bg_sink_write(sev, line, m + 1);
 	free(line);
 }
 
