@@ -15,6 +15,12 @@ typedef _Atomic(struct bg_sock *) slot_t;
 
 static _Atomic(slot_t *) chunks[NCHUNKS];
 static _Atomic(struct bg_sock *) release_list;
+/* Wrappers between loading a slot and holding a reference on what it named
+ * (bg_sock_acquire). While any is, nothing on the release list is freed:
+ * the object one of them loaded may be there. All operations on slots, this
+ * counter and the release list are sequentially consistent, which is what
+ * makes "the drain saw no reader" imply "no reader saw a queued object". */
+static atomic_long readers;
 
 static slot_t *slot(int fd, bool create)
 {
@@ -44,6 +50,28 @@ struct bg_sock *bg_fd_get(int fd)
 	return s ? atomic_load_explicit(s, memory_order_acquire) : NULL;
 }
 
+struct bg_sock *bg_sock_acquire(int fd)
+{
+	slot_t *p = slot(fd, false);
+	if (!p || !atomic_load_explicit(p, memory_order_relaxed))
+		return NULL;
+	atomic_fetch_add(&readers, 1);
+	struct bg_sock *s = atomic_load(p);
+	if (s) {
+		/* a reference only while the fds still hold one: an object
+		 * whose count reached 0 is on its way to the release list */
+		int r = atomic_load_explicit(&s->refs, memory_order_relaxed);
+		do {
+			if (r <= 0) {
+				s = NULL;
+				break;
+			}
+		} while (!atomic_compare_exchange_weak(&s->refs, &r, r + 1));
+	}
+	atomic_fetch_sub(&readers, 1);
+	return s;
+}
+
 int bg_fd_set(int fd, struct bg_sock *s, struct bg_sock **old)
 {
 	slot_t *p = slot(fd, true);
@@ -51,7 +79,7 @@ int bg_fd_set(int fd, struct bg_sock *s, struct bg_sock **old)
 	if (!p)
 		return -1;
 	bg_sock_get(s);
-	*old = atomic_exchange_explicit(p, s, memory_order_acq_rel);
+	*old = atomic_exchange(p, s);
 	return 0;
 }
 
@@ -60,7 +88,7 @@ struct bg_sock *bg_fd_take(int fd)
 	slot_t *s = slot(fd, false);
 	if (!s || !atomic_load_explicit(s, memory_order_relaxed))
 		return NULL;
-	return atomic_exchange_explicit(s, NULL, memory_order_acq_rel);
+	return atomic_exchange(s, NULL);
 }
 
 int bg_fd_limit(void)
@@ -94,8 +122,7 @@ void bg_sock_put(struct bg_sock *s)
 	struct bg_sock *head = atomic_load_explicit(&release_list, memory_order_relaxed);
 	do
 		s->release_next = head;
-	while (!atomic_compare_exchange_weak_explicit(&release_list, &head, s, memory_order_release,
-						      memory_order_relaxed));
+	while (!atomic_compare_exchange_weak(&release_list, &head, s));
 }
 
 bool bg_release_pending(void)
@@ -107,7 +134,18 @@ void bg_release_drain(void (*fn)(struct bg_sock *s, void *arg), void *arg)
 {
 	if (!atomic_load_explicit(&release_list, memory_order_relaxed))
 		return;
-	struct bg_sock *s = atomic_exchange_explicit(&release_list, NULL, memory_order_acquire);
+	struct bg_sock *s = atomic_exchange(&release_list, NULL);
+	if (s && atomic_load(&readers) != 0) {
+		/* a wrapper may still be looking at one of these: next time */
+		struct bg_sock *tail = s;
+		while (tail->release_next)
+			tail = tail->release_next;
+		struct bg_sock *head = atomic_load_explicit(&release_list, memory_order_relaxed);
+		do
+			tail->release_next = head;
+		while (!atomic_compare_exchange_weak(&release_list, &head, s));
+		return;
+	}
 	while (s) {
 		struct bg_sock *next = s->release_next;
 		fn(s, arg);

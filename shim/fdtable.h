@@ -28,8 +28,12 @@ struct bg_sock {
 	struct bg_sk sk;       /* the model's view of it */
 };
 
-/* The object an fd names, or NULL. No lock, no allocation. */
+/* The object an fd names, or NULL. No lock, no allocation. The object may
+ * be freed at any time by another thread's close(): only for a yes/no. */
 struct bg_sock *bg_fd_get(int fd);
+/* The object an fd names, with a reference the caller drops with
+ * bg_sock_put(); NULL if none. Safe against a concurrent close() of fd. */
+struct bg_sock *bg_sock_acquire(int fd);
 /* Make fd name s (taking a reference); returns the object it named before
  * (with that reference, for the caller to drop), or NULL. -1 if fd is out of
  * the table's reach (then s is not installed). */

@@ -54,6 +54,7 @@ static struct {
 	uid_t euid;
 	struct {
 		atomic_uint_fast64_t binds, hazards, blocked, divergences, sockets, remedies;
+		atomic_long waiting; /* sockets with remedy_pending set */
 	} n;
 } g = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
@@ -191,6 +192,21 @@ void bg_init(void)
 
 /* ---- lock and the release list ------------------------------------------------- */
 
+/* s no longer waits with a remedy (it got a port, or is gone): true if it did */
+static bool remedy_done(struct bg_sock *s)
+{
+	if (!atomic_load_explicit(&s->remedy_pending, memory_order_relaxed) ||
+	    !atomic_exchange_explicit(&s->remedy_pending, false, memory_order_relaxed))
+		return false;
+	atomic_fetch_sub(&g.n.waiting, 1);
+	return true;
+}
+
+bool bg_remedy_any(void)
+{
+	return atomic_load_explicit(&g.n.waiting, memory_order_relaxed) != 0;
+}
+
 static void release_one(struct bg_sock *s, void *arg);
 
 bool bg_lock(void)
@@ -232,6 +248,7 @@ static void release_one(struct bg_sock *s, void *arg)
 	(void)arg;
 	if (s == &bg_not_tcp)
 		return;
+	remedy_done(s);
 	bg_put_port(g.table, &s->sk);
 	free(s);
 }
@@ -358,17 +375,21 @@ static struct bg_sock *learn(int fd)
 		}
 	}
 	bg_track(fd, s);
-	return bg_fd_get(fd) == s ? s : NULL;
+	return s;
 }
 
 struct bg_sock *bg_sock_for(int fd)
 {
-	struct bg_sock *s = bg_fd_get(fd);
-	if (s == &bg_not_tcp)
+	struct bg_sock *s = bg_sock_acquire(fd);
+	if (!s) {
+		learn(fd); /* tracks it under fd, or marks fd as not TCP */
+		s = bg_sock_acquire(fd);
+	}
+	if (s == &bg_not_tcp) {
+		bg_sock_put(s);
 		return NULL;
-	if (s)
-		return s;
-	return learn(fd);
+	}
+	return s;
 }
 
 /* ---- the kernel's view merged into the model ------------------------------------- */
@@ -857,7 +878,8 @@ static bool remedy_bind(bool eligible, const struct bg_sk *cand, struct bg_sock 
 		s->sk.rcv_saddr = *a;
 		bg_unlock();
 	}
-	atomic_store_explicit(&s->remedy_pending, true, memory_order_relaxed);
+	atomic_fetch_add(&g.n.waiting, 1);
+	atomic_store_explicit(&s->remedy_pending, true, memory_order_release);
 	atomic_fetch_add(&g.n.remedies, 1);
 	struct bg_bind_event e;
 	event_init(&e, "bind", fd, cand, 0);
@@ -873,7 +895,7 @@ static bool remedy_bind(bool eligible, const struct bg_sk *cand, struct bg_sock 
 
 void bg_remedy_withdraw(struct bg_sock *s, int fd)
 {
-	if (!atomic_exchange_explicit(&s->remedy_pending, false, memory_order_relaxed))
+	if (!remedy_done(s))
 		return;
 	int saved = errno;
 	struct sockaddr_storage ss;
@@ -952,7 +974,7 @@ int bg_guard_listen(struct bg_sock *s, int fd, int backlog)
 			s->listening = true;
 			s->sk.state = BG_TCP_LISTEN;
 			bg_unlock();
-			atomic_store_explicit(&s->remedy_pending, false, memory_order_relaxed);
+			remedy_done(s);
 			after_auto_port(s, fd, "listen", BG_REMEDY_NONE);
 			if (bg_lock()) {
 				s->sk.reuseport_grouped = s->sk.reuseport;
@@ -1002,7 +1024,7 @@ void bg_after_connect(struct bg_sock *s, int fd, const struct sockaddr *addr, so
 	if (r != 0 && err != EINPROGRESS)
 		return;
 	/* connect() chose the port (a failed one leaves the remedy pending) */
-	atomic_store_explicit(&s->remedy_pending, false, memory_order_relaxed);
+	remedy_done(s);
 	struct sockaddr_storage peer;
 	memset(&peer, 0, sizeof(peer));
 	memcpy(&peer, addr, len < sizeof(peer) ? len : sizeof(peer));

@@ -25,7 +25,9 @@ bool bg_active(void);
 void bg_init(void);
 
 /* The socket object for fd: tracked, or learned now from the kernel if fd is
- * an IPv4/IPv6 TCP socket we have not seen. NULL for anything else. */
+ * an IPv4/IPv6 TCP socket we have not seen. NULL for anything else. The
+ * caller holds a reference and drops it with bg_sock_put(): another thread's
+ * close() of fd cannot free the object under it. */
 struct bg_sock *bg_sock_for(int fd);
 /* A TCP socket was created (socket, accept): track it under fd. */
 void bg_track(int fd, struct bg_sock *s);
@@ -48,6 +50,8 @@ int bg_guard_listen(struct bg_sock *s, int fd, int backlog);
  * clear IP_BIND_ADDRESS_NO_PORT and bind the port now, as the program's own
  * bind(addr, 0) would have. Keeps errno. */
 void bg_remedy_withdraw(struct bg_sock *s, int fd);
+/* Is any socket of this process waiting with a remedy (no port yet)? */
+bool bg_remedy_any(void);
 void bg_after_connect(struct bg_sock *s, int fd, const struct sockaddr *addr, socklen_t len, int r,
 		      int err);
 void bg_after_accept(struct bg_sock *listener, int fd);

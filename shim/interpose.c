@@ -56,7 +56,9 @@ EXPORT int bind(int fd, const struct sockaddr *addr, socklen_t len)
 	errno = saved;
 	if (!s)
 		return bg_real.bind(fd, addr, len);
-	return bg_guard_bind(s, fd, addr, len);
+	int r = bg_guard_bind(s, fd, addr, len);
+	bg_sock_put(s); /* keeps errno */
+	return r;
 }
 
 EXPORT int listen(int fd, int backlog)
@@ -69,7 +71,9 @@ EXPORT int listen(int fd, int backlog)
 	errno = saved;
 	if (!s)
 		return bg_real.listen(fd, backlog);
-	return bg_guard_listen(s, fd, backlog);
+	int r = bg_guard_listen(s, fd, backlog);
+	bg_sock_put(s);
+	return r;
 }
 
 EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
@@ -80,8 +84,10 @@ EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
 		return r;
 	int err = errno;
 	struct bg_sock *s = bg_sock_for(fd);
-	if (s)
+	if (s) {
 		bg_after_connect(s, fd, addr, len, r, err);
+		bg_sock_put(s);
+	}
 	errno = err;
 	return r;
 }
@@ -91,8 +97,10 @@ static int after_accept(int listen_fd, int fd)
 	if (fd < 0 || !bg_active())
 		return fd;
 	int saved = errno;
-	struct bg_sock *l = bg_fd_get(listen_fd);
+	struct bg_sock *l = bg_sock_acquire(listen_fd);
 	bg_after_accept(l == &bg_not_tcp ? NULL : l, fd);
+	if (l)
+		bg_sock_put(l);
 	errno = saved;
 	return fd;
 }
@@ -130,21 +138,29 @@ EXPORT int setsockopt(int fd, int level, int opt, const void *val, socklen_t len
 		return r;
 	int saved = errno;
 	struct bg_sock *s = bg_sock_for(fd);
-	if (s)
+	if (s) {
 		bg_after_setsockopt(s, fd, level, opt, val, len);
+		bg_sock_put(s);
+	}
 	errno = saved;
 	return r;
 }
 
 /* A socket the remedy left without a port: the program asks for its port
- * before connect(), so it gets one now (guard.c: bg_remedy_withdraw). Any
- * other fd: one table load. */
+ * before connect(), so it gets one now (guard.c: bg_remedy_withdraw). While
+ * no socket of the process waits so, one relaxed load. */
 EXPORT int getsockname(int fd, struct sockaddr *addr, socklen_t *len)
 {
 	bg_libc_resolve();
-	struct bg_sock *s = bg_fd_get(fd);
-	if (s && s != &bg_not_tcp && atomic_load_explicit(&s->remedy_pending, memory_order_relaxed))
-		bg_remedy_withdraw(s, fd);
+	if (bg_remedy_any()) {
+		struct bg_sock *s = bg_sock_acquire(fd);
+		if (s) {
+			if (s != &bg_not_tcp &&
+			    atomic_load_explicit(&s->remedy_pending, memory_order_relaxed))
+				bg_remedy_withdraw(s, fd);
+			bg_sock_put(s);
+		}
+	}
 	return bg_real.getsockname(fd, addr, len);
 }
 
@@ -170,7 +186,7 @@ static int dup_to(int oldfd, int newfd)
 	if (newfd < 0 || newfd == oldfd)
 		return newfd;
 	int saved = errno;
-	struct bg_sock *s = bg_fd_get(oldfd);
+	struct bg_sock *s = bg_sock_acquire(oldfd);
 	if (s) {
 		struct bg_sock *old;
 		if (bg_fd_set(newfd, s, &old) == 0) {
@@ -179,6 +195,7 @@ static int dup_to(int oldfd, int newfd)
 		} else {
 			bg_untrack(newfd);
 		}
+		bg_sock_put(s);
 	} else {
 		bg_untrack(newfd);
 	}
