@@ -215,7 +215,8 @@ static int diag_dump(int nl, uint8_t family, uint16_t port, struct bg_ksock *out
 	struct diag_request req;
 	diag_request_init(&req, family, port);
 	struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
-	if (sendto(nl, &req, sizeof(req), 0, (struct sockaddr *)&kernel, sizeof(kernel)) < 0)
+	if (sendto(nl, &req, sizeof(req), MSG_NOSIGNAL, (struct sockaddr *)&kernel,
+		   sizeof(kernel)) < 0)
 		return -errno;
 	long buf[8192 / sizeof(long)];
 	for (;;) {
@@ -409,8 +410,8 @@ int bg_kernel_dump_sockets(uint16_t low, uint16_t high, bg_ksock_fn fn, void *ar
 		diag_request_init(&req, families[f], low);
 		req.bc[3] = (struct inet_diag_bc_op){0, 0, high};
 		struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
-		if (sendto(nl, &req, sizeof(req), 0, (struct sockaddr *)&kernel, sizeof(kernel)) <
-		    0) {
+		if (sendto(nl, &req, sizeof(req), MSG_NOSIGNAL, (struct sockaddr *)&kernel,
+			   sizeof(kernel)) < 0) {
 			err = -errno;
 			break;
 		}

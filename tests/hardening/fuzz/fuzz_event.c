@@ -412,8 +412,11 @@ static void fuzz_bind(struct rd *r, const char *pname)
 	e.tb_exists = fl & 4;
 	e.conflict_predicted = fl & 8;
 	e.mode = (enum bg_mode)(u8(r) % 3);
-	e.decision = (enum bg_decision)(u8(r) % 3);
+	e.decision = (enum bg_decision)(u8(r) % 4);
 	e.hazard = (enum bg_hazard)(u8(r) % 3);
+	e.remedy = (enum bg_remedy)(u8(r) % 3);
+	e.range_low = u16(r);
+	e.range_high = u16(r);
 	e.profile = pick(r, profiles, 3);
 	e.view = pick(r, views, 3);
 	e.before.fastreuse = (int8_t)u8(r);
@@ -464,6 +467,27 @@ static void fuzz_bind(struct rd *r, const char *pname)
 	CHECK(gnum(o, "bindguard.fd") == e.fd, "bindguard.fd");
 	CHECK(gbool(o, "bindguard.port_auto") == e.port_auto, "port_auto");
 	CHECK(gbool(o, "bindguard.ephemeral") == e.ephemeral, "ephemeral");
+	static const char *const remedies[] = {NULL, "applied", "withdrawn"};
+	const cJSON *rj = cJSON_GetObjectItemCaseSensitive(get(o, "bindguard"), "remedy");
+	if (e.remedy == BG_REMEDY_NONE)
+		CHECK(!rj, "bindguard.remedy present without a remedy");
+	else
+		want_str(o, "bindguard.remedy", remedies[e.remedy]);
+	if (e.remedy == BG_REMEDY_APPLIED) {
+		/* no port taken: no bucket, no owners, no advice */
+		CHECK(cJSON_IsNull(get(o, "bindguard.bucket")), "bucket not null for a remedy");
+		CHECK(cJSON_GetArraySize(get(o, "bindguard.owners")) == 0, "owners for a remedy");
+		cJSON_Delete(o);
+		free(line);
+		return;
+	}
+	const cJSON *adv = cJSON_GetObjectItemCaseSensitive(get(o, "bindguard"), "advice");
+	CHECK(!adv == (e.hazard == BG_HAZARD_NONE), "advice present: %d, hazard %d", adv != NULL,
+	      e.hazard);
+	const cJSON *a1;
+	cJSON_ArrayForEach (a1, adv)
+		CHECK(cJSON_IsString(a1) && a1->valuestring[0], "an empty advice entry");
+	CHECK(!adv || cJSON_GetArraySize(adv) >= 1, "empty advice");
 	const cJSON *bk = get(o, "bindguard.bucket");
 	if (e.tb_exists) {
 		CHECK(gnum(bk, "before.fastreuse") == e.before.fastreuse &&
@@ -601,12 +625,24 @@ static void fuzz_start(struct rd *r, const char *pname)
 
 static void fuzz_stop(struct rd *r, const char *pname)
 {
-	struct bg_counters c;
+	struct bg_counters c = {0};
+	struct bg_self_check_result sc = {0};
 	c.binds = u64(r);
 	c.hazards = u64(r);
 	c.blocked = u32(r);
 	c.divergences = u32(r);
 	c.sockets = u32(r);
+	c.remedies = u32(r);
+	if (u8(r) & 1) { /* the self-check's totals, as with BINDGUARD_SELF_CHECK=1 */
+		sc.fds = u32(r);
+		sc.sockets = u32(r);
+		sc.mismatches = u32(r);
+		sc.unverified = u32(r);
+		sc.untracked = u32(r);
+		sc.listening = u32(r);
+		sc.connected = u32(r);
+		c.self_check = &sc;
+	}
 	struct bg_sink_stats before = bg_sink_stats();
 	bg_event_stop(&c);
 	size_t len;
@@ -621,12 +657,21 @@ static void fuzz_stop(struct rd *r, const char *pname)
 		    {"blocked", c.blocked},
 		    {"divergences", c.divergences},
 		    {"sockets", c.sockets},
+		    {"remedies", c.remedies},
 		    {"events_written", before.written}, /* as counted before this one */
 		    {"events_dropped", before.dropped}};
 	for (unsigned i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
 		double got = gnum(k, want[i].name), x = (double)want[i].v;
 		CHECK(fabs(got - x) <= x * DBL_EPSILON, "counters.%s: %.17g, expected %llu",
 		      want[i].name, got, (unsigned long long)want[i].v);
+	}
+	const cJSON *scj = cJSON_GetObjectItemCaseSensitive(get(o, "bindguard"), "self_check");
+	CHECK(!scj == !c.self_check, "self_check present: %d, expected %d", scj != NULL,
+	      c.self_check != NULL);
+	if (scj && c.self_check) {
+		CHECK(gnum(scj, "fds") == (double)sc.fds, "self_check.fds");
+		CHECK(gnum(scj, "mismatches") == (double)sc.mismatches, "self_check.mismatches");
+		CHECK(gnum(scj, "connected") == (double)sc.connected, "self_check.connected");
 	}
 	cJSON_Delete(o);
 	free(line);
