@@ -292,7 +292,7 @@ void bg_untrack(int fd)
 		bg_sock_put(old);
 }
 
-static int getint(int fd, int level, int opt)
+int bg_getint(int fd, int level, int opt)
 {
 	int v = 0;
 	socklen_t l = sizeof(v);
@@ -301,7 +301,7 @@ static int getint(int fd, int level, int opt)
 	return v;
 }
 
-static void addr_of(const struct sockaddr_storage *ss, struct in6_addr *a, uint16_t *port)
+void bg_addr_of(const struct sockaddr_storage *ss, struct in6_addr *a, uint16_t *port)
 {
 	if (ss->ss_family == AF_INET) {
 		const struct sockaddr_in *in = (const struct sockaddr_in *)ss;
@@ -321,7 +321,7 @@ static bool local_of(int fd, struct in6_addr *a, uint16_t *port)
 	if (bg_real.getsockname(fd, (struct sockaddr *)&ss, &l) != 0 ||
 	    (ss.ss_family != AF_INET && ss.ss_family != AF_INET6))
 		return false;
-	addr_of(&ss, a, port);
+	bg_addr_of(&ss, a, port);
 	return true;
 }
 
@@ -329,11 +329,11 @@ static bool local_of(int fd, struct in6_addr *a, uint16_t *port)
  * were ready, received over SCM_RIGHTS): read what binding needs from it. */
 static struct bg_sock *learn(int fd)
 {
-	int domain = getint(fd, SOL_SOCKET, SO_DOMAIN);
+	int domain = bg_getint(fd, SOL_SOCKET, SO_DOMAIN);
 	if (domain != AF_INET && domain != AF_INET6)
 		return NULL;
-	int type = getint(fd, SOL_SOCKET, SO_TYPE);
-	int proto = getint(fd, SOL_SOCKET, SO_PROTOCOL);
+	int type = bg_getint(fd, SOL_SOCKET, SO_TYPE);
+	int proto = bg_getint(fd, SOL_SOCKET, SO_PROTOCOL);
 	if (type != SOCK_STREAM || proto != IPPROTO_TCP) {
 		struct bg_sock *old;
 		if (bg_fd_set(fd, &bg_not_tcp, &old) == 0 && old)
@@ -345,10 +345,10 @@ static struct bg_sock *learn(int fd)
 		return NULL;
 	s->tcp = true;
 	s->sk.uid = g.euid;
-	s->sk.reuse = getint(fd, SOL_SOCKET, SO_REUSEADDR) > 0;
-	s->sk.reuseport = getint(fd, SOL_SOCKET, SO_REUSEPORT) > 0;
+	s->sk.reuse = bg_getint(fd, SOL_SOCKET, SO_REUSEADDR) > 0;
+	s->sk.reuseport = bg_getint(fd, SOL_SOCKET, SO_REUSEPORT) > 0;
 	if (domain == AF_INET6)
-		s->sk.ipv6only = getint(fd, IPPROTO_IPV6, IPV6_V6ONLY) > 0;
+		s->sk.ipv6only = bg_getint(fd, IPPROTO_IPV6, IPV6_V6ONLY) > 0;
 	struct tcp_info ti;
 	socklen_t l = sizeof(ti);
 	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &l) == 0)
@@ -361,7 +361,7 @@ static struct bg_sock *learn(int fd)
 		socklen_t pl = sizeof(peer);
 		s->connected = getpeername(fd, (struct sockaddr *)&peer, &pl) == 0;
 		if (s->connected)
-			addr_of(&peer, &s->daddr, &s->dport);
+			bg_addr_of(&peer, &s->daddr, &s->dport);
 		s->listening = s->sk.state == BG_TCP_LISTEN;
 		if (bg_lock()) {
 			/* a connected socket on an ephemeral port most likely got it
@@ -1035,7 +1035,7 @@ void bg_after_connect(struct bg_sock *s, int fd, const struct sockaddr *addr, so
 		return;
 	if (!s->connected && (s->sk.tb || have_local)) {
 		s->connected = true;
-		addr_of(&peer, &s->daddr, &s->dport);
+		bg_addr_of(&peer, &s->daddr, &s->dport);
 		s->sk.state = r == 0 ? BG_TCP_ESTABLISHED : BG_TCP_SYN_SENT;
 		if (!s->sk.tb) {
 			s->sk.rcv_saddr = local;
@@ -1084,7 +1084,7 @@ void bg_after_accept(struct bg_sock *listener, int fd)
 	if (!local_of(fd, &c->sk.rcv_saddr, &port))
 		c->sk.rcv_saddr = l.rcv_saddr;
 	if (getpeername(fd, (struct sockaddr *)&peer, &pl) == 0)
-		addr_of(&peer, &c->daddr, &c->dport);
+		bg_addr_of(&peer, &c->daddr, &c->dport);
 	if (bg_lock()) {
 		if (listener->sk.tb)
 			bg_inherit_port(g.table, &c->sk, &listener->sk);
@@ -1110,8 +1110,8 @@ void bg_after_setsockopt(struct bg_sock *s, int fd, int level, int opt, const vo
 		if (on)
 			s->sk.uid = geteuid();
 	} else if (level == SOL_SOCKET && opt == SO_BINDTODEVICE)
-		s->sk.bound_dev_if = getint(fd, SOL_SOCKET, SO_BINDTOIFINDEX) > 0
-					     ? getint(fd, SOL_SOCKET, SO_BINDTOIFINDEX)
+		s->sk.bound_dev_if = bg_getint(fd, SOL_SOCKET, SO_BINDTOIFINDEX) > 0
+					     ? bg_getint(fd, SOL_SOCKET, SO_BINDTOIFINDEX)
 					     : 0;
 	else if (level == SOL_SOCKET && opt == SO_BINDTOIFINDEX)
 		s->sk.bound_dev_if = val && len >= sizeof(int) ? *(const int *)val : 0;

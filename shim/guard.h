@@ -36,6 +36,12 @@ void bg_untrack(int fd);
 /* Sentinel stored for inet sockets that are not TCP, so they are not relearned. */
 extern struct bg_sock bg_not_tcp;
 
+/* getsockopt() of an int option, -1 on failure. */
+int bg_getint(int fd, int level, int opt);
+/* An AF_INET or AF_INET6 address as the model keeps it (IPv4 v4-mapped). */
+struct sockaddr_storage;
+void bg_addr_of(const struct sockaddr_storage *ss, struct in6_addr *a, uint16_t *port);
+
 /* Free socket objects whose last fd closed, if the lock is free now. */
 void bg_reap(void);
 bool bg_lock(void); /* false: this thread holds it already (signal handler) */

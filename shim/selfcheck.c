@@ -46,28 +46,6 @@ static struct {
 	bool diag_bound_only; /* sock_diag lists bound-only sockets (6.6+) */
 } sc;
 
-static int getint(int fd, int level, int opt)
-{
-	int v = 0;
-	socklen_t l = sizeof(v);
-	if (getsockopt(fd, level, opt, &v, &l) != 0)
-		return -1;
-	return v;
-}
-
-static void addr_of(const struct sockaddr_storage *ss, struct in6_addr *a, uint16_t *port)
-{
-	if (ss->ss_family == AF_INET) {
-		const struct sockaddr_in *in = (const struct sockaddr_in *)ss;
-		bg_addr_from_v4(a, in->sin_addr.s_addr);
-		*port = ntohs(in->sin_port);
-	} else {
-		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)ss;
-		*a = in6->sin6_addr;
-		*port = ntohs(in6->sin6_port);
-	}
-}
-
 /* Is the socket with this inode in a bucket of port (sock_diag)? */
 static bool diag_holds(uint16_t port, uint32_t inode)
 {
@@ -86,10 +64,10 @@ static void kernel_view(int fd, struct bg_sock_view *k, uint32_t *inode)
 	memset(k, 0, sizeof(*k));
 	struct stat st;
 	*inode = fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode) ? (uint32_t)st.st_ino : 0;
-	int domain = *inode ? getint(fd, SOL_SOCKET, SO_DOMAIN) : -1;
+	int domain = *inode ? bg_getint(fd, SOL_SOCKET, SO_DOMAIN) : -1;
 	k->tcp = (domain == AF_INET || domain == AF_INET6) &&
-		 getint(fd, SOL_SOCKET, SO_TYPE) == SOCK_STREAM &&
-		 getint(fd, SOL_SOCKET, SO_PROTOCOL) == IPPROTO_TCP;
+		 bg_getint(fd, SOL_SOCKET, SO_TYPE) == SOCK_STREAM &&
+		 bg_getint(fd, SOL_SOCKET, SO_PROTOCOL) == IPPROTO_TCP;
 	k->bound_known = true;
 	if (!k->tcp)
 		return;
@@ -98,7 +76,7 @@ static void kernel_view(int fd, struct bg_sock_view *k, uint32_t *inode)
 	socklen_t l = sizeof(ti);
 	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &l) == 0)
 		k->state = ti.tcpi_state;
-	k->listening = getint(fd, SOL_SOCKET, SO_ACCEPTCONN) > 0;
+	k->listening = bg_getint(fd, SOL_SOCKET, SO_ACCEPTCONN) > 0;
 	struct sockaddr_storage ss;
 	l = sizeof(ss);
 	/* getpeername() says ENOTCONN in SYN_SENT too, where the model says connected */
@@ -107,7 +85,7 @@ static void kernel_view(int fd, struct bg_sock_view *k, uint32_t *inode)
 	l = sizeof(ss);
 	if (bg_real.getsockname(fd, (struct sockaddr *)&ss, &l) == 0 &&
 	    (ss.ss_family == AF_INET || ss.ss_family == AF_INET6))
-		addr_of(&ss, &k->addr, &k->port);
+		bg_addr_of(&ss, &k->addr, &k->port);
 	if (!k->port || k->listening || k->connected)
 		return;
 	/* bound only, or a leftover of a failed connect() that holds nothing */

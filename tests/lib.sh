@@ -24,7 +24,7 @@ suite_env() {
 schema_ok() {
 	local out
 	out=$("$SCHEMA_CHECK" "$EVENT_SCHEMA" "${1:-$WORK/ev.jsonl}" 2>&1) || {
-		printf '#   events do not match conf/bindguard-event.schema.json:\n%s\n' "$(sed 's/^/#     /' <<<"$out")"
+		printf '#   events do not match conf/bindguard-event.schema.json:\n%s\n' "$(sed 's/^/#     /' <<<"$out" | head -5)"
 		failed=1
 	}
 }

@@ -47,13 +47,6 @@ helpers() {
 	lastbind() { jq -c "select(.event.action==\"bind\" and .source.port==$1)" "$WORK/ev.jsonl" | tail -1 | jq -r "$2"; }
 	# value after KEY in FILE's line starting with PREFIX ("closewait fd 4 inode ..." -> fd: 4)
 	word() { grep "^$2" "$1" | head -1 | awk -v k="$3" '{for (i = 1; i < NF; i++) if ($i == k) { print $(i + 1); exit }}'; }
-	schema_ok() {
-		local out
-		out=$("$SCHEMA_CHECK" "$EVENT_SCHEMA" "$WORK/ev.jsonl" 2>&1) || {
-			printf '#   events do not match the event schema:\n%s\n' "$(sed 's/^/#     /' <<<"$out" | head -5)"
-			failed=1
-		}
-	}
 	servers() {
 		start server -- server 127.0.0.1 9000
 		wait_line "$WORK/server.out" ready

@@ -50,13 +50,6 @@ helpers() {
 	# sc FIELD: bindguard.self_check.FIELD of the last stop event
 	sc() { events_of "$WORK/ev.jsonl" stop | tail -1 | jq -r ".bindguard.self_check.$1"; }
 	mismatches() { events_of "$WORK/ev.jsonl" self_check_mismatch; }
-	schema_ok() {
-		local out
-		out=$("$SCHEMA_CHECK" "$EVENT_SCHEMA" "$WORK/ev.jsonl" 2>&1) || {
-			printf '#   events do not match the event schema:\n%s\n' "$(head -5 <<<"$out" | sed 's/^/#     /')"
-			failed=1
-		}
-	}
 	# agree: the self-check ran, checked something, found nothing
 	agree() {
 		expect "self-check ran" "$(events_of "$WORK/ev.jsonl" stop | tail -1 | jq 'has("bindguard") and (.bindguard|has("self_check"))')" true
