@@ -1,5 +1,9 @@
 # guest.sh: the body of the guest's /run-tests.sh (run.sh prepends
-# "#!/bin/bash" and the ACTOR, SHIM, TOOL and SCENARIO paths). Runs the seed
+# "#!/bin/bash", GUEST_ROOT and the ACTOR, SHIM, TOOL, SCENARIO, CONFORM and
+# REGRESSIONS paths, all under GUEST_ROOT). First reports the tree:
+#   RESULT kernel=K case=tree root=R missing=none|F,.. outside=none|F,..
+# (R: the folder holding tools/scenario.sh; missing: files not there; outside:
+# paths not under GUEST_ROOT). Then runs the seed
 # scenario of kernel-bind-buckets.md section 8 without the shim, under the
 # shim in audit mode and in enforce mode, then with a bind-before-connect
 # client without and with the remedy, one case after the other on the
@@ -11,6 +15,13 @@
 set -u
 export ACTOR SHIM
 KREL=$(uname -r)
+tree_missing="" tree_outside=""
+for f in "$ACTOR" "$SHIM" "$TOOL" "$SCENARIO" "$CONFORM" "$REGRESSIONS"; do
+	[ -f "$f" ] || tree_missing+="${tree_missing:+,}$f"
+	case $f in "$GUEST_ROOT"/*) ;; *) tree_outside+="${tree_outside:+,}$f" ;; esac
+done
+tree_root=$(cd "$(dirname "$SCENARIO")/.." 2>/dev/null && pwd -P)
+echo "RESULT kernel=$KREL case=tree root=${tree_root:-none} missing=${tree_missing:-none} outside=${tree_outside:-none}"
 # shellcheck source=../../tools/scenario.sh
 source "$SCENARIO"
 ns_setup

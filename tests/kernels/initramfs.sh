@@ -1,22 +1,62 @@
 #!/usr/bin/env bash
-# initramfs.sh OUT.cpio.gz FILES...: a busybox initramfs for the legacy-kernel
-# tests. Each FILE (program, .so, script) goes in at its host path, with every
-# library ldd lists for it and the dynamic loader; a FILE named *.ko goes in
-# as /modules/NAME.ko (pass the kernel's inet_diag.ko and tcp_diag.ko); a FILE
-# named run-tests.sh goes in as /run-tests.sh.
+# initramfs.sh OUT.cpio.gz [--as GUEST_PATH] FILE...: a busybox initramfs for
+# the legacy-kernel tests. A FILE after "--as GUEST_PATH" goes in at
+# GUEST_PATH; any other FILE (a system program such as /bin/bash) at its host
+# path. Every library ldd lists for a FILE, and the dynamic loader, go in at
+# their host paths; a FILE named *.ko goes in as /modules/NAME.ko (pass the
+# kernel's inet_diag.ko and tcp_diag.ko). /init runs /run-tests.sh: pass the
+# test script as "--as /run-tests.sh FILE".
 #
 # /init mounts proc, sys, devtmpfs and a tmpfs on /tmp, insmods inet_diag.ko
 # then tcp_diag.ko, brings lo up, runs /run-tests.sh when present, with its
 # output on the serial console, and powers off. Prints lines "init: ...".
-# Needs busybox-static (installed with apt-get when absent).
+# A file that would land under one of those mount points would be hidden in
+# the guest: it is refused. Needs busybox-static (installed with apt-get when
+# absent; with the dynamic busybox package installed, the static binary is
+# taken from its .deb into BINDGUARD_KERNEL_CACHE, /var/cache/bindguard-kernels
+# by default).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=lib.sh
 . "$here/lib.sh"
 
-[ $# -ge 1 ] || die "usage: initramfs.sh OUT.cpio.gz FILES..."
+usage="usage: initramfs.sh OUT.cpio.gz [--as GUEST_PATH] FILE..."
+[ $# -ge 1 ] || die "$usage"
 OUT=$1
 shift
+# the mount points of /init below: whatever is put there is hidden
+MOUNTED=(/proc /sys /dev /tmp)
+
+# hidden PATH: true when PATH lies under one of the mount points
+hidden() {
+	local m
+	for m in "${MOUNTED[@]}"; do
+		case $1 in "$m" | "$m"/*) return 0 ;; esac
+	done
+	return 1
+}
+
+# the files and their guest paths, checked before anything is built
+srcs=()
+dests=()
+while [ $# -gt 0 ]; do
+	dest=""
+	if [ "$1" = --as ]; then
+		[ $# -ge 3 ] || die "$usage"
+		dest=$2
+		shift 2
+		case $dest in /*) ;; *) die "--as $dest: the guest path must be absolute" ;; esac
+	fi
+	f=$1
+	shift
+	[ -f "$f" ] || die "no such file: $f"
+	abs=$(cd "$(dirname "$f")" && pwd)/$(basename "$f")
+	case $abs in *.ko) [ -n "$dest" ] || dest=/modules/$(basename "$abs") ;; esac
+	[ -n "$dest" ] || dest=$abs
+	! hidden "$dest" || die "$f: guest path $dest is under a mount point of the guest's /init (${MOUNTED[*]}) and would be hidden: pass --as GUEST_PATH"
+	srcs+=("$abs")
+	dests+=("$dest")
+done
 
 # busybox_static: path of a statically linked busybox. busybox-static conflicts
 # with the dynamic busybox package: when that one is installed, take the
@@ -30,7 +70,9 @@ busybox_static() {
 		fi
 	done
 	if have_pkg busybox; then
-		local d=${TMPDIR:-/tmp}/bindguard-busybox-static
+		# in the kernel cache, not at a fixed name under /tmp, which another
+		# user could create first and two checkouts would share
+		local d=${BINDGUARD_KERNEL_CACHE:-/var/cache/bindguard-kernels}/busybox-static
 		if [ ! -x "$d/bin/busybox" ]; then
 			note "the dynamic busybox package is installed: extracting busybox-static from its .deb into $d"
 			mkdir -p "$d/deb"
@@ -65,16 +107,12 @@ libs() {
 }
 
 declare -A seen=()
-for f in "$@"; do
-	[ -f "$f" ] || die "no such file: $f"
-	abs=$(cd "$(dirname "$f")" && pwd)/$(basename "$f")
-	case $abs in
-	*.ko) put "$abs" "/modules/$(basename "$abs")" ;;
-	*/run-tests.sh) put "$abs" /run-tests.sh && chmod 0755 "$stage/run-tests.sh" ;;
-	*) put "$abs" "$abs" ;;
-	esac
+for i in "${!srcs[@]}"; do
+	abs=${srcs[$i]}
+	put "$abs" "${dests[$i]}"
 	for l in $(libs "$abs"); do
 		[ -n "${seen[$l]:-}" ] && continue
+		! hidden "$l" || die "$abs needs $l, which would be hidden in the guest by a mount of its /init"
 		seen[$l]=1
 		put "$l" "$l"
 	done
@@ -128,4 +166,4 @@ mkdir -p "$(dirname "$OUT")"
 (cd "$stage" && find . -mindepth 1 | LC_ALL=C sort | "$BUSYBOX" cpio -o -H newc 2>/dev/null) | gzip -1 >"$OUT.tmp" ||
 	die "building the cpio archive failed"
 mv "$OUT.tmp" "$OUT"
-note "$OUT: $(du -h "$OUT" | cut -f1), $# files and ${#seen[@]} libraries"
+note "$OUT: $(du -h "$OUT" | cut -f1), ${#srcs[@]} files and ${#seen[@]} libraries"

@@ -9,7 +9,7 @@
 # BUILD_DIR (default build) is relative to the repository unless absolute;
 # run `make` first. Environment: BINDGUARD_KERNEL_CACHE (default
 # /var/cache/bindguard-kernels), BINDGUARD_BOOT_TIMEOUT (seconds per boot,
-# default 120), BINDGUARD_KERNEL_LOGS (folder for the consoles; default a
+# default 900), BINDGUARD_KERNEL_LOGS (folder for the consoles; default a
 # temporary folder, kept when something failed). Needs root the first time
 # (apt-get for busybox-static and qemu-system-x86, the cache folder).
 set -euo pipefail
@@ -39,17 +39,34 @@ trap 'rm -rf "$work"' EXIT
 
 kernels=$("$here/fetch.sh" "$CACHE") || die "fetch.sh could not provide the kernels (see above)"
 
+# The guest sees the tree at one fixed path, whatever the host path of the
+# checkout and of BUILD_DIR: the host path may lie under a mount point of the
+# guest's /init (a checkout under /tmp), or anywhere else. Every path the guest
+# uses is under $GUEST_ROOT (the build as $GUEST_ROOT/build).
+GUEST_ROOT=/bindguard
+# host file, guest path
+tree=(
+	"$B/libbindguard.so" "$GUEST_ROOT/build/libbindguard.so"
+	"$B/bindguard-actor" "$GUEST_ROOT/build/bindguard-actor"
+	"$B/bindguard" "$GUEST_ROOT/build/bindguard"
+	"$B/conform" "$GUEST_ROOT/build/conform"
+	"$root/tools/scenario.sh" "$GUEST_ROOT/tools/scenario.sh"
+	"$root/tests/conformance/regressions.txt" "$GUEST_ROOT/tests/conformance/regressions.txt"
+)
 {
 	echo "#!/bin/bash"
-	printf 'ACTOR=%q SHIM=%q TOOL=%q SCENARIO=%q\n' "$B/bindguard-actor" "$B/libbindguard.so" \
-		"$B/bindguard" "$root/tools/scenario.sh"
+	printf 'GUEST_ROOT=%q\n' "$GUEST_ROOT"
+	printf 'ACTOR=%q SHIM=%q TOOL=%q SCENARIO=%q\n' "$GUEST_ROOT/build/bindguard-actor" \
+		"$GUEST_ROOT/build/libbindguard.so" "$GUEST_ROOT/build/bindguard" "$GUEST_ROOT/tools/scenario.sh"
 	printf 'CONFORM=%q REGRESSIONS=%q CONFORM_SEED=%q CONFORM_SEQUENCES=%q CONFORM_STEPS=%q\n' \
-		"$B/conform" "$root/tests/conformance/regressions.txt" "$SEED" "$SEQUENCES" "$STEPS"
+		"$GUEST_ROOT/build/conform" "$GUEST_ROOT/tests/conformance/regressions.txt" "$SEED" "$SEQUENCES" "$STEPS"
 	cat "$here/guest.sh"
 } >"$work/run-tests.sh"
 chmod 0755 "$work/run-tests.sh"
-files=(/bin/bash "$B/libbindguard.so" "$B/bindguard-actor" "$B/bindguard" "$root/tools/scenario.sh" "$work/run-tests.sh"
-	"$B/conform" "$root/tests/conformance/regressions.txt")
+files=(/bin/bash --as /run-tests.sh "$work/run-tests.sh")
+for ((i = 0; i < ${#tree[@]}; i += 2)); do
+	files+=(--as "${tree[i + 1]}" "${tree[i]}")
+done
 if command -v jq >/dev/null 2>&1; then
 	files+=("$(command -v jq)")
 else
@@ -73,6 +90,13 @@ value() {
 	grep -E "^RESULT .* case=$2( |$)" "$1" | head -1 | tr ' ' '\n' | sed -n "s/^$3=//p"
 }
 
+# initramfs.sh refuses a file that a mount of the guest's /init would hide
+# (a checkout under /tmp put at its host path); no boot needed
+refused=$("$here/initramfs.sh" "$work/refused.cpio.gz" --as /tmp/bindguard/run-tests.sh "$work/run-tests.sh" 2>&1 >/dev/null) &&
+	refused=""
+check "initramfs/refuses-a-guest-path-under-tmp" yes \
+	"$(grep -q 'would be hidden' <<<"$refused" && [ ! -e "$work/refused.cpio.gz" ] && echo yes || echo "no: ${refused:-accepted}")"
+
 while read -r _ series rel ver vmlinuz dir; do
 	initrd="$work/initramfs-$rel.cpio.gz"
 	"$here/initramfs.sh" "$initrd" "${files[@]}" "$dir/inet_diag.ko" "$dir/tcp_diag.ko" 2>"$work/initramfs.err" ||
@@ -91,6 +115,11 @@ while read -r _ series rel ver vmlinuz dir; do
 		tail -n 15 "$log" | sed 's/^/#   console: /'
 	fi
 	check "$k/guest-kernel" "$rel" "$(value "$log" noshim kernel)"
+	# the guest runs from the fixed path, wherever the checkout is, and finds
+	# every file it uses there
+	check "$k/guest-tree/root" "$GUEST_ROOT" "$(value "$log" tree root)"
+	check "$k/guest-tree/missing" none "$(value "$log" tree missing)"
+	check "$k/guest-tree/outside" none "$(value "$log" tree outside)"
 	for c in noshim audit; do
 		check "$k/$c/bind" ok "$(value "$log" $c bind)"
 		check "$k/$c/probe_before_bind" ok "$(value "$log" $c probe_before_bind)"
@@ -123,7 +152,8 @@ while read -r _ series rel ver vmlinuz dir; do
 	# the differential harness
 	grep -E '^CONF(REG)? ' "$log" | grep -vE '^CONFREG ok |^CONF +(minimal|sequence:)' | sed 's/^/#   /' || true
 	check "$k/conformance/regressions" "0 failed" "$(grep -E '^CONFREG [0-9]+ passed, [0-9]+ failed' "$log" | sed 's/.*passed, //')"
-	summary=$(grep -E '^CONF conformance:' "$log" | sed 's/^CONF //')
+	# (no summary when the guest failed early: a FAIL below, not the end of run.sh)
+	summary=$(grep -E '^CONF conformance:' "$log" | sed 's/^CONF //' || true)
 	[ -n "$summary" ] && echo "$summary"
 	check "$k/conformance/divergences" 0 "$(sed -n 's/.* divergences=\([0-9]*\).*/\1/p' <<<"$summary")"
 	check "$k/conformance/sequences" "$SEQUENCES" "$(sed -n 's/.* sequences=\([0-9]*\).*/\1/p' <<<"$summary")"
