@@ -25,9 +25,12 @@ bins=("$BUILD/threads-closerace" "$BUILD/threads-stress" "$BUILD/threads-cases" 
 	build/schema-check)
 missing=()
 for b in "${bins[@]}"; do [ -e "$b" ] || missing+=("$b"); done
+# build logs at a name of their own: two checkouts may run this at once
+buildlog=$(mktemp "${TMPDIR:-/tmp}/bindguard-threads-build.XXXXXX")
+trap 'rm -f "$buildlog"' EXIT
 if [ ${#missing[@]} -gt 0 ] &&
-	! make -s --no-print-directory BUILD="$BUILD" "${missing[@]}" >/tmp/bindguard-threads-build.log 2>&1; then
-	sed 's/^/# /' /tmp/bindguard-threads-build.log | tail -20
+	! make -s --no-print-directory BUILD="$BUILD" "${missing[@]}" >"$buildlog" 2>&1; then
+	sed 's/^/# /' "$buildlog" | tail -20
 	echo "FAIL build"
 	echo "0 passed, 1 failed"
 	exit 1
@@ -40,7 +43,7 @@ export STRESS_SECONDS=${STRESS_SECONDS:-10} TSAN_SECONDS=${TSAN_SECONDS:-6}
 # the ASan+UBSan shim (make asan-build) for the close race
 ASAN_BUILD=${ASAN_BUILD:-build/asan}
 [ -e "$ASAN_BUILD/libbindguard.so" ] ||
-	make -s --no-print-directory BUILD="$ASAN_BUILD" asan-build >/tmp/bindguard-threads-asan.log 2>&1
+	make -s --no-print-directory BUILD="$ASAN_BUILD" asan-build >"$buildlog" 2>&1
 export ASAN_SHIM="${ASAN_SHIM:-$here/$ASAN_BUILD/libbindguard.so}" ASAN_RT="$(gcc -print-file-name=libasan.so)"
 
 helpers() {
