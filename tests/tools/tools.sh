@@ -456,17 +456,28 @@ t_check_config_good_and_bad_files() {
 	expect "scoped: for legacyd" "$(jq -c '[.rules[]|.applies_to_this_program]' <<<"$out")" "[false,true]"
 	out=$("$TOOL" check-config --program bash "$WORK/scoped.json")
 	expect "scoped: for bash" "$(jq -c '[.rules[]|.applies_to_this_program]' <<<"$out")" "[true,false]"
-	# bad files: the same message the shim prints, exit 1
+	# bad files: the same line the shim prints, exit 1, and what it runs with
 	local bad
 	for bad in '{"mode":"enforced"}' '{"rules":[{"ports":["40000-x"]}]}' '{"mode": "audit",' '{"colour":1}'; do
 		printf '%s' "$bad" > "$WORK/bad.json"
-		out=$("$TOOL" check-config "$WORK/bad.json" 2>&1)
+		out=$("$TOOL" check-config "$WORK/bad.json" 2>&1 >"$WORK/eff.json")
 		expect "bad $bad: exit code" "$?" 1
 		local shim
 		shim=$(BINDGUARD_CONFIG="$WORK/bad.json" LD_PRELOAD="${PRELOAD_PREFIX:-}$SHIM" BINDGUARD_LOG=/dev/null \
 			"$ACTOR" probe 127.0.0.1 1 2>&1 >/dev/null | grep '^bindguard:')
-		expect "bad $bad: the shim's message" "$out; running in audit mode with defaults" "$shim"
+		expect_match "bad $bad: says defaults" "$out" "; running in audit mode with defaults$"
+		expect "bad $bad: the shim's message" "$out" "$shim"
+		expect "bad $bad: runs with defaults" "$(jq -c '[.source,.mode,.rules]' "$WORK/eff.json")" '["built-in defaults","audit",[]]'
 	done
+	# a bad environment value over a good file: the same, for both
+	printf '{"mode":"audit","rules":[{"ports":["40000"],"mode":"enforce"}]}' > "$WORK/rules.json"
+	out=$(BINDGUARD_CONFIG="$WORK/rules.json" BINDGUARD_MODE=ENFORCE "$TOOL" check-config 2>&1 >"$WORK/eff.json")
+	expect "bad env: exit code" "$?" 1
+	shim=$(BINDGUARD_CONFIG="$WORK/rules.json" BINDGUARD_MODE=ENFORCE LD_PRELOAD="${PRELOAD_PREFIX:-}$SHIM" \
+		BINDGUARD_LOG=/dev/null "$ACTOR" probe 127.0.0.1 1 2>&1 >/dev/null | grep '^bindguard:')
+	expect "bad env: the message" "$out" 'bindguard: environment: BINDGUARD_MODE: expected off, audit or enforce, got "ENFORCE"; running in audit mode with defaults'
+	expect "bad env: the shim's message" "$shim" "$out"
+	expect "bad env: runs with defaults" "$(jq -c '[.mode,.rules,.log]' "$WORK/eff.json")" '["audit",[],"stderr"]'
 	"$TOOL" check-config "$WORK/missing.json" > /dev/null 2>&1
 	expect "missing file: exit code" "$?" 1
 	"$TOOL" check-config a b > /dev/null 2>&1
