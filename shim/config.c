@@ -558,18 +558,24 @@ int bg_config_load(struct bg_config *c, const char *path, const char *progname)
 	}
 	char *text = malloc((size_t)st.st_size + 1);
 	size_t off = 0;
+	int read_err = 0;
 	while (text && off < (size_t)st.st_size) {
 		ssize_t n = read(fd, text + off, (size_t)st.st_size - off);
 		if (n < 0 && errno == EINTR)
 			continue;
+		if (n < 0)
+			read_err = errno;
 		if (n <= 0)
 			break;
 		off += (size_t)n;
 	}
 	close(fd);
-	if (!text) {
+	if (!text || read_err) {
+		/* half a file is no configuration: never parse what a failed read left */
 		bg_config_defaults(c);
-		snprintf(c->error, sizeof(c->error), "%s: out of memory", path);
+		snprintf(c->error, sizeof(c->error), "%s: %s%s", path,
+			 text ? "cannot read: " : "out of memory", text ? strerror(read_err) : "");
+		free(text);
 		return -1;
 	}
 	text[off] = 0;
@@ -582,15 +588,19 @@ void bg_config_env(struct bg_config *c)
 {
 	struct parse p = {c, "environment", "", c->error[0] != 0};
 	const char *v;
+	bool env_off = false, env_log = false;
 	if ((v = secure_getenv("BINDGUARD_MODE")) && *v) {
 		int m = lookup(mode_names, 3, v);
 		if (m < 0)
 			fail(&p, "BINDGUARD_MODE", "expected off, audit or enforce, got \"%s\"", v);
 		else
 			c->mode = (enum bg_mode)m;
+		env_off = m == BG_MODE_OFF;
 	}
-	if ((v = secure_getenv("BINDGUARD_LOG")) && *v)
+	if ((v = secure_getenv("BINDGUARD_LOG")) && *v) {
 		parse_log(&p, "BINDGUARD_LOG", v);
+		env_log = strcmp(c->log, v) == 0; /* taken: a valid value */
+	}
 	if ((v = secure_getenv("BINDGUARD_PROFILE")) && *v)
 		parse_profile(&p, "BINDGUARD_PROFILE", v);
 	if ((v = secure_getenv("BINDGUARD_REMEDY")) && *v) {
@@ -603,6 +613,28 @@ void bg_config_env(struct bg_config *c)
 		else
 			fail(&p, "BINDGUARD_REMEDY", "expected on or off, got \"%s\"", v);
 	}
+	if (!c->error[0])
+		return;
+	/* Something is broken (the file or a variable): the built-in defaults,
+	 * whatever the good parts said, so that no rule, enforce or remedy of a
+	 * half-understood configuration applies. Two explicit choices of the
+	 * operator stay: BINDGUARD_MODE=off, and where BINDGUARD_LOG sends the
+	 * events (the config_error event among them). */
+	char error[sizeof(c->error)], log[sizeof(c->log)];
+	strcpy(error, c->error);
+	strcpy(log, c->log);
+	bg_config_defaults(c);
+	strcpy(c->error, error);
+	if (env_log)
+		strcpy(c->log, log);
+	if (env_off)
+		c->mode = BG_MODE_OFF;
+}
+
+const char *bg_config_fallback(const struct bg_config *c)
+{
+	return c->mode == BG_MODE_OFF ? "BINDGUARD_MODE=off, so the shim stays off"
+				      : "running in audit mode with defaults";
 }
 
 static bool cidr_match(const struct bg_cidr *c, const struct in6_addr *a)

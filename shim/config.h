@@ -72,8 +72,15 @@ int bg_config_parse(struct bg_config *c, const char *text, const char *file, con
 int bg_config_load(struct bg_config *c, const char *path, const char *progname);
 
 /* Apply BINDGUARD_MODE / _LOG / _PROFILE / _REMEDY (secure_getenv). On a bad value
- * c->error gets the message (if empty) and the value is ignored. */
+ * c->error gets the message (if empty). Then, if c->error is set (by the file
+ * or here), c holds the built-in defaults (audit, no rules, no remedy) but for
+ * a valid BINDGUARD_MODE=off and a valid BINDGUARD_LOG: every broken
+ * configuration ends in this one state. */
 void bg_config_env(struct bg_config *c);
+
+/* What a broken configuration (c->error set) runs as, for the message:
+ * "running in audit mode with defaults", or that BINDGUARD_MODE=off holds. */
+const char *bg_config_fallback(const struct bg_config *c);
 
 /* What the rules make of a bind: the mode and blocked hazards for it. */
 void bg_config_decide(const struct bg_config *c, uint16_t port, const struct in6_addr *addr,

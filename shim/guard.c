@@ -151,9 +151,8 @@ void bg_init(void)
 		g.cfg.mode = BG_MODE_AUDIT; /* a broken config never enforces */
 	if (g.cfg.error[0]) {
 		char line[1024];
-		int n = snprintf(line, sizeof(line),
-				 "bindguard: %s; running in audit mode with defaults\n",
-				 g.cfg.error);
+		int n = snprintf(line, sizeof(line), "bindguard: %s; %s\n", g.cfg.error,
+				 bg_config_fallback(&g.cfg));
 		if (write(STDERR_FILENO, line, (size_t)n) < 0) {
 			/* nowhere left to say it; the event below may still get out */
 		}

@@ -164,9 +164,7 @@ static int cmd_run(int argc, char **argv)
 	bg_config_load(&c, cfg && *cfg ? cfg : NULL, "");
 	bg_config_env(&c);
 	if (c.error[0])
-		fprintf(stderr,
-			"bindguard run: %s; the shim will run in audit mode with defaults\n",
-			c.error);
+		fprintf(stderr, "bindguard run: %s; %s\n", c.error, bg_config_fallback(&c));
 
 	char lib[PATH_MAX];
 	if (find_library(lib, sizeof(lib)) != 0) {
@@ -200,7 +198,8 @@ static void check_config_usage(FILE *f)
 		   "/etc/bindguard/bindguard.json; without FILE, the BINDGUARD_MODE, _LOG and\n"
 		   "_PROFILE variables apply too. --program NAME: evaluate the rules' programs /\n"
 		   "except_programs selectors for a process named NAME (applies_to_this_program).\n"
-		   "An invalid configuration prints the shim's one-line message on stderr.\n"
+		   "An invalid configuration prints the shim's one-line message on stderr and\n"
+		   "the configuration the shim then runs with (the built-in defaults).\n"
 		   "\n"
 		   "exit codes: 0 valid; 1 invalid configuration; 2 usage error\n");
 }
@@ -230,14 +229,13 @@ static int cmd_check_config(int argc, char **argv)
 	bg_config_load(&c, path && *path ? path : NULL, program);
 	if (!file)
 		bg_config_env(&c);
-	if (c.error[0]) {
-		fprintf(stderr, "bindguard: %s\n", c.error);
-		return EXIT_BAD_CONFIG;
-	}
+	/* a broken configuration: the shim's own line, then what it runs with */
+	if (c.error[0])
+		fprintf(stderr, "bindguard: %s; %s\n", c.error, bg_config_fallback(&c));
 	char *json = bg_config_json(&c);
 	printf("%s\n", json);
 	free(json);
-	return EXIT_OK;
+	return c.error[0] ? EXIT_BAD_CONFIG : EXIT_OK;
 }
 
 static const char *profile_meaning(enum bg_profile_id id)

@@ -3,6 +3,7 @@
  * stdin: time span, events by action, hazard x decision, top processes,
  * top ports, and the half-closed owners most often involved.
  * Never: stop at a bad line; malformed lines are counted, skipped and named.
+ * Never: end an input early in silence; that is an error (exit 5).
  */
 #define _GNU_SOURCE
 #include <cjson/cJSON.h>
@@ -27,7 +28,8 @@ static void report_usage(FILE *f)
 		   "FILEs, plain or gzip-compressed, or from standard input (no FILE, or -):\n"
 		   "time span, events by action, binds by hazard and decision, top processes,\n"
 		   "top ports, and the half-closed owners most often involved. Lines that are\n"
-		   "not bindguard events are counted and skipped.\n"
+		   "not bindguard events (NUL bytes, longer than 16 MiB, not JSON) are counted\n"
+		   "and skipped. An input that cannot be read to its end is an error.\n"
 		   "\n"
 		   "  --json    the summary as one JSON object\n"
 		   "  --top N   rows in each top list (default 10)\n"
@@ -253,25 +255,111 @@ static void take_event(struct summary *s, const cJSON *o, const char *file, unsi
 	}
 }
 
-/* One line, however long; false at the end of the input. */
-static bool get_line(gzFile gz, char **buf, size_t *cap, size_t *len)
+/* Lines longer than this are counted malformed and skipped without being
+ * held in memory (an event is a few KiB). */
+#define MAX_LINE (16u << 20)
+
+/* Reads lines by length, not as C strings: a NUL byte is data like any
+ * other (crash padding), never the end of a line. */
+struct reader {
+	gzFile gz;
+	char *chunk;
+	size_t pos, end;
+	char *buf; /* the current line, NUL-terminated after len bytes */
+	size_t cap, len;
+	bool too_long; /* the line went past MAX_LINE: not held */
+	bool out_of_memory;
+	int err; /* errno of a failed read */
+};
+
+enum { LINE_END, LINE_OK, LINE_ERROR };
+
+static bool line_append(struct reader *r, const char *p, size_t n)
 {
-	*len = 0;
-	for (;;) {
-		if (*cap - *len < 2) {
-			size_t ncap = *cap ? *cap * 2 : 65536;
-			char *n = realloc(*buf, ncap);
-			if (!n)
-				return false;
-			*buf = n;
-			*cap = ncap;
-		}
-		if (!gzgets(gz, *buf + *len, (int)(*cap - *len)))
-			return *len > 0;
-		*len += strlen(*buf + *len);
-		if (*len && (*buf)[*len - 1] == '\n')
-			return true;
+	if (r->too_long || r->len + n > MAX_LINE) {
+		r->too_long = true;
+		return true;
 	}
+	if (r->len + n + 1 > r->cap) {
+		size_t ncap = r->cap ? r->cap : 65536;
+		while (ncap < r->len + n + 1)
+			ncap *= 2;
+		if (ncap > MAX_LINE + 1)
+			ncap = MAX_LINE + 1;
+		char *b = realloc(r->buf, ncap);
+		if (!b) {
+			r->out_of_memory = true;
+			return false;
+		}
+		r->buf = b;
+		r->cap = ncap;
+	}
+	memcpy(r->buf + r->len, p, n);
+	r->len += n;
+	r->buf[r->len] = 0;
+	return true;
+}
+
+/* The next line (its '\n' dropped), LINE_END at the end of the input, or
+ * LINE_ERROR when the input or memory fails before it. */
+static int next_line(struct reader *r)
+{
+	r->len = 0;
+	r->too_long = false;
+	if (r->buf)
+		r->buf[0] = 0;
+	bool any = false;
+	for (;;) {
+		if (r->pos == r->end) {
+			int n = gzread(r->gz, r->chunk, 1 << 16);
+			if (n < 0) {
+				r->err = errno;
+				return LINE_ERROR;
+			}
+			if (n == 0)
+				return any ? LINE_OK : LINE_END;
+			r->pos = 0;
+			r->end = (size_t)n;
+		}
+		any = true;
+		const char *p = r->chunk + r->pos;
+		size_t avail = r->end - r->pos;
+		const char *nl = memchr(p, '\n', avail);
+		size_t take = nl ? (size_t)(nl - p) : avail;
+		if (!line_append(r, p, take))
+			return LINE_ERROR;
+		r->pos += take + (nl != NULL);
+		if (nl)
+			return LINE_OK;
+	}
+}
+
+static void take_line(struct summary *s, const char *name, unsigned long line, const char *text,
+		      size_t len)
+{
+	while (len && text[len - 1] == '\r')
+		len--;
+	size_t sp = 0;
+	while (sp < len && (text[sp] == ' ' || text[sp] == '\t'))
+		sp++;
+	if (sp == len) {
+		s->blank++;
+		return;
+	}
+	const char *end = NULL;
+	cJSON *o = cJSON_ParseWithLengthOpts(text, len, &end, false);
+	if (!o || !cJSON_IsObject(o)) {
+		note_bad(s, name, line, o ? "not a JSON object" : "not JSON");
+	} else {
+		const char *stop = text + len;
+		while (end && end < stop && (*end == ' ' || *end == '\t'))
+			end++;
+		if (end && end < stop)
+			note_bad(s, name, line, "text after the JSON object");
+		else
+			take_event(s, o, name, line);
+	}
+	cJSON_Delete(o);
 }
 
 static int read_input(struct summary *s, const char *path)
@@ -291,53 +379,61 @@ static int read_input(struct summary *s, const char *path)
 		gzip = magic[0] == 0x1f && magic[1] == 0x8b;
 		peeked = true;
 	}
-	gzFile gz = gzdopen(fd, "rb");
-	if (!gz) {
-		close(fd);
-		fprintf(stderr, "bindguard report: cannot read %s\n", name);
+	struct reader r = {.gz = gzdopen(fd, "rb"), .chunk = malloc(1 << 16)};
+	if (!r.gz || !r.chunk) {
+		if (r.gz)
+			gzclose(r.gz);
+		else
+			close(fd);
+		free(r.chunk);
+		fprintf(stderr, "bindguard report: cannot read %s: out of memory\n", name);
 		return -1;
 	}
-	gzbuffer(gz, 1 << 17);
+	gzbuffer(r.gz, 1 << 17);
 	s->inputs++;
-	char *buf = NULL;
-	size_t cap = 0, len;
 	unsigned long line = 0;
-	while (get_line(gz, &buf, &cap, &len)) {
+	int got;
+	while ((got = next_line(&r)) == LINE_OK) {
 		line++;
 		s->lines++;
-		while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
-			buf[--len] = 0;
-		size_t sp = strspn(buf, " \t");
-		if (sp == len) {
-			s->blank++;
+		if (r.too_long) {
+			note_bad(s, name, line, "longer than 16 MiB");
 			continue;
 		}
-		const char *end = NULL;
-		cJSON *o = cJSON_ParseWithLengthOpts(buf, len, &end, false);
-		if (!o || !cJSON_IsObject(o)) {
-			note_bad(s, name, line, o ? "not a JSON object" : "not JSON");
-		} else if (end && (size_t)(end - buf) < len && end[strspn(end, " \t")] != 0) {
-			note_bad(s, name, line, "text after the JSON object");
-		} else {
-			take_event(s, o, name, line);
+		/* crash padding: the NULs and what they cut short are one malformed
+		 * line; an event written after them still counts */
+		const char *nul = memrchr(r.buf, 0, r.len);
+		if (nul) {
+			note_bad(s, name, line, "NUL bytes (crash padding?)");
+			size_t after = r.len - (size_t)(nul + 1 - r.buf);
+			if (after)
+				take_line(s, name, line, nul + 1, after);
+			continue;
 		}
-		cJSON_Delete(o);
+		take_line(s, name, line, r.buf, r.len);
 	}
 	if (!peeked)
-		gzip = !gzdirect(gz);
+		gzip = !gzdirect(r.gz);
 	s->gzip_inputs += gzip;
 	int errnum = 0;
-	const char *msg = gzerror(gz, &errnum);
-	if (errnum != Z_OK && errnum != Z_BUF_ERROR) {
-		fprintf(stderr, "bindguard report: %s: %s\n", name, msg);
-		s->input_errors++;
-	} else if (errnum == Z_BUF_ERROR) {
+	const char *msg = gzerror(r.gz, &errnum);
+	bool failed = true;
+	if (r.out_of_memory)
+		fprintf(stderr, "bindguard report: %s:%lu: out of memory; reading stopped\n", name,
+			line + 1);
+	else if (errnum == Z_ERRNO)
+		fprintf(stderr, "bindguard report: %s: %s\n", name, strerror(r.err ? r.err : EIO));
+	else if (errnum == Z_BUF_ERROR)
 		fprintf(stderr, "bindguard report: %s: truncated gzip stream\n", name);
-		s->input_errors++;
-	}
-	gzclose(gz);
-	free(buf);
-	return 0;
+	else if (errnum != Z_OK || got == LINE_ERROR)
+		fprintf(stderr, "bindguard report: %s: %s\n", name, msg);
+	else
+		failed = false;
+	s->input_errors += failed;
+	gzclose(r.gz);
+	free(r.buf);
+	free(r.chunk);
+	return failed ? -1 : 0;
 }
 
 static double ts_seconds(const char *ts)

@@ -233,6 +233,23 @@ t_broken_config_never_takes_the_service_down() {
 	expect_match "value errors name the field" "$(cat "$WORK/c.err")" "bad2.json: rules\[0\]\.ports\[0\]: expected a port or \"LOW-HIGH\""
 }
 
+# A bad environment value on top of a valid file: the shim says "audit mode
+# with defaults", so the file's enforce rule must not block either.
+t_bad_env_value_drops_the_files_rules_too() {
+	printf '{"mode":"audit","rules":[{"ports":["40000"],"mode":"enforce"}]}' > "$WORK/rules.json"
+	seed_owner || return 1
+	start b $(shimenv ENFORCE) BINDGUARD_CONFIG="$WORK/rules.json" -- bind 127.0.0.2 40000
+	wait_line "$WORK/b.out" "^bind" || return 1
+	stop b
+	expect "bind goes through" "$(head -1 "$WORK/b.out")" "bind ok 127.0.0.2 40000"
+	expect "the message on stderr" "$(cat "$WORK/b.err")" \
+		'bindguard: environment: BINDGUARD_MODE: expected off, audit or enforce, got "ENFORCE"; running in audit mode with defaults'
+	expect "hazard and decision" "$(field '[.bindguard.hazard,.bindguard.decision]|@csv')" '"pin_halfclosed","log"'
+	expect "start event: defaults" "$(jq -c 'select(.event.action=="start")|.bindguard.config|[.mode,.rules,.source]' "$WORK/ev.jsonl")" \
+		'["audit",[],"built-in defaults"]'
+	schema_ok
+}
+
 t_rules_pick_mode_by_port_and_address() {
 	cat > "$WORK/rules.json" <<-'JSON'
 	{"mode": "audit",
@@ -272,9 +289,9 @@ t_check_config_accepts_example_and_names_errors() {
 	expect "example config exit code" "$?" 0
 	expect "effective mode" "$(jq -r .mode <<<"$out")" audit
 	printf '{"mode":"enforced"}' > "$WORK/m.json"
-	out=$("$TOOL" check-config "$WORK/m.json" 2>&1)
+	out=$("$TOOL" check-config "$WORK/m.json" 2>&1 >/dev/null)
 	expect "bad config exit code" "$?" 1
-	expect "message" "$out" "bindguard: $WORK/m.json: mode: expected off, audit or enforce, got \"enforced\""
+	expect "message" "$out" "bindguard: $WORK/m.json: mode: expected off, audit or enforce, got \"enforced\"; running in audit mode with defaults"
 	"$TOOL" check-config "$WORK/missing.json" > /dev/null 2>&1
 	expect "missing file exit code" "$?" 1
 }

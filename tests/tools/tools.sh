@@ -407,12 +407,50 @@ t_report_summarises_a_shim_log_plain_gzip_and_stdin() {
 	# a truncated gzip stream is said, and what was read still counts
 	head -c $(($(stat -c %s "$mixed.gz") - 12)) "$mixed.gz" > "$WORK/cut.gz"
 	"$TOOL" report --json "$WORK/cut.gz" > "$WORK/rc.json" 2> "$WORK/rc.err"
+	expect "truncated: exit code" "$?" 5
 	expect "truncated: said" "$(jq .input_errors "$WORK/rc.json")" 1
 	expect_match "truncated: message" "$(cat "$WORK/rc.err")" "truncated|unexpected end"
 	"$TOOL" report "$WORK/missing.jsonl" > /dev/null 2>&1
 	expect "missing file: exit code" "$?" 5
 	"$TOOL" report --top x "$log" > /dev/null 2>&1
 	expect "bad --top: exit code" "$?" 2
+}
+
+# Damaged logs: every line is counted, an unreadable one is malformed and
+# reading goes on; an input that cannot be read to its end is an error.
+t_report_counts_every_line_of_a_damaged_log() {
+	local ev='{"@timestamp":"2026-01-01T00:00:00.000000Z","event":{"action":"bind"}}'
+	rj() { "$TOOL" report --json "$@" 2>"$WORK/r.err" | jq -c '[.lines,.events,.malformed]'; }
+	# crash padding inside a line, then a valid event on the next line
+	printf '%s\0\0\0\n%s\n' "$ev" "$ev" > "$WORK/pad.jsonl"
+	expect "NUL-padded line, then an event" "$(rj "$WORK/pad.jsonl")" "[2,1,1]"
+	expect_match "NUL-padded line named" "$("$TOOL" report "$WORK/pad.jsonl")" "pad.jsonl:1: .*NUL"
+	# an event appended after the padding, on the padded line
+	printf '{"@timest\0\0\0%s\n%s\n' "$ev" "$ev" > "$WORK/glued.jsonl"
+	expect "event after the padding" "$(rj "$WORK/glued.jsonl")" "[2,2,1]"
+	# lines of NULs only, one of them at the end without a newline
+	printf '%s\n\0\0\0\0\n%s\n\0\0' "$ev" "$ev" > "$WORK/nuls.jsonl"
+	expect "lines of NULs" "$(rj "$WORK/nuls.jsonl")" "[4,2,2]"
+	expect "exit code" "$("$TOOL" report "$WORK/nuls.jsonl" >/dev/null 2>&1; echo $?)" 0
+	# a line of 100 MB, more than the 16 MiB cap, with 100 MB of address space:
+	# counted malformed, never allocated, and reading goes on
+	{ head -c 100000000 /dev/zero | tr '\0' x; printf '\n%s\n' "$ev"; } > "$WORK/long.jsonl"
+	expect "100 MB line under ulimit -v" "$(ulimit -v 100000; rj "$WORK/long.jsonl")" "[2,1,1]"
+	expect_match "long line named" "$("$TOOL" report "$WORK/long.jsonl")" "long.jsonl:1: longer than 16 MiB"
+	gzip -c "$WORK/long.jsonl" > "$WORK/long.jsonl.gz"
+	expect "the same, gzip" "$(ulimit -v 100000; rj "$WORK/long.jsonl.gz")" "[2,1,1]"
+	# a line within the cap that memory cannot hold (12 MB of address space):
+	# reading cannot go on, so it is an error naming the file and line
+	{ head -c 15000000 /dev/zero | tr '\0' x; printf '\n%s\n' "$ev"; } > "$WORK/oom.jsonl"
+	(ulimit -v 12000; "$TOOL" report "$WORK/oom.jsonl" > /dev/null 2> "$WORK/oom.err")
+	expect "out of memory: exit code" "$?" 5
+	expect "out of memory: said" "$(cat "$WORK/oom.err")" "bindguard report: $WORK/oom.jsonl:1: out of memory; reading stopped"
+	# an input that fails mid-read (a directory: EISDIR): exit 5, the path named
+	mkdir "$WORK/adir"
+	"$TOOL" report "$WORK/pad.jsonl" "$WORK/adir" > /dev/null 2> "$WORK/d.err"
+	expect "read error: exit code" "$?" 5
+	expect_match "read error: the path" "$(cat "$WORK/d.err")" "^bindguard report: $WORK/adir: .*Is a directory"
+	expect "read error: the other input still counts" "$("$TOOL" report --json "$WORK/pad.jsonl" "$WORK/adir" 2>/dev/null | jq -c '[.events,.input_errors]')" "[1,1]"
 }
 
 # ---- run -------------------------------------------------------------------------------
@@ -456,17 +494,28 @@ t_check_config_good_and_bad_files() {
 	expect "scoped: for legacyd" "$(jq -c '[.rules[]|.applies_to_this_program]' <<<"$out")" "[false,true]"
 	out=$("$TOOL" check-config --program bash "$WORK/scoped.json")
 	expect "scoped: for bash" "$(jq -c '[.rules[]|.applies_to_this_program]' <<<"$out")" "[true,false]"
-	# bad files: the same message the shim prints, exit 1
+	# bad files: the same line the shim prints, exit 1, and what it runs with
 	local bad
 	for bad in '{"mode":"enforced"}' '{"rules":[{"ports":["40000-x"]}]}' '{"mode": "audit",' '{"colour":1}'; do
 		printf '%s' "$bad" > "$WORK/bad.json"
-		out=$("$TOOL" check-config "$WORK/bad.json" 2>&1)
+		out=$("$TOOL" check-config "$WORK/bad.json" 2>&1 >"$WORK/eff.json")
 		expect "bad $bad: exit code" "$?" 1
 		local shim
 		shim=$(BINDGUARD_CONFIG="$WORK/bad.json" LD_PRELOAD="${PRELOAD_PREFIX:-}$SHIM" BINDGUARD_LOG=/dev/null \
 			"$ACTOR" probe 127.0.0.1 1 2>&1 >/dev/null | grep '^bindguard:')
-		expect "bad $bad: the shim's message" "$out; running in audit mode with defaults" "$shim"
+		expect_match "bad $bad: says defaults" "$out" "; running in audit mode with defaults$"
+		expect "bad $bad: the shim's message" "$out" "$shim"
+		expect "bad $bad: runs with defaults" "$(jq -c '[.source,.mode,.rules]' "$WORK/eff.json")" '["built-in defaults","audit",[]]'
 	done
+	# a bad environment value over a good file: the same, for both
+	printf '{"mode":"audit","rules":[{"ports":["40000"],"mode":"enforce"}]}' > "$WORK/rules.json"
+	out=$(BINDGUARD_CONFIG="$WORK/rules.json" BINDGUARD_MODE=ENFORCE "$TOOL" check-config 2>&1 >"$WORK/eff.json")
+	expect "bad env: exit code" "$?" 1
+	shim=$(BINDGUARD_CONFIG="$WORK/rules.json" BINDGUARD_MODE=ENFORCE LD_PRELOAD="${PRELOAD_PREFIX:-}$SHIM" \
+		BINDGUARD_LOG=/dev/null "$ACTOR" probe 127.0.0.1 1 2>&1 >/dev/null | grep '^bindguard:')
+	expect "bad env: the message" "$out" 'bindguard: environment: BINDGUARD_MODE: expected off, audit or enforce, got "ENFORCE"; running in audit mode with defaults'
+	expect "bad env: the shim's message" "$shim" "$out"
+	expect "bad env: runs with defaults" "$(jq -c '[.mode,.rules,.log]' "$WORK/eff.json")" '["audit",[],"stderr"]'
 	"$TOOL" check-config "$WORK/missing.json" > /dev/null 2>&1
 	expect "missing file: exit code" "$?" 1
 	"$TOOL" check-config a b > /dev/null 2>&1

@@ -129,6 +129,7 @@ static void assert_defaults(const struct bg_config *c)
 	ASSERT_EQ(c->block_hazards, HZ(BG_HAZARD_PIN_HALFCLOSED));
 	ASSERT_EQ(c->block_errno, EADDRINUSE);
 	ASSERT_EQ(c->nrules, 0);
+	ASSERT_FALSE(c->remedy);
 }
 
 static void parse_ok(const char *text, const char *prog)
@@ -715,6 +716,111 @@ TEST(test_env_keeps_an_earlier_error)
 	ASSERT_STR_EQ(cfg.log, "syslog");
 }
 
+/* Every broken configuration, in the file or in the environment, ends in the
+ * one state the message names: the built-in defaults in audit mode (no rule,
+ * no enforce, no remedy), but for a valid BINDGUARD_MODE=off and
+ * BINDGUARD_LOG. */
+
+/* A good file that enforces, by rule and globally, with the remedy on. */
+#define ENFORCING_FILE                                                                        \
+	"{\"mode\": \"audit\", \"level\": \"debug\", \"log\": \"syslog\", \"remedy\": true, " \
+	"\"profile\": \"release\", \"rules\": [{\"ports\": [\"40000\"], \"mode\": \"enforce\"}]}"
+
+/* load path, apply the environment: the broken state, whose message starts
+ * with want */
+static void assert_broken_state(const char *path, const char *want)
+{
+	TEST_CONTEXT("file %s, expecting \"%s\"", path, want);
+	bg_config_load(&cfg, path, "p");
+	bg_config_env(&cfg);
+	ASSERT_EQ(strncmp(cfg.error, want, strlen(want)), 0);
+	if (strncmp(cfg.error, want, strlen(want)) != 0)
+		printf("#   error: %s\n", cfg.error);
+	assert_defaults(&cfg);
+	ASSERT_STR_EQ(cfg.source, "built-in defaults");
+	ASSERT_STR_EQ(bg_config_fallback(&cfg), "running in audit mode with defaults");
+	enum bg_mode m;
+	unsigned b;
+	decide(40000, v4("127.0.0.2"), &m, &b);
+	ASSERT_EQ(m, BG_MODE_AUDIT);
+	struct in6_addr a = v4("127.0.0.2");
+	ASSERT_FALSE(bg_config_remedy(&cfg, &a));
+}
+
+TEST(test_env_bad_value_drops_the_files_rules)
+{
+	char path[200], want[300];
+	snprintf(path, sizeof(path), "%s", write_file("rules.json", ENFORCING_FILE, 0644));
+	static const char *const bad[][2] = {
+		{"BINDGUARD_MODE", "ENFORCE"},
+		{"BINDGUARD_LOG", "events.jsonl"},
+		{"BINDGUARD_PROFILE", "6.18"},
+		{"BINDGUARD_REMEDY", "maybe"},
+	};
+	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		setenv(bad[i][0], bad[i][1], 1);
+		snprintf(want, sizeof(want), "environment: %s: expected ", bad[i][0]);
+		assert_broken_state(path, want);
+		ASSERT_CONTAINS(cfg.error, bad[i][1]);
+		unsetenv(bad[i][0]);
+	}
+	/* and the good file alone still enforces by its rule */
+	ASSERT_EQ(bg_config_load(&cfg, path, "p"), 0);
+	bg_config_env(&cfg);
+	ASSERT_STR_EQ(cfg.error, "");
+	enum bg_mode m;
+	unsigned b;
+	decide(40000, v4("127.0.0.2"), &m, &b);
+	ASSERT_EQ(m, BG_MODE_ENFORCE);
+}
+
+TEST(test_every_broken_config_ends_in_one_state)
+{
+	/* good values in the environment that a broken config must not take up */
+	setenv("BINDGUARD_MODE", "enforce", 1);
+	setenv("BINDGUARD_PROFILE", "release", 1);
+	setenv("BINDGUARD_REMEDY", "on", 1);
+	char path[200];
+	snprintf(path, sizeof(path), "%s",
+		 write_file("syntax.json", "{\"mode\": \"enforce\",", 0644));
+	assert_broken_state(path, path);
+	snprintf(path, sizeof(path), "%s",
+		 write_file("field.json", "{\"mode\": \"enforce\", \"remedy\": 1}", 0644));
+	assert_broken_state(path, path);
+	snprintf(path, sizeof(path), "%s", write_file("unsafe.json", ENFORCING_FILE, 0666));
+	assert_broken_state(path, path);
+	snprintf(path, sizeof(path), "%s", tmp_path("missing.json"));
+	assert_broken_state(path, path);
+	snprintf(path, sizeof(path), "%s", tmp_path("adir.json"));
+	ASSERT_EQ(mkdir(path, 0755), 0);
+	assert_broken_state(path, path);
+	/* a bad value in the environment after a good one */
+	setenv("BINDGUARD_REMEDY", "sometimes", 1);
+	snprintf(path, sizeof(path), "%s", write_file("good.json", ENFORCING_FILE, 0644));
+	assert_broken_state(path, "environment: BINDGUARD_REMEDY: ");
+}
+
+TEST(test_broken_config_keeps_mode_off_and_the_log)
+{
+	char path[200];
+	snprintf(path, sizeof(path), "%s", write_file("bad.json", "{\"mode\": 7}", 0644));
+	setenv("BINDGUARD_MODE", "off", 1);
+	setenv("BINDGUARD_LOG", "/var/log/bindguard.jsonl", 1);
+	bg_config_load(&cfg, path, "p");
+	bg_config_env(&cfg);
+	ASSERT_CONTAINS(cfg.error, "bad.json: mode:");
+	ASSERT_EQ(cfg.mode, BG_MODE_OFF);
+	ASSERT_STR_EQ(cfg.log, "/var/log/bindguard.jsonl");
+	ASSERT_EQ(cfg.nrules, 0);
+	ASSERT_STR_EQ(bg_config_fallback(&cfg), "BINDGUARD_MODE=off, so the shim stays off");
+	/* a bad log value is not kept, the good off is */
+	setenv("BINDGUARD_LOG", "relative.jsonl", 1);
+	bg_config_load(&cfg, path, "p");
+	bg_config_env(&cfg);
+	ASSERT_STR_EQ(cfg.log, "stderr");
+	ASSERT_EQ(cfg.mode, BG_MODE_OFF);
+}
+
 /* ---- bg_config_decide -------------------------------------------------------------------------
  */
 
@@ -1127,10 +1233,14 @@ RUN_TESTS_WITH(
 	TEST_REF(test_load_missing_default_path_is_not_an_error), TEST_REF(test_env_overrides),
 	TEST_REF(test_env_overrides_the_file), TEST_REF(test_env_empty_values_are_ignored),
 	TEST_REF(test_env_bad_mode), TEST_REF(test_env_bad_log), TEST_REF(test_env_bad_profile),
-	TEST_REF(test_env_keeps_an_earlier_error), TEST_REF(test_decide_no_rules_is_global),
-	TEST_REF(test_decide_first_matching_rule_wins), TEST_REF(test_decide_port_ranges),
-	TEST_REF(test_decide_ipv4_cidr), TEST_REF(test_decide_ipv6),
-	TEST_REF(test_decide_ports_and_addresses_together), TEST_REF(test_decide_programs),
+	TEST_REF(test_env_keeps_an_earlier_error),
+	TEST_REF(test_env_bad_value_drops_the_files_rules),
+	TEST_REF(test_every_broken_config_ends_in_one_state),
+	TEST_REF(test_broken_config_keeps_mode_off_and_the_log),
+	TEST_REF(test_decide_no_rules_is_global), TEST_REF(test_decide_first_matching_rule_wins),
+	TEST_REF(test_decide_port_ranges), TEST_REF(test_decide_ipv4_cidr),
+	TEST_REF(test_decide_ipv6), TEST_REF(test_decide_ports_and_addresses_together),
+	TEST_REF(test_decide_programs),
 	TEST_REF(test_decide_programs_and_except_programs_in_one_rule),
 	TEST_REF(test_decide_non_matching_rule_keeps_global),
 	TEST_REF(test_decide_rule_block_without_mode), TEST_REF(test_json_has_mode_and_rules),
