@@ -17,7 +17,6 @@ SKIP=${SKIP:-}
 export here BUILD
 export ACTOR="$BUILD/bindguard-actor" SHIM="$BUILD/libbindguard.so" TOOL="$BUILD/bindguard"
 export MANYCONN="$BUILD/bindguard-manyconn"
-# the 50,000-socket scan must finish within this many seconds (ASan builds: raise it)
 if [ ! -x "$MANYCONN" ]; then
 	${CC:-cc} -O2 -o "$MANYCONN" "$here/tests/tools/manyconn.c" 2>/dev/null ||
 		echo "# cannot build $MANYCONN"
