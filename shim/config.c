@@ -579,6 +579,21 @@ int bg_config_load(struct bg_config *c, const char *path, const char *progname)
 		return -1;
 	}
 	text[off] = 0;
+	const char *nul = memchr(text, 0, off);
+	if (nul) {
+		/* a parser of strings would stop there and ignore the rest */
+		unsigned line = 1, col = 1;
+		for (const char *s = text; s < nul; s++, col++)
+			if (*s == '\n') {
+				line++;
+				col = 0;
+			}
+		bg_config_defaults(c);
+		snprintf(c->error, sizeof(c->error), "%s:%u:%u: NUL byte; a config is JSON text",
+			 path, line, col);
+		free(text);
+		return -1;
+	}
 	int r = bg_config_parse(c, text, path, progname);
 	free(text);
 	return r;

@@ -599,6 +599,21 @@ TEST(test_load_refuses_huge_file)
 	ASSERT_CONTAINS(cfg.error, "larger than 1 MiB");
 }
 
+/* A NUL byte hides the rest of the file from a string parser: what follows
+ * it would be silently ignored, so the file is refused, with the place. */
+TEST(test_load_refuses_nul_byte)
+{
+	const char *path = write_file("nul.json", "{\"mode\": \"enforce\"}\nX", 0644);
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	ASSERT_TRUE(fd >= 0);
+	ASSERT_EQ(pwrite(fd, "", 1, 20), 1); /* the X: line 2, column 1 */
+	ASSERT_EQ(close(fd), 0);
+	ASSERT_EQ(bg_config_load(&cfg, path, "p"), -1);
+	ASSERT_CONTAINS(cfg.error, path);
+	ASSERT_CONTAINS(cfg.error, ":2:1: NUL byte");
+	assert_defaults(&cfg);
+}
+
 TEST(test_load_missing_explicit_path_is_an_error)
 {
 	const char *path = tmp_path("absent.json");
@@ -1228,7 +1243,7 @@ RUN_TESTS_WITH(
 	TEST_REF(test_error_leaves_defaults_after_a_good_parse), TEST_REF(test_load_good_file),
 	TEST_REF(test_load_bad_content_names_the_file), TEST_REF(test_load_refuses_symlink),
 	TEST_REF(test_load_refuses_world_writable), TEST_REF(test_load_refuses_directory_and_fifo),
-	TEST_REF(test_load_refuses_huge_file),
+	TEST_REF(test_load_refuses_huge_file), TEST_REF(test_load_refuses_nul_byte),
 	TEST_REF(test_load_missing_explicit_path_is_an_error),
 	TEST_REF(test_load_missing_default_path_is_not_an_error), TEST_REF(test_env_overrides),
 	TEST_REF(test_env_overrides_the_file), TEST_REF(test_env_empty_values_are_ignored),
