@@ -12,8 +12,8 @@
 #   signal_storm   bind/listen/close loops under timer signals whose handlers
 #                  close() sockets and pipe ends; a deadlock is the timeout
 #   small_stacks_* threads with PTHREAD_STACK_MIN to 48 KiB stacks bind an
-#                  owned in-range port, connect and close; the shim's static
-#                  TLS (PT_TLS) is at most 1 KiB a thread
+#                  owned in-range port, connect and close; node starts
+#                  clean; the shim's static TLS (PT_TLS) is at most 1 KiB
 #   close_*        counter.so counts malloc/calloc/realloc/free/mutex locks
 #                  during 100,000 non-socket close() calls: none
 # Prints "ok NAME" / "FAIL NAME", "# ..." figures, and "N passed, N failed".
@@ -189,6 +189,19 @@ t_small_stacks_bind_connect_close() {
 		expect "$how: hazard events" "$(hazards_in "$WORK/ev.jsonl")" 5
 		schema_ok
 	done
+}
+
+# node's worker threads have small stacks: with 37 KiB of static TLS under
+# the shim it printed "pthread_create: Invalid argument" at start.
+t_small_stacks_node_starts_clean() {
+	command -v node >/dev/null || { echo "#   node missing (tests/hardening/threads/packages)"; return 1; }
+	local err rc
+	err=$(env $(shim "$SHIM") node -e 'require("net").createServer().listen(0, "127.0.0.1", function () { this.close(); })' 2>&1 >/dev/null)
+	rc=$?
+	[ -n "$err" ] && sed 's/^/#   node: /' <<<"$err" | head -5
+	expect "node exit status" "$rc" 0
+	expect "node's stderr" "$err" ""
+	expect "the shim ran in node" "$(events_of "$WORK/ev.jsonl" start | jq -r .process.name)" node
 }
 
 t_small_stacks_tls_at_most_1k() {
