@@ -292,6 +292,11 @@ static void bind_message(char *buf, size_t len, const struct bg_bind_event *e, c
 			n += snprintf(buf + n, len - (size_t)n, " (pid %d %s)", half->pid,
 				      half->comm);
 	}
+	if (e->blind && n > 0 && (size_t)n < len)
+		n += snprintf(buf + n, len - (size_t)n,
+			      "; other processes' sockets unseen (%s): judged on this "
+			      "process's own",
+			      e->view_error ? e->view_error : "no view");
 	if (e->result < 0 && n > 0 && (size_t)n < len)
 		snprintf(buf + n, len - (size_t)n, "; %s", bg_errno_name(e->err));
 }
@@ -319,6 +324,8 @@ void bg_event_bind(const struct bg_bind_event *e, enum bg_severity sev)
 	cJSON_AddBoolToObject(b, "port_auto", e->port_auto);
 	cJSON_AddBoolToObject(b, "ephemeral", e->ephemeral);
 	cJSON_AddStringToObject(b, "view", e->view);
+	if (e->view_error)
+		cJSON_AddStringToObject(b, "view_error", e->view_error);
 	if (e->remedy == BG_REMEDY_APPLIED) {
 		/* no port taken: no bucket, no owners */
 		cJSON_AddNullToObject(b, "bucket");

@@ -53,11 +53,13 @@ struct bg_bind_event {
 	bool tb_exists;
 	struct bg_tb_state before, after;
 	bool conflict_predicted;
-	const char *view; /* how other processes were seen */
-	int result;	  /* the call's return value (or -1 when blocked) */
-	int err;	  /* its errno when result < 0 */
+	const char *view;	/* how other processes were seen */
+	const char *view_error; /* errno name: why sock_diag (and /proc) failed, or NULL */
+	bool blind;		/* in range, yet neither could be read: judged on our sockets */
+	int result;		/* the call's return value (or -1 when blocked) */
+	int err;		/* its errno when result < 0 */
 	unsigned nowners, owners_total;
-	struct bg_owner_info owners[BG_EVENT_OWNERS]; /* last: not cleared up front */
+	struct bg_owner_info *owners; /* nowners of them (at most BG_EVENT_OWNERS), or NULL */
 };
 
 /* Process identity used by every event (call again after fork). */

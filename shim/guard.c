@@ -25,7 +25,10 @@
 #include "policy.h"
 #include "selfcheck.h"
 
-#define MAX_KSOCKS 256
+/* Connected sockets (ESTABLISHED, SYN_SENT, SYN_RECV, TIME_WAIT) a view
+ * keeps of one port; beyond them it only counts. Listening, bound-only and
+ * half-closed sockets are always kept, however many. */
+#define VIEW_EXTRAS 256
 
 /* A bucket owner that is not a live socket of this process: a socket seen
  * through sock_diag (another process's, or one of ours after its last fd
@@ -436,20 +439,81 @@ static bool owner_is(const struct bg_sk *o, const struct bg_ksock *k)
 	return x->dport == k->dport && same_addr(&x->daddr, &k->daddr);
 }
 
+/* The kernel's sockets on one port, as one bind sees them: on the heap,
+ * made by query() and freed by view_free(), so that no thread carries it in
+ * its TLS or on its stack. */
 struct view {
-	struct bg_ksock k[MAX_KSOCKS];
-	const struct bg_sk *match[MAX_KSOCKS]; /* model owner of each, after sync */
-	int n;
+	struct bg_ksock *k;
+	const struct bg_sk **match; /* model owner of each, after sync */
+	int n, cap;
+	int extras;	       /* connected sockets kept (at most VIEW_EXTRAS) */
+	unsigned omitted;      /* connected sockets counted, not kept */
+	int err;	       /* why the kernel could not be asked (errno), or 0 */
 	unsigned long changes; /* g.changes before the kernel was asked */
 	enum bg_view source;
-	bool queried;
+	bool queried; /* the kernel answered: sync with it */
 };
+
+/* A connected socket: one of many a port may hold, never what pins it. */
+static bool state_extra(uint8_t st)
+{
+	return st == BG_TCP_ESTABLISHED || st == BG_TCP_SYN_SENT || st == BG_TCP_SYN_RECV ||
+	       st == BG_TCP_TIME_WAIT;
+}
+
+static void view_free(struct view *v)
+{
+	free(v->k);
+	free(v->match);
+	v->k = NULL;
+	v->match = NULL;
+	v->n = v->cap = 0;
+}
+
+/* bg_kernel_port_each()'s callback: keep k in v, or count it. */
+static int view_add(const struct bg_ksock *k, void *arg)
+{
+	struct view *v = arg;
+	if (!k) { /* the source failed half-way: start again */
+		v->n = v->extras = 0;
+		v->omitted = 0;
+		return 0;
+	}
+	if (v->err)
+		return 0;
+	bool extra = state_extra(k->state);
+	if (extra && v->extras >= VIEW_EXTRAS) {
+		v->omitted++;
+		return 0;
+	}
+	if (v->n == v->cap) {
+		int cap = v->cap ? 2 * v->cap : 16;
+		struct bg_ksock *nk = realloc(v->k, (size_t)cap * sizeof(*nk));
+		if (nk)
+			v->k = nk;
+		const struct bg_sk **nm = nk ? realloc(v->match, (size_t)cap * sizeof(*nm)) : NULL;
+		if (nm)
+			v->match = nm;
+		if (!nk || !nm) {
+			v->err = ENOMEM; /* a view that lost an owner is no view */
+			return 0;
+		}
+		v->cap = cap;
+	}
+	v->k[v->n] = *k;
+	v->match[v->n] = NULL;
+	v->n++;
+	v->extras += extra;
+	return 0;
+}
 
 /* Bring the model's bucket for `port` in line with the kernel's sockets on
  * it. Owners the kernel no longer has leave; sockets the model did not know
  * join, connect-bound ones first so that a bucket they created starts, as in
  * the kernel, at (-1, -1). Whether another process's socket was placed by
- * connect() is inferred: connected, on an ephemeral port, no listener. */
+ * connect() is inferred: connected, on an ephemeral port, no listener.
+ * When the view counted connected sockets it did not keep, a connected
+ * owner it does not list may be one of those: it stays. */
 static void sync_port(uint16_t port, struct view *v, bool ephemeral)
 {
 	struct bg_tb *tb = bg_tb_find(g.table, port);
@@ -461,8 +525,11 @@ static void sync_port(uint16_t port, struct view *v, bool ephemeral)
 	 * Our own sockets first: one another thread's sync saw in the kernel
 	 * before its connect() or bind() reached the model is in the bucket
 	 * twice, and the copy as another process's socket is the one to drop */
-	struct bg_sk *gone[MAX_KSOCKS];
-	int ngone = 0;
+	size_t nowners = 0;
+	for (struct bg_sk *o = tb ? tb->owners : NULL; o; o = o->bind_next)
+		nowners++;
+	struct bg_sk **gone = nowners ? malloc(nowners * sizeof(*gone)) : NULL;
+	size_t ngone = 0;
 	for (int pass = 0; pass < 2; pass++)
 		for (struct bg_sk *o = tb ? tb->owners : NULL; o; o = o->bind_next) {
 			if ((o->kind == BG_KIND_OWN) != (pass == 0))
@@ -483,15 +550,18 @@ static void sync_port(uint16_t port, struct view *v, bool ephemeral)
 			    ((o->state == BG_TCP_CLOSE && !own_sock(o)->connected) ||
 			     own_sock(o)->changed > v->changes))
 				continue;
-			if (!found && ngone < MAX_KSOCKS)
+			if (!found && v->omitted && state_extra(o->state))
+				continue;
+			if (!found && gone && ngone < nowners)
 				gone[ngone++] = o;
 		}
-	for (int i = 0; i < ngone; i++) {
+	for (size_t i = 0; i < ngone; i++) {
 		if (gone[i]->kind == BG_KIND_OTHER)
 			other_drop((struct bg_other *)gone[i]);
 		else
 			bg_put_port(g.table, gone[i]);
 	}
+	free(gone);
 	/* join the newcomers: connect-bound first */
 	for (int pass = 0; pass < 2; pass++) {
 		for (int i = 0; i < v->n; i++) {
@@ -524,16 +594,25 @@ static void sync_port(uint16_t port, struct view *v, bool ephemeral)
 	}
 }
 
+/* Ask the kernel about port. v->queried: it answered (v->source says how);
+ * else v->err says why not, and the bind is judged on our own sockets. */
 static void query(uint16_t port, struct view *v, uint32_t exclude_inode)
 {
-	memset(v->match, 0, sizeof(v->match));
+	memset(v, 0, sizeof(*v));
 	v->changes = atomic_load(&g.changes);
-	v->n = bg_kernel_port_sockets(port, v->k, MAX_KSOCKS, &v->source);
-	if (v->n < 0)
-		v->n = 0;
+	int why = 0;
+	int r = bg_kernel_port_each(port, view_add, v, &v->source, &why);
+	if (r < 0 || v->err) {
+		v->err = v->err ? v->err : why ? why : -r;
+		v->source = BG_VIEW_NONE;
+		view_free(v);
+		return;
+	}
+	v->err = why; /* sock_diag's failure, where /proc answered instead */
 	if (exclude_inode) {
 		for (int i = 0; i < v->n; i++) {
 			if (v->k[i].inode == exclude_inode) {
+				v->extras -= state_extra(v->k[i].state);
 				v->k[i] = v->k[--v->n];
 				break;
 			}
@@ -562,14 +641,23 @@ static enum bg_connect_bound cb_of(const struct bg_sk *o)
 	return BG_CB_YES;
 }
 
-/* Owners for the event: the kernel's list where we asked it, else the model's. */
+/* Owners for the event: the kernel's list where we asked it, else the
+ * model's. The event lists BG_EVENT_OWNERS of them: those that can pin a
+ * port or make a pin last (listening, bound, half-closed) before connected
+ * ones; owners_total counts every socket on the port. */
 static void fill_owners(struct bg_bind_event *e, const struct view *v, uint16_t port)
 {
 	e->nowners = e->owners_total = 0;
+	/* 2 KiB: from the heap, not the application's stack; report() frees it.
+	 * Without it the owners are only counted (all of them omitted). */
+	if (!e->owners)
+		e->owners = calloc(BG_EVENT_OWNERS, sizeof(*e->owners));
+	unsigned room = e->owners ? BG_EVENT_OWNERS : 0;
 	if (v->queried) {
-		for (int i = 0; i < v->n; i++) {
-			e->owners_total++;
-			if (e->nowners == BG_EVENT_OWNERS)
+		e->owners_total = (unsigned)v->n + v->omitted;
+		for (int j = 0; j < 2 * v->n && e->nowners < room; j++) {
+			int i = j % v->n;
+			if (state_extra(v->k[i].state) != (j >= v->n))
 				continue;
 			const struct bg_ksock *k = &v->k[i];
 			struct bg_owner_info *w = &e->owners[e->nowners++];
@@ -592,7 +680,7 @@ static void fill_owners(struct bg_bind_event *e, const struct view *v, uint16_t 
 	const struct bg_tb *tb = bg_tb_find(g.table, port);
 	for (const struct bg_sk *o = tb ? tb->owners : NULL; o; o = o->bind_next) {
 		e->owners_total++;
-		if (e->nowners == BG_EVENT_OWNERS)
+		if (e->nowners == room)
 			continue;
 		struct bg_owner_info *w = &e->owners[e->nowners++];
 		memset(w, 0, sizeof(*w));
@@ -622,20 +710,25 @@ static void resolve_pids(struct bg_bind_event *e)
 	}
 }
 
+/* The event, if its level is logged; the last use of e (its owners are freed). */
 static void report(struct bg_bind_event *e)
 {
 	enum bg_severity sev = e->remedy != BG_REMEDY_NONE ? BG_SEV_INFO : BG_SEV_DEBUG;
 	if (e->hazard != BG_HAZARD_NONE)
 		sev = e->decision == BG_DECISION_BLOCK ? BG_SEV_ERROR : BG_SEV_WARNING;
-	if (sev == BG_SEV_DEBUG && g.cfg.level != BG_LEVEL_DEBUG)
-		return;
-	if (e->hazard != BG_HAZARD_NONE) {
-		struct bg_port_range r = bg_kernel_port_range();
-		e->range_low = r.low;
-		e->range_high = r.high;
+	else if (e->blind)
+		sev = BG_SEV_WARNING; /* judged without other processes' sockets: say so */
+	if (sev != BG_SEV_DEBUG || g.cfg.level == BG_LEVEL_DEBUG) {
+		if (e->hazard != BG_HAZARD_NONE) {
+			struct bg_port_range r = bg_kernel_port_range();
+			e->range_low = r.low;
+			e->range_high = r.high;
+		}
+		resolve_pids(e);
+		bg_event_bind(e, sev);
 	}
-	resolve_pids(e);
-	bg_event_bind(e, sev);
+	free(e->owners);
+	e->owners = NULL;
 }
 
 static void divergence(const char *action, const struct bg_sk *sk, uint16_t port, bool predicted,
@@ -691,8 +784,7 @@ static struct bg_sk candidate(const struct bg_sock *s, const struct in6_addr *a)
 static void event_init(struct bg_bind_event *e, const char *action, int fd, const struct bg_sk *c,
 		       uint16_t port)
 {
-	memset(e, 0, offsetof(struct bg_bind_event, owners)); /* owners: filled on demand */
-	e->nowners = e->owners_total = 0;
+	memset(e, 0, sizeof(*e)); /* owners: by fill_owners(), freed by report() */
 	e->action = action;
 	e->fd = fd;
 	e->family = c->family;
@@ -700,6 +792,17 @@ static void event_init(struct bg_bind_event *e, const char *action, int fd, cons
 	e->port = port;
 	e->profile = bg_profile_name(g.profile.id);
 	e->view = "none";
+}
+
+/* How other processes were seen: the source, and why the kernel could not
+ * be asked (or why /proc answered instead of sock_diag). */
+static void view_to_event(struct bg_bind_event *e, const struct view *v)
+{
+	if (!e->ephemeral)
+		return; /* not asked: "none", and no error */
+	e->view = bg_view_name(v->source);
+	e->view_error = v->err ? bg_errno_name(v->err) : NULL;
+	e->blind = !v->queried;
 }
 
 static void prediction_to_event(struct bg_bind_event *e, const struct bg_bind_prediction *p)
@@ -720,14 +823,11 @@ static int guarded_get_port(struct bg_sock *s, int fd, const char *action, struc
 {
 	struct bg_bind_event e;
 	event_init(&e, action, fd, seen, port);
-	static __thread struct view v; /* large; one per thread, not on the stack */
-	v.queried = false;
-	v.n = 0;
+	struct view v = {0};
 	e.ephemeral = bg_kernel_port_ephemeral(port);
-	if (e.ephemeral) {
+	if (e.ephemeral)
 		query(port, &v, 0);
-		e.view = bg_view_name(v.source);
-	}
+	view_to_event(&e, &v);
 	enum bg_mode mode;
 	unsigned block;
 	bg_config_decide(&g.cfg, port, &seen->rcv_saddr, &mode, &block);
@@ -735,8 +835,10 @@ static int guarded_get_port(struct bg_sock *s, int fd, const char *action, struc
 
 	struct bg_bind_prediction p;
 	bool locked = bg_lock();
-	if (!locked)
+	if (!locked) {
+		view_free(&v);
 		return call(fd, arg, argl); /* re-entered from a signal handler */
+	}
 	if (v.queried)
 		sync_port(port, &v, true);
 	bg_predict_get_port(g.table, cand, port, &p);
@@ -745,6 +847,7 @@ static int guarded_get_port(struct bg_sock *s, int fd, const char *action, struc
 	prediction_to_event(&e, &p);
 	fill_owners(&e, &v, port);
 	bg_unlock();
+	view_free(&v);
 
 	atomic_fetch_add(&g.n.binds, 1);
 	if (e.hazard != BG_HAZARD_NONE)
@@ -812,21 +915,21 @@ static void after_auto_port(struct bg_sock *s, int fd, const char *action, enum 
 	event_init(&e, action, fd, &cand, port);
 	e.port_auto = true;
 	e.remedy = remedy;
-	static __thread struct view v;
-	v.queried = false;
-	v.n = 0;
+	struct view v = {0};
 	e.ephemeral = bg_kernel_port_ephemeral(port);
 	if (e.ephemeral) {
 		struct stat st;
 		query(port, &v, fstat(fd, &st) == 0 ? (uint32_t)st.st_ino : 0);
-		e.view = bg_view_name(v.source);
 	}
+	view_to_event(&e, &v);
 	enum bg_mode mode;
 	unsigned block;
 	bg_config_decide(&g.cfg, port, &local, &mode, &block);
 	e.mode = mode;
-	if (!bg_lock())
+	if (!bg_lock()) {
+		view_free(&v);
 		return;
+	}
 	cand = s->sk;
 	cand.tb = NULL;
 	cand.tb2 = NULL;
@@ -843,6 +946,7 @@ static void after_auto_port(struct bg_sock *s, int fd, const char *action, enum 
 	bg_bind_commit(g.table, &s->sk, port);
 	changed(s);
 	bg_unlock();
+	view_free(&v);
 	atomic_fetch_add(&g.n.binds, 1);
 	if (e.hazard != BG_HAZARD_NONE)
 		atomic_fetch_add(&g.n.hazards, 1);

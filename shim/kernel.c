@@ -91,14 +91,18 @@ void bg_parse_port_list(const char *s, uint64_t map[65536 / 64])
 	}
 }
 
-static void parse_reserved(const char *s)
+static void parse_reserved(const char *s, uint64_t *map)
 {
-	uint64_t map[65536 / 64];
 	bg_parse_port_list(s, map);
 	for (unsigned i = 0; i < 65536 / 64; i++)
 		atomic_store_explicit(&ports.reserved[i], map[i], memory_order_relaxed);
 }
 
+#define SYSCTL_BUF 4096
+
+/* Runs on the application's stack in any thread, which may be small: the
+ * 4 KiB text and the 8 KiB bitmap come from the heap. Without them the old
+ * values stay, and the next call tries again. */
 static void refresh_ports(void)
 {
 	struct timespec ts;
@@ -107,18 +111,26 @@ static void refresh_ports(void)
 	long last = atomic_load_explicit(&ports.stamp, memory_order_acquire);
 	if (last == now)
 		return;
-	char buf[4096];
+	char *buf = malloc(SYSCTL_BUF);
+	uint64_t *map = malloc(65536 / 8);
+	if (!buf || !map) {
+		free(buf);
+		free(map);
+		return;
+	}
 	unsigned lo = 32768, hi = 60999;
-	if (read_file("/proc/sys/net/ipv4/ip_local_port_range", buf, sizeof(buf)) > 0)
+	if (read_file("/proc/sys/net/ipv4/ip_local_port_range", buf, SYSCTL_BUF) > 0)
 		sscanf(buf, "%u %u", &lo, &hi);
 	if (lo > 65535 || hi > 65535 || lo > hi) {
 		lo = 32768;
 		hi = 60999;
 	}
 	atomic_store_explicit(&ports.range, (uint32_t)(lo << 16 | hi), memory_order_relaxed);
-	if (read_file("/proc/sys/net/ipv4/ip_local_reserved_ports", buf, sizeof(buf)) >= 0)
-		parse_reserved(buf);
+	if (read_file("/proc/sys/net/ipv4/ip_local_reserved_ports", buf, SYSCTL_BUF) >= 0)
+		parse_reserved(buf, map);
 	atomic_store_explicit(&ports.stamp, now, memory_order_release);
+	free(buf);
+	free(map);
 }
 
 struct bg_port_range bg_kernel_port_range(void)
@@ -139,11 +151,19 @@ bool bg_kernel_port_ephemeral(uint16_t port)
 
 /* ---- sock_diag -------------------------------------------------------------- */
 
-static atomic_int diag_broken;
+/* Set once sock_diag answered that this kernel does not have it: only then
+ * does the view switch to /proc for good. Any other failure (EMFILE, ENOMEM,
+ * ENOBUFS, a seccomp EPERM...) may pass: the next query tries again. */
+static atomic_int diag_absent;
+
+static bool kernel_lacks_diag(int err)
+{
+	return err == EPROTONOSUPPORT || err == EAFNOSUPPORT || err == ENOENT || err == EOPNOTSUPP;
+}
 
 enum bg_view bg_kernel_view(void)
 {
-	return atomic_load(&diag_broken) ? BG_VIEW_PROC : BG_VIEW_SOCK_DIAG;
+	return atomic_load(&diag_absent) ? BG_VIEW_PROC : BG_VIEW_SOCK_DIAG;
 }
 
 /* Bytecode "sport >= port && sport <= port": S_EQ exists only since 4.16,
@@ -209,8 +229,12 @@ static void ksock_from_msg(struct bg_ksock *k, const struct inet_diag_msg *m, un
 	}
 }
 
-/* One dump for one family; appends to out. Returns the new count or -errno. */
-static int diag_dump(int nl, uint8_t family, uint16_t port, struct bg_ksock *out, int n, int max)
+#define DIAG_BUF 32768
+
+/* One dump for one family: fn once per socket on the port. Returns the
+ * number of sockets or -errno. buf: DIAG_BUF bytes (from the heap: this
+ * runs on the application's stack, which may be small). */
+static int diag_dump(int nl, long *buf, uint8_t family, uint16_t port, bg_ksock_fn fn, void *arg)
 {
 	struct diag_request req;
 	diag_request_init(&req, family, port);
@@ -218,9 +242,9 @@ static int diag_dump(int nl, uint8_t family, uint16_t port, struct bg_ksock *out
 	if (sendto(nl, &req, sizeof(req), MSG_NOSIGNAL, (struct sockaddr *)&kernel,
 		   sizeof(kernel)) < 0)
 		return -errno;
-	long buf[8192 / sizeof(long)];
+	int n = 0;
 	for (;;) {
-		ssize_t len = recv(nl, buf, sizeof(buf), 0);
+		ssize_t len = recv(nl, buf, DIAG_BUF, 0);
 		if (len < 0) {
 			if (errno == EINTR)
 				continue;
@@ -241,27 +265,35 @@ static int diag_dump(int nl, uint8_t family, uint16_t port, struct bg_ksock *out
 			const struct inet_diag_msg *m = NLMSG_DATA(h);
 			if (h->nlmsg_len < NLMSG_LENGTH(sizeof(*m)))
 				continue;
-			if (n < max) {
-				unsigned attrlen =
-					h->nlmsg_len - NLMSG_LENGTH(NLMSG_ALIGN(sizeof(*m)));
-				ksock_from_msg(&out[n], m, attrlen);
-				if (out[n].sport ==
-				    port) /* the filter did its job; trust, but check */
-					n++;
-			}
+			struct bg_ksock k;
+			unsigned attrlen = h->nlmsg_len - NLMSG_LENGTH(NLMSG_ALIGN(sizeof(*m)));
+			ksock_from_msg(&k, m, attrlen);
+			if (k.sport != port) /* the filter did its job; trust, but check */
+				continue;
+			n++;
+			fn(&k, arg);
 		}
 	}
 }
 
-static int diag_port(uint16_t port, struct bg_ksock *out, int max)
+static int diag_port(uint16_t port, bg_ksock_fn fn, void *arg)
 {
+	long *buf = malloc(DIAG_BUF);
+	if (!buf)
+		return -ENOMEM;
 	int nl = bg_real.socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
-	if (nl < 0)
-		return -errno;
-	int n = diag_dump(nl, AF_INET, port, out, 0, max);
-	if (n >= 0)
-		n = diag_dump(nl, AF_INET6, port, out, n, max);
+	if (nl < 0) {
+		int err = -errno;
+		free(buf);
+		return err;
+	}
+	int n = diag_dump(nl, buf, AF_INET, port, fn, arg);
+	if (n >= 0) {
+		int n6 = diag_dump(nl, buf, AF_INET6, port, fn, arg);
+		n = n6 < 0 ? n6 : n + n6;
+	}
 	bg_real.close(nl);
+	free(buf);
 	return n;
 }
 
@@ -283,18 +315,22 @@ static void hex_addr(struct in6_addr *a, const char *hex, int family)
 		memcpy(a, w, 16);
 }
 
-static int proc_file(const char *path, int family, uint16_t port, struct bg_ksock *out, int n,
-		     int max)
+/* fn once per socket on the port in one of /proc/net/tcp{,6}: the count,
+ * or -errno when the file cannot be read (a missing tcp6 is no error: IPv6
+ * may be off). */
+static int proc_file(const char *path, int family, uint16_t port, bg_ksock_fn fn, void *arg)
 {
 	FILE *f = fopen(path, "re");
 	if (!f)
-		return n;
+		return family == AF_INET6 && errno == ENOENT ? 0 : -errno;
+	int n = 0;
 	char line[512];
 	if (!fgets(line, sizeof(line), f)) { /* header */
+		int err = ferror(f) ? -(errno ? errno : EIO) : 0;
 		fclose(f);
-		return n;
+		return err;
 	}
-	while (n < max && fgets(line, sizeof(line), f)) {
+	while (fgets(line, sizeof(line), f)) {
 		char la[33], ra[33];
 		unsigned lp, rp, st, uid;
 		unsigned long inode;
@@ -305,35 +341,71 @@ static int proc_file(const char *path, int family, uint16_t port, struct bg_ksoc
 			continue;
 		if (lp != port)
 			continue;
-		struct bg_ksock *k = &out[n++];
-		memset(k, 0, sizeof(*k));
-		k->family = (uint8_t)family;
-		k->state = (uint8_t)st;
-		k->sport = (uint16_t)lp;
-		k->dport = (uint16_t)rp;
-		hex_addr(&k->saddr, la, family);
-		hex_addr(&k->daddr, ra, family);
-		k->uid = uid;
-		k->inode = (uint32_t)inode;
+		struct bg_ksock k;
+		memset(&k, 0, sizeof(k));
+		k.family = (uint8_t)family;
+		k.state = (uint8_t)st;
+		k.sport = (uint16_t)lp;
+		k.dport = (uint16_t)rp;
+		hex_addr(&k.saddr, la, family);
+		hex_addr(&k.daddr, ra, family);
+		k.uid = uid;
+		k.inode = (uint32_t)inode;
+		n++;
+		fn(&k, arg);
 	}
+	int err = ferror(f) ? -(errno ? errno : EIO) : 0;
 	fclose(f);
-	return n;
+	return err ? err : n;
 }
 
-int bg_kernel_port_sockets(uint16_t port, struct bg_ksock *out, int max, enum bg_view *view)
+int bg_kernel_port_each(uint16_t port, bg_ksock_fn fn, void *arg, enum bg_view *view, int *why)
 {
-	if (!atomic_load_explicit(&diag_broken, memory_order_relaxed)) {
-		int n = diag_port(port, out, max);
+	*why = 0;
+	if (!atomic_load_explicit(&diag_absent, memory_order_relaxed)) {
+		int n = diag_port(port, fn, arg);
 		if (n >= 0) {
 			*view = BG_VIEW_SOCK_DIAG;
 			return n;
 		}
-		atomic_store(&diag_broken, 1);
+		*why = -n;
+		if (kernel_lacks_diag(-n))
+			atomic_store(&diag_absent, 1);
+		fn(NULL, arg); /* forget what the failed dump passed on */
 	}
-	int n = proc_file("/proc/net/tcp", AF_INET, port, out, 0, max);
-	n = proc_file("/proc/net/tcp6", AF_INET6, port, out, n, max);
+	int n = proc_file("/proc/net/tcp", AF_INET, port, fn, arg);
+	int n6 = n < 0 ? 0 : proc_file("/proc/net/tcp6", AF_INET6, port, fn, arg);
+	if (n < 0 || n6 < 0) {
+		if (!*why)
+			*why = n < 0 ? -n : -n6;
+		fn(NULL, arg);
+		*view = BG_VIEW_NONE;
+		return n < 0 ? n : n6;
+	}
 	*view = BG_VIEW_PROC;
-	return n;
+	return n + n6;
+}
+
+struct fixed {
+	struct bg_ksock *out;
+	int n, max;
+};
+
+static int fixed_add(const struct bg_ksock *k, void *arg)
+{
+	struct fixed *f = arg;
+	if (!k)
+		f->n = 0;
+	else if (f->n < f->max)
+		f->out[f->n++] = *k;
+	return 0;
+}
+
+int bg_kernel_port_sockets(uint16_t port, struct bg_ksock *out, int max, enum bg_view *view)
+{
+	struct fixed f = {out, 0, max};
+	int why, r = bg_kernel_port_each(port, fixed_add, &f, view, &why);
+	return r < 0 ? r : f.n;
 }
 
 int bg_kernel_inode_owner(uint32_t inode, char *comm, unsigned len)

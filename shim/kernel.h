@@ -44,9 +44,22 @@ void bg_parse_port_list(const char *s, uint64_t map[65536 / 64]);
 /* Could connect() pick this port: inside the range and not reserved? */
 bool bg_kernel_port_ephemeral(uint16_t port);
 
+/* Called once per socket; a non-zero return stops bg_kernel_dump_sockets()
+ * (bg_kernel_port_each() ignores it). */
+typedef int (*bg_ksock_fn)(const struct bg_ksock *k, void *arg);
+
 /* Every TCP socket on local port `port` in this network namespace (IPv4 and
- * IPv6). Returns the count (at most max) or -errno; *view says which source
- * answered. The first failure of sock_diag switches to /proc for good. */
+ * IPv6), one call of fn each. fn(NULL, arg) means "forget the sockets passed
+ * so far" (a dump failed half-way; /proc answers next, or nothing does).
+ * Returns the count, or -errno with *view BG_VIEW_NONE when neither sock_diag
+ * nor /proc/net/tcp could be read. *view says which source answered; *why is
+ * the errno of the first failure on the way (0: none). Only a kernel without
+ * sock_diag (EPROTONOSUPPORT, EAFNOSUPPORT, ENOENT, EOPNOTSUPP) switches
+ * later queries to /proc; after any other failure (EMFILE, ENOMEM...) the
+ * next query tries sock_diag again. Allocates a 32 KiB receive buffer; uses
+ * little stack. */
+int bg_kernel_port_each(uint16_t port, bg_ksock_fn fn, void *arg, enum bg_view *view, int *why);
+/* The same into an array: the count (at most max) or -errno. */
 int bg_kernel_port_sockets(uint16_t port, struct bg_ksock *out, int max, enum bg_view *view);
 /* The view the next query will use. */
 enum bg_view bg_kernel_view(void);
@@ -56,9 +69,6 @@ enum bg_view bg_kernel_view(void);
 int bg_kernel_inode_owner(uint32_t inode, char *comm, unsigned len);
 
 /* ---- for `bindguard scan` ---- */
-
-/* Called once per socket; a non-zero return stops the dump. */
-typedef int (*bg_ksock_fn)(const struct bg_ksock *k, void *arg);
 
 /* Every TCP socket (IPv4 and IPv6) of this network namespace whose local port
  * lies in [low, high], including bound-only sockets on 6.6+ (state CLOSE).

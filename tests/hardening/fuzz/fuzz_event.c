@@ -397,11 +397,15 @@ static const char *pick(struct rd *r, const char *const *names, unsigned n)
 static const char *const actions[] = {"bind", "listen"};
 static const char *const profiles[] = {"legacy-2.6", "classic", "release"};
 static const char *const views[] = {"sock_diag", "proc", "none"};
+static const char *const view_errors[] = {"EMFILE", "ENOMEM", "EPERM"};
 
 static void fuzz_bind(struct rd *r, const char *pname)
 {
-	static struct bg_bind_event e; /* 2.5 KiB: static, cleared each time */
+	static struct bg_bind_event e; /* static, cleared each time */
+	static struct bg_owner_info owner_buf[BG_EVENT_OWNERS];
 	memset(&e, 0, sizeof(e));
+	memset(owner_buf, 0, sizeof(owner_buf));
+	e.owners = owner_buf;
 	e.action = pick(r, actions, 2);
 	e.fd = (int)u32(r);
 	family_addr(r, &e.family, &e.addr);
@@ -419,6 +423,10 @@ static void fuzz_bind(struct rd *r, const char *pname)
 	e.range_high = u16(r);
 	e.profile = pick(r, profiles, 3);
 	e.view = pick(r, views, 3);
+	if (fl & 16) {
+		e.view_error = pick(r, view_errors, 3);
+		e.blind = fl & 32;
+	}
 	e.before.fastreuse = (int8_t)u8(r);
 	e.before.fastreuseport = (int8_t)u8(r);
 	e.after.fastreuse = (int8_t)u8(r);
@@ -464,6 +472,11 @@ static void fuzz_bind(struct rd *r, const char *pname)
 	want_str(o, "bindguard.hazard", bg_hazard_name(e.hazard));
 	want_str(o, "bindguard.profile", e.profile);
 	want_str(o, "bindguard.view", e.view);
+	if (e.view_error)
+		want_str(o, "bindguard.view_error", e.view_error);
+	else
+		CHECK(!cJSON_GetObjectItemCaseSensitive(get(o, "bindguard"), "view_error"),
+		      "bindguard.view_error present without an error");
 	CHECK(gnum(o, "bindguard.fd") == e.fd, "bindguard.fd");
 	CHECK(gbool(o, "bindguard.port_auto") == e.port_auto, "port_auto");
 	CHECK(gbool(o, "bindguard.ephemeral") == e.ephemeral, "ephemeral");

@@ -5,6 +5,7 @@
 #                            handlers close() sockets and pipes
 # $(BUILD)/threads-nolock    closes 100,000 non-socket fds while threads-counter.so counts
 #                            malloc/calloc/realloc/free/pthread_mutex_lock/trylock
+# $(BUILD)/threads-smallstack threads with 16-48 KiB stacks bind, connect and close under the shim
 # build/tsan/                the shim and the stress under ThreadSanitizer (always clang)
 THREADS_DIR := tests/hardening/threads
 TSAN_BUILD := build/tsan
@@ -25,6 +26,9 @@ $(BUILD)/threads-nolock: $(THREADS_DIR)/nolock.c | $(BUILD)
 $(BUILD)/threads-closerace: $(THREADS_DIR)/closerace.c | $(BUILD)
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) -o $@ $< -lpthread
 
+$(BUILD)/threads-smallstack: $(THREADS_DIR)/smallstack.c | $(BUILD)
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) -o $@ $< -lpthread
+
 $(BUILD)/threads-counter.so: $(THREADS_DIR)/counter.c | $(BUILD)
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) -fPIC -shared -o $@ $< -ldl
 
@@ -40,5 +44,5 @@ $(TSAN_BUILD)/threads-stress: $(THREADS_DIR)/stress.c
 	@mkdir -p $(TSAN_BUILD)
 	clang $(TSAN_FLAGS) -o $@ $< -lpthread
 
-HARDENING_BINS += $(BUILD)/threads-closerace $(BUILD)/threads-stress $(BUILD)/threads-cases $(BUILD)/threads-sigstorm $(BUILD)/threads-nolock \
+HARDENING_BINS += $(BUILD)/threads-closerace $(BUILD)/threads-stress $(BUILD)/threads-cases $(BUILD)/threads-sigstorm $(BUILD)/threads-nolock $(BUILD)/threads-smallstack \
 	$(BUILD)/threads-counter.so $(TSAN_BUILD)/libbindguard.so $(TSAN_BUILD)/threads-stress

@@ -11,6 +11,9 @@
 #                  the gcc build, 6 s with the shim and the program under TSan
 #   signal_storm   bind/listen/close loops under timer signals whose handlers
 #                  close() sockets and pipe ends; a deadlock is the timeout
+#   small_stacks_* threads with PTHREAD_STACK_MIN to 48 KiB stacks bind an
+#                  owned in-range port, connect and close; node starts
+#                  clean; the shim's static TLS (PT_TLS) is at most 1 KiB
 #   close_*        counter.so counts malloc/calloc/realloc/free/mutex locks
 #                  during 100,000 non-socket close() calls: none
 # Prints "ok NAME" / "FAIL NAME", "# ..." figures, and "N passed, N failed".
@@ -20,7 +23,7 @@ cd "$here"
 BUILD=${1:-build}
 FILTER=${2:-${FILTER:-}}
 TSAN=${TSAN_DIR:-build/tsan} # SHIM and TSAN_DIR: other builds of the shim, to see a test fail
-bins=("$BUILD/threads-closerace" "$BUILD/threads-stress" "$BUILD/threads-cases" "$BUILD/threads-sigstorm" "$BUILD/threads-nolock"
+bins=("$BUILD/threads-closerace" "$BUILD/threads-stress" "$BUILD/threads-cases" "$BUILD/threads-sigstorm" "$BUILD/threads-nolock" "$BUILD/threads-smallstack"
 	"$BUILD/threads-counter.so" "$BUILD/libbindguard.so" "$TSAN/libbindguard.so" "$TSAN/threads-stress"
 	build/schema-check)
 missing=()
@@ -168,6 +171,48 @@ t_close_during_calls_is_safe_under_asan() {
 	expect "closerace exit status" "$rc" 0
 	expect "rounds" "$(grep '^rounds' <<<"$out")" "rounds 100000"
 	echo "# closerace: 100000 rounds, a second thread closing or dup2()ing over the fd in use"
+}
+
+# Static TLS comes out of every thread's stack (glibc puts it there) and
+# the bind path runs on the application's stack: a thread with a
+# PTHREAD_STACK_MIN stack must be able to bind an in-range port that has
+# owners (a sock_diag query, a hazard event), connect and close, whether or
+# not the shim set itself up in that thread.
+t_small_stacks_bind_connect_close() {
+	local how out rc
+	range 40000 40000
+	for how in warm cold; do
+		rm -f "$WORK/ev.jsonl"
+		out=$(env $(shim "$SHIM") "$BUILD/threads-smallstack" $how 2>&1)
+		rc=$?
+		sed "s/^/# $how: /" <<<"$out"
+		expect "$how: exit status" "$rc" 0
+		expect "$how: threads done" "$(grep -c ' ok$' <<<"$out")" 5
+		# every bind shares port 40000 with the client: a hazard each
+		expect "$how: hazard events" "$(hazards_in "$WORK/ev.jsonl")" 5
+		schema_ok
+	done
+}
+
+# node's worker threads have small stacks: with 37 KiB of static TLS under
+# the shim it printed "pthread_create: Invalid argument" at start.
+t_small_stacks_node_starts_clean() {
+	command -v node >/dev/null || { echo "#   node missing (tests/hardening/threads/packages)"; return 1; }
+	local err rc
+	err=$(env $(shim "$SHIM") node -e 'require("net").createServer().listen(0, "127.0.0.1", function () { this.close(); })' 2>&1 >/dev/null)
+	rc=$?
+	[ -n "$err" ] && sed 's/^/#   node: /' <<<"$err" | head -5
+	expect "node exit status" "$rc" 0
+	expect "node's stderr" "$err" ""
+	expect "the shim ran in node" "$(events_of "$WORK/ev.jsonl" start | jq -r .process.name)" node
+}
+
+t_small_stacks_tls_at_most_1k() {
+	local tls
+	tls=$(readelf -lW "$SHIM" | awk '$1 == "TLS" {print $6}')
+	echo "# PT_TLS MemSiz of $(basename "$SHIM"): ${tls:-none} ($((${tls:-0})) bytes)"
+	[ -n "$tls" ] || return 0
+	[ "$((tls))" -le 1024 ] || { echo "#   static TLS $((tls)) bytes > 1024"; return 1; }
 }
 
 run_tests threads 180

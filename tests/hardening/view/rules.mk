@@ -1,0 +1,12 @@
+# hardening/view: the programs tests/hardening/view/run.sh drives.
+# $(BUILD)/view-conns   N connections sharing one ephemeral port
+# $(BUILD)/view-emfile  a bind at the fd limit, then one with fds free
+VIEW_BINS := $(BUILD)/view-conns $(BUILD)/view-emfile
+
+$(BUILD)/view-conns: tests/hardening/view/conns.c | $(BUILD)
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) -o $@ $<
+
+$(BUILD)/view-emfile: tests/hardening/view/emfile.c | $(BUILD)
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) -o $@ $<
+
+HARDENING_BINS += $(VIEW_BINS)
