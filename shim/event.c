@@ -326,7 +326,7 @@ void bg_event_bind(const struct bg_bind_event *e, enum bg_severity sev)
 	cJSON_AddStringToObject(b, "view", e->view);
 	if (e->view_error)
 		cJSON_AddStringToObject(b, "view_error", e->view_error);
-	if (e->remedy == BG_REMEDY_APPLIED) {
+	if (e->remedy == BG_REMEDY_APPLIED || e->unmodelled) {
 		/* no port taken: no bucket, no owners */
 		cJSON_AddNullToObject(b, "bucket");
 		cJSON_AddArrayToObject(b, "owners");
@@ -464,12 +464,14 @@ static cJSON *sock_view_json(const struct bg_sock_view *v, char *text, size_t le
 	cJSON_AddStringToObject(o, "local", ep);
 	cJSON_AddBoolToObject(o, "connected", v->connected);
 	cJSON_AddBoolToObject(o, "listening", v->listening);
+	cJSON_AddBoolToObject(o, "v6only", v->v6only);
 	cJSON_AddStringToObject(o, "state", bg_tcp_state_name(v->state));
 	if (!v->tcp)
 		snprintf(text, len, "not a TCP socket");
 	else
-		snprintf(text, len, "%s %s%s%s", ep, bg_tcp_state_name(v->state),
-			 v->connected ? " connected" : "", v->listening ? " listening" : "");
+		snprintf(text, len, "%s %s%s%s%s", ep, bg_tcp_state_name(v->state),
+			 v->connected ? " connected" : "", v->listening ? " listening" : "",
+			 v->v6only ? " v6only" : "");
 	return o;
 }
 

@@ -53,6 +53,7 @@ struct bg_bind_event {
 	bool tb_exists;
 	struct bg_tb_state before, after;
 	bool conflict_predicted;
+	bool unmodelled;	/* no port taken, the model not asked (a refused bind): no bucket */
 	const char *view;	/* how other processes were seen */
 	const char *view_error; /* errno name: why sock_diag (and /proc) failed, or NULL */
 	bool blind;		/* in range, yet neither could be read: judged on our sockets */
@@ -101,6 +102,7 @@ struct bg_sock_view {
 	uint16_t port;	      /* the port it holds in a bind bucket, 0 = none */
 	struct in6_addr addr; /* local address, v4-mapped for IPv4 */
 	bool connected, listening;
+	bool v6only; /* IPv6: IPV6_V6ONLY, set or implied by a specific address */
 };
 /* "self_check_mismatch": at exit, the model's view of the socket on fd
  * disagrees with the kernel's; what names the fields, e.g. "port,connected". */

@@ -351,13 +351,19 @@ static struct bg_sock *learn(int fd)
 	s->sk.reuseport = bg_getint(fd, SOL_SOCKET, SO_REUSEPORT) > 0;
 	if (domain == AF_INET6)
 		s->sk.ipv6only = bg_getint(fd, IPPROTO_IPV6, IPV6_V6ONLY) > 0;
+	int dev = bg_getint(fd, SOL_SOCKET, SO_BINDTOIFINDEX);
+	s->sk.bound_dev_if = dev > 0 ? dev : 0;
+	s->bind_address_no_port = bg_getint(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT) > 0;
 	struct tcp_info ti;
 	socklen_t l = sizeof(ti);
 	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &l) == 0)
 		s->sk.state = ti.tcpi_state;
 	uint16_t port = 0;
 	struct in6_addr local;
-	if (local_of(fd, &local, &port) && port) {
+	bool have_local = local_of(fd, &local, &port);
+	if (have_local && !port)
+		s->sk.rcv_saddr = local; /* bound with IP_BIND_ADDRESS_NO_PORT, or not at all */
+	if (have_local && port) {
 		s->sk.rcv_saddr = local;
 		struct sockaddr_storage peer;
 		socklen_t pl = sizeof(peer);
@@ -745,40 +751,84 @@ static void divergence(const char *action, const struct bg_sk *sk, uint16_t port
 
 /* ---- bind and listen ------------------------------------------------------------------ */
 
+/* SIN6_LEN_RFC2133: a sockaddr_in6 without sin6_scope_id (24 bytes), the
+ * shortest one inet6_bind_sk() and tcp_v6_connect() accept */
+#define BG_SIN6_LEN_RFC2133 offsetof(struct sockaddr_in6, sin6_scope_id)
+
+/* What a bind() of (addr, len) asks the kernel for, read as the kernel reads
+ * it; false where the kernel refuses the call before it looks for a port (the
+ * shim then passes it through untouched). inet_bind_sk(): len at least
+ * sizeof(struct sockaddr_in), AF_INET, or AF_UNSPEC for 0.0.0.0 (taken as
+ * AF_INET). inet6_bind_sk(): len at least 24, AF_INET6, no multicast on a
+ * stream socket; sin6_scope_id only when len holds it. Reads no byte past
+ * len: a short address is copied into a zeroed one first. */
 static bool parse_bind_addr(const struct bg_sock *s, const struct sockaddr *addr, socklen_t len,
-			    struct in6_addr *a, uint16_t *port)
+			    struct in6_addr *a, uint16_t *port, uint32_t *scope)
 {
-	if (!addr)
+	*scope = 0;
+	if (!addr || len > sizeof(struct sockaddr_storage)) /* move_addr_to_kernel() */
 		return false;
-	if (addr->sa_family == AF_INET && s->sk.family == AF_INET &&
-	    len >= sizeof(struct sockaddr_in)) {
-		const struct sockaddr_in *in = (const struct sockaddr_in *)addr;
-		bg_addr_from_v4(a, in->sin_addr.s_addr);
-		*port = ntohs(in->sin_port);
+	if (s->sk.family == AF_INET) {
+		struct sockaddr_in in;
+		if (len < sizeof(in))
+			return false;
+		memcpy(&in, addr, sizeof(in));
+		if (in.sin_family != AF_INET &&
+		    (in.sin_family != AF_UNSPEC || in.sin_addr.s_addr != htonl(INADDR_ANY)))
+			return false;
+		bg_addr_from_v4(a, in.sin_addr.s_addr);
+		*port = ntohs(in.sin_port);
 		return true;
 	}
-	if (addr->sa_family == AF_INET6 && s->sk.family == AF_INET6 &&
-	    len >= sizeof(struct sockaddr_in6)) {
-		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)addr;
-		*a = in6->sin6_addr;
-		*port = ntohs(in6->sin6_port);
+	if (s->sk.family == AF_INET6) {
+		struct sockaddr_in6 in6;
+		if (len < BG_SIN6_LEN_RFC2133)
+			return false;
+		memset(&in6, 0, sizeof(in6));
+		memcpy(&in6, addr, len < sizeof(in6) ? len : sizeof(in6));
+		if (in6.sin6_family != AF_INET6 || in6.sin6_addr.s6_addr[0] == 0xff)
+			return false;
+		*a = in6.sin6_addr;
+		*port = ntohs(in6.sin6_port);
+		*scope = in6.sin6_scope_id;
 		return true;
 	}
 	return false;
 }
 
-/* The socket as the kernel's get_port will see it for this bind. */
-static struct bg_sk candidate(const struct bg_sock *s, const struct in6_addr *a)
+static bool link_local(const struct in6_addr *a)
+{
+	return a->s6_addr[0] == 0xfe && (a->s6_addr[1] & 0xc0) == 0x80;
+}
+
+/* The socket as the kernel's bind leaves it for address a (and scope, the
+ * sin6_scope_id given, or 0), and as its get_port sees it: __inet6_bind()
+ * makes a socket bound to a specific, non-mapped address v6-only, and binds
+ * it to the scope's device for a link-local address. Every path that gives
+ * a socket its address takes it from here: bind with a port or with 0,
+ * IP_BIND_ADDRESS_NO_PORT (the program's or the remedy's), listen()'s
+ * autobind, the remedy's withdrawal. */
+static struct bg_sk candidate(const struct bg_sock *s, const struct in6_addr *a, uint32_t scope)
 {
 	struct bg_sk c = s->sk;
 	c.tb = NULL;
 	c.tb2 = NULL;
 	c.bind_next = NULL;
 	c.rcv_saddr = *a;
-	/* inet6_bind(): a specific, non-mapped address makes the socket v6-only */
 	if (c.family == AF_INET6 && !bg_addr_is_any(a, AF_INET6) && !bg_addr_is_mapped(a))
 		c.ipv6only = true;
+	if (c.family == AF_INET6 && scope && link_local(a))
+		c.bound_dev_if = (int)scope;
 	return c;
+}
+
+/* Under the lock, after the kernel's bind took the address: the socket
+ * becomes what candidate() said it would. */
+static void take_address(struct bg_sock *s, const struct bg_sk *c)
+{
+	s->sk.rcv_saddr = c->rcv_saddr;
+	s->sk.ipv6only = c->ipv6only;
+	s->sk.bound_dev_if = c->bound_dev_if;
 }
 
 static void event_init(struct bg_bind_event *e, const char *action, int fd, const struct bg_sk *c,
@@ -867,8 +917,7 @@ static int guarded_get_port(struct bg_sock *s, int fd, const char *action, struc
 		if (r == 0) {
 			struct bg_tb *before = s->sk.tb;
 			if (cand != &s->sk) { /* bind; listen passes the socket itself */
-				s->sk.rcv_saddr = cand->rcv_saddr;
-				s->sk.ipv6only = cand->ipv6only;
+				take_address(s, cand);
 				s->sk.state = cand->state;
 			}
 			s->sk.bindport_lock = true;
@@ -930,10 +979,7 @@ static void after_auto_port(struct bg_sock *s, int fd, const char *action, enum 
 		view_free(&v);
 		return;
 	}
-	cand = s->sk;
-	cand.tb = NULL;
-	cand.tb2 = NULL;
-	cand.rcv_saddr = local;
+	cand = candidate(s, &local, 0);
 	if (v.queried)
 		sync_port(port, &v, true);
 	struct bg_bind_prediction p;
@@ -942,7 +988,7 @@ static void after_auto_port(struct bg_sock *s, int fd, const char *action, enum 
 	e.decision = bg_policy_decide(mode, block, e.hazard, false);
 	prediction_to_event(&e, &p);
 	fill_owners(&e, &v, port);
-	s->sk.rcv_saddr = local;
+	take_address(s, &cand);
 	bg_bind_commit(g.table, &s->sk, port);
 	changed(s);
 	bg_unlock();
@@ -950,6 +996,26 @@ static void after_auto_port(struct bg_sock *s, int fd, const char *action, enum 
 	atomic_fetch_add(&g.n.binds, 1);
 	if (e.hazard != BG_HAZARD_NONE)
 		atomic_fetch_add(&g.n.hazards, 1);
+	report(&e);
+}
+
+/* A bind that took no port: the kernel refused it (bind(addr, 0) that
+ * failed, a socket already bound), or the shim did (a second bind while the
+ * remedy waits). A debug event like every other bind, with no bucket. */
+static void bind_refused(int fd, const struct bg_sk *c, uint16_t port, int r, int err)
+{
+	atomic_fetch_add(&g.n.binds, 1);
+	if (g.cfg.level != BG_LEVEL_DEBUG)
+		return;
+	struct bg_bind_event e;
+	event_init(&e, "bind", fd, c, port);
+	e.port_auto = port == 0;
+	e.ephemeral = port && bg_kernel_port_ephemeral(port);
+	e.unmodelled = true;
+	unsigned block;
+	bg_config_decide(&g.cfg, port, &c->rcv_saddr, &e.mode, &block);
+	e.result = r;
+	e.err = err;
 	report(&e);
 }
 
@@ -974,11 +1040,12 @@ static bool remedy_bind(bool eligible, const struct bg_sk *cand, struct bg_sock 
 	int err = errno;
 	if (*r != 0) {
 		set_no_port(fd, 0); /* as the program left it */
+		bind_refused(fd, cand, 0, *r, err);
 		errno = err;
 		return true;
 	}
 	if (bg_lock()) {
-		s->sk.rcv_saddr = *a;
+		take_address(s, cand);
 		bg_unlock();
 	}
 	atomic_fetch_add(&g.n.waiting, 1);
@@ -1015,7 +1082,8 @@ int bg_guard_bind(struct bg_sock *s, int fd, const struct sockaddr *addr, sockle
 {
 	struct in6_addr a;
 	uint16_t port;
-	if (!parse_bind_addr(s, addr, len, &a, &port))
+	uint32_t scope;
+	if (!parse_bind_addr(s, addr, len, &a, &port, &scope))
 		return bg_real.bind(fd, addr, len); /* the kernel will refuse it */
 	/* read the socket under the lock: another thread may bind, connect or
 	 * listen it through another fd, and syncs change its bucket */
@@ -1023,13 +1091,25 @@ int bg_guard_bind(struct bg_sock *s, int fd, const struct sockaddr *addr, sockle
 		return bg_real.bind(fd, addr, len); /* re-entered from a signal handler */
 	bool bound = s->sk.tb != NULL, no_port = s->bind_address_no_port;
 	bool remedy_eligible = !no_port && !s->connected && !s->listening;
-	struct bg_sk cand = candidate(s, &a);
+	struct bg_sk cand = candidate(s, &a, scope);
+	/* EINVAL before get_port: a v4-mapped address on a v6-only socket, a
+	 * link-local one with no device */
+	bool refused = s->sk.family == AF_INET6 && ((s->sk.ipv6only && bg_addr_is_mapped(&a)) ||
+						    (link_local(&a) && !cand.bound_dev_if));
 	bg_unlock();
-	if (bound)
-		return bg_real.bind(fd, addr, len); /* the kernel will refuse it */
+	if (refused)
+		return bg_real.bind(fd, addr, len);
+	if (bound) {
+		int r = bg_real.bind(fd, addr, len); /* the kernel will refuse it */
+		int err = errno;
+		bind_refused(fd, &cand, port, r, err);
+		errno = err;
+		return r;
+	}
 	if (atomic_load_explicit(&s->remedy_pending, memory_order_relaxed)) {
 		/* without the remedy this socket would have its port: the
 		 * kernel would refuse a second bind */
+		bind_refused(fd, &cand, port, -1, EINVAL);
 		errno = EINVAL;
 		return -1;
 	}
@@ -1039,12 +1119,14 @@ int bg_guard_bind(struct bg_sock *s, int fd, const struct sockaddr *addr, sockle
 			return r;
 		r = bg_real.bind(fd, addr, len);
 		int err = errno;
-		if (r == 0 && !no_port)
-			after_auto_port(s, fd, "bind", BG_REMEDY_NONE);
-		else if (r == 0 && bg_lock()) {
-			s->sk.rcv_saddr = a;
+		if (r == 0 && bg_lock()) {
+			take_address(s, &cand); /* with IP_BIND_ADDRESS_NO_PORT: all it takes */
 			bg_unlock();
 		}
+		if (r == 0 && !no_port)
+			after_auto_port(s, fd, "bind", BG_REMEDY_NONE);
+		else if (r != 0)
+			bind_refused(fd, &cand, 0, r, err);
 		errno = err;
 		return r;
 	}

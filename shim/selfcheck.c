@@ -1,10 +1,10 @@
 /* selfcheck.c: does the model agree with the kernel about every socket this
  * process holds? Run at exit under BINDGUARD_SELF_CHECK=1, by the tests.
  * Per fd that names a tracked TCP socket: the port it holds in a bucket,
- * its local address, connected, listening (and LISTEN state), against
- * getsockname/getpeername/TCP_INFO/SO_ACCEPTCONN (and, for a socket that is
- * neither, sock_diag: a CLOSE socket's getsockname keeps the port of a failed
- * connect()). Then the model's own links: the socket sits in its port's
+ * its local address, connected, listening (and LISTEN state), v6-only,
+ * against getsockname/getpeername/TCP_INFO/SO_ACCEPTCONN/IPV6_V6ONLY (and,
+ * for a socket that is neither, sock_diag: a CLOSE socket's getsockname
+ * keeps the port of a failed connect()). Then the model's own links: the socket sits in its port's
  * bucket, its reference count is the number of fds naming it, every own
  * owner of every bucket is named by an fd.
  * Everything under the model lock; the events after it.
@@ -72,6 +72,7 @@ static void kernel_view(int fd, struct bg_sock_view *k, uint32_t *inode)
 	if (!k->tcp)
 		return;
 	k->family = (uint8_t)domain;
+	k->v6only = domain == AF_INET6 && bg_getint(fd, IPPROTO_IPV6, IPV6_V6ONLY) > 0;
 	struct tcp_info ti;
 	socklen_t l = sizeof(ti);
 	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &l) == 0)
@@ -106,6 +107,7 @@ static void model_view(const struct bg_sock *s, struct bg_sock_view *m)
 	m->addr = s->sk.rcv_saddr;
 	m->connected = s->connected;
 	m->listening = s->listening;
+	m->v6only = s->sk.family == AF_INET6 && s->sk.ipv6only;
 }
 
 static void add(int fd, const char *what, const struct bg_sock_view *m,
@@ -163,6 +165,7 @@ static void check_fd(const struct bg_table *t, int fd, const struct bg_sock *s, 
 		      "address");
 		field(what, sizeof(what), m.connected != k.connected, "connected");
 		field(what, sizeof(what), m.listening != k.listening, "listening");
+		field(what, sizeof(what), m.v6only != k.v6only, "v6only");
 		field(what, sizeof(what),
 		      (m.state == BG_TCP_LISTEN) != (k.state == BG_TCP_LISTEN) ||
 			      (m.state == BG_TCP_LISTEN) != m.listening,

@@ -5,10 +5,13 @@
  *   server ADDR PORT            listen; close every accepted connection at once
  *   closewait ADDR PORT         connect (no bind); wait for the peer's FIN; hold
  *   bind ADDR PORT [OPT...]     bind (reuseaddr reuseport v6only listen noport
- *                               noname connect=ADDR:PORT); report; hold.
- *                               noname: do not ask for the port after bind
- *                               (reported as "-"), as clients that bind
- *                               before connect usually do not
+ *                               noname connect=ADDR:PORT len=N unspec); report;
+ *                               hold. noname: do not ask for the port after
+ *                               bind (reported as "-"), as clients that bind
+ *                               before connect usually do not. len=N: pass N
+ *                               as the address length (24: a sockaddr_in6
+ *                               without sin6_scope_id). unspec: family
+ *                               AF_UNSPEC (IPv4 sockets take it for 0.0.0.0)
  *   probe ADDR PORT             connect (no bind); report; close with RST
  *   inprocess SRV PORT BINDADDR PROBEADDR PROBEPORT
  *                               the whole scenario inside one process
@@ -226,6 +229,11 @@ static int do_bind(const char *ip, const char *port, int argc, char **argv, bool
 			ask_port = false;
 		else if (strncmp(argv[i], "connect=", 8) == 0)
 			*connect_arg = argv[i] + 8;
+		else if (strncmp(argv[i], "len=", 4) == 0 && atoi(argv[i] + 4) >= 0 &&
+			 (size_t)atoi(argv[i] + 4) <= sizeof(ss))
+			len = (socklen_t)atoi(argv[i] + 4);
+		else if (strcmp(argv[i], "unspec") == 0)
+			ss.ss_family = AF_UNSPEC;
 		else {
 			fprintf(stderr, "bindguard-actor: unknown bind option %s\n", argv[i]);
 			exit(2);

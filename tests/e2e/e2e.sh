@@ -313,6 +313,166 @@ t_model_agrees_with_kernel_on_every_bind() {
 	schema_ok
 }
 
+# Every address length the kernel's bind accepts is judged: a sockaddr_in6 of
+# 24 bytes (SIN6_LEN_RFC2133, no sin6_scope_id) up to a larger buffer, and an
+# IPv4 socket's AF_UNSPEC (taken as AF_INET for 0.0.0.0); lengths the kernel
+# refuses (23, 15) reach it unchanged.
+t_short_sockaddr_in6_is_judged() {
+	seed_owner || return 1
+	start b $(shimenv enforce) -- bind ::ffff:127.0.0.2 40000 len=24
+	wait_line "$WORK/b.out" "^bind" || return 1
+	expect "enforce, len 24" "$(head -1 "$WORK/b.out")" "bind error EADDRINUSE"
+	expect "probe gets the shared port" "$("$ACTOR" probe 127.0.0.1 5003)" "probe ok 127.0.0.1 40000"
+	stop b
+	expect "hazard" "$(field .bindguard.hazard)" pin_halfclosed
+	expect "decision" "$(field .bindguard.decision)" block
+	expect "source" "$(field '.source.ip + ":" + (.source.port|tostring)')" "127.0.0.2:40000"
+	rm -f "$WORK/ev.jsonl"
+	local len
+	for len in 27 28 32 128; do
+		start c $(shimenv enforce) -- bind ::ffff:127.0.0.2 40000 len=$len
+		wait_line "$WORK/c.out" "^bind" || return 1
+		expect "enforce, len $len" "$(head -1 "$WORK/c.out")" "bind error EADDRINUSE"
+		stop c
+	done
+	expect "decisions" "$(binds | jq -r .bindguard.decision | tr '\n' ' ')" "block block block block "
+	rm -f "$WORK/ev.jsonl"
+	start d $(shimenv audit) -- bind ::ffff:127.0.0.3 40000 len=24
+	wait_line "$WORK/d.out" "^bind" || return 1
+	expect "audit, len 24: the kernel's result" "$(head -1 "$WORK/d.out")" "bind ok ::ffff:127.0.0.3 40000"
+	expect "probe while D holds the pin" "$(probe)" "EADDRNOTAVAIL"
+	stop d
+	expect "audit hazard" "$(field '[.bindguard.hazard,.bindguard.decision]|@csv')" '"pin_halfclosed","log"'
+	rm -f "$WORK/ev.jsonl"
+	start e $(shimenv enforce) -- bind ::ffff:127.0.0.2 40000 len=23
+	wait_line "$WORK/e.out" "^bind" || return 1
+	expect "len 23: the kernel refuses" "$(head -1 "$WORK/e.out")" "bind error EINVAL"
+	stop e
+	start f $(shimenv enforce) -- bind 127.0.0.2 40000 len=15
+	wait_line "$WORK/f.out" "^bind" || return 1
+	expect "len 15: the kernel refuses" "$(head -1 "$WORK/f.out")" "bind error EINVAL"
+	stop f
+	expect "no events for binds the kernel refuses by length" "$(binds | wc -l)" 0
+	schema_ok
+}
+
+t_unspec_family_on_ipv4_is_judged() {
+	printf '{"level":"debug"}' > "$WORK/debug.json"
+	seed_owner || return 1
+	start b $(shimenv audit) BINDGUARD_CONFIG="$WORK/debug.json" -- bind 0.0.0.0 40000 unspec
+	wait_line "$WORK/b.out" "^bind" || return 1
+	expect "kernel: 0.0.0.0:40000 overlaps A" "$(head -1 "$WORK/b.out")" "bind error EADDRINUSE"
+	stop b
+	start c $(shimenv audit) BINDGUARD_CONFIG="$WORK/debug.json" -- bind 0.0.0.0 40001 unspec
+	wait_line "$WORK/c.out" "^bind" || return 1
+	expect "kernel: 0.0.0.0:40001" "$(head -1 "$WORK/c.out")" "bind ok 0.0.0.0 40001"
+	stop c
+	expect "events" "$(binds | jq -r '[.source.ip, .source.port, .bindguard.bucket.conflict_predicted, .event.outcome]|@csv' | tr '\n' ' ')" \
+		'"0.0.0.0",40000,true,"failure" "0.0.0.0",40001,false,"success" '
+	expect "model_divergence events" "$(jq -c 'select(.event.action=="model_divergence")' "$WORK/ev.jsonl" | wc -l)" 0
+	schema_ok
+}
+
+# An IPv6 socket bound to a specific, non-mapped address is v6-only in the
+# kernel (__inet6_bind), whichever way it got its port: bind(addr, 0), or
+# IP_BIND_ADDRESS_NO_PORT (the program's or the remedy's) and then connect().
+# An IPv4 bind of 0.0.0.0 on that port then succeeds; the model must agree.
+t_v6_specific_address_is_v6only_on_every_path() {
+	local v6only_cases='
+import socket, struct
+def rst(s):
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)); s.close()
+def v4_wildcard(p):
+    b = socket.socket(socket.AF_INET)
+    try:
+        b.bind(("0.0.0.0", p)); r = "ok"
+    except OSError as e:
+        r = str(e.errno)
+    b.close()
+    return r
+srv = socket.socket(socket.AF_INET6); srv.bind(("::1", 9006)); srv.listen(8)
+a = socket.socket(socket.AF_INET6); a.bind(("::1", 0)); p = a.getsockname()[1]
+print("port0", p, v4_wildcard(p)); a.close()
+c = socket.socket(socket.AF_INET6); c.setsockopt(socket.IPPROTO_IP, 24, 1); c.bind(("::1", 0))
+c.connect(("::1", 9006)); p = c.getsockname()[1]
+print("noport", p, v4_wildcard(p)); rst(c)
+d = socket.socket(socket.AF_INET6); d.bind(("::1", 0)); d.connect(("::1", 9006))
+p = d.getsockname()[1]
+print("bind0-connect", p, v4_wildcard(p)); rst(d)
+'
+	printf '{"level":"debug"}' > "$WORK/debug.json"
+	printf '{"level":"debug","remedy":true}' > "$WORK/remedy.json"
+	local plain
+	plain=$(python3 -c "$v6only_cases" | tr '\n' ' ')
+	expect "the kernel" "$plain" "port0 40000 ok noport 40000 ok bind0-connect 40000 ok "
+	expect "under the shim" "$(env $(shimenv audit) BINDGUARD_CONFIG="$WORK/debug.json" python3 -c "$v6only_cases" | tr '\n' ' ')" "$plain"
+	expect "with the remedy" "$(env $(shimenv audit) BINDGUARD_CONFIG="$WORK/remedy.json" python3 -c "$v6only_cases" | tr '\n' ' ')" "$plain"
+	expect "remedy applied" "$(binds | jq -r 'select(.bindguard.remedy=="applied")|.source.ip' | sort -u)" "::1"
+	expect "model_divergence events" "$(jq -c 'select(.event.action=="model_divergence")' "$WORK/ev.jsonl" | wc -l)" 0
+	expect "IPv4 0.0.0.0 binds: no conflict predicted" \
+		"$(binds | jq -r 'select(.source.ip=="0.0.0.0")|.bindguard.bucket.conflict_predicted' | sort | uniq -c | tr -s ' ')" " 6 false"
+	schema_ok
+}
+# A bind(addr, 0) the kernel refuses is a debug event like any other bind:
+# the address, port 0, no bucket, the result and errno.
+t_failed_port_zero_bind_is_a_debug_event() {
+	printf '{"level":"debug"}' > "$WORK/debug.json"
+	printf '{"level":"debug","remedy":true}' > "$WORK/remedy.json"
+	local prog='
+import socket
+a = socket.socket(socket.AF_INET6)
+try:
+    a.bind(("2001:db8::1", 0)); print("ok")
+except OSError as e:
+    print(e.errno)
+b = socket.socket(socket.AF_INET); b.bind(("127.0.0.1", 0))
+try:
+    b.bind(("127.0.0.1", 0)); print("ok")
+except OSError as e:
+    print(e.errno)
+'
+	expect "the kernel" "$(python3 -c "$prog" | tr '\n' ' ')" "99 22 "
+	expect "under the shim" "$(env $(shimenv audit) BINDGUARD_CONFIG="$WORK/debug.json" python3 -c "$prog" | tr '\n' ' ')" "99 22 "
+	local failed_binds='select(.event.outcome=="failure")|[.source.ip,.source.port,.bindguard.port_auto,.bindguard.bucket,.error.code,.log.level]|@csv'
+	expect "events" "$(binds | jq -r "$failed_binds" | tr '\n' ' ')" \
+		'"2001:db8::1",0,true,,"EADDRNOTAVAIL","debug" "127.0.0.1",0,true,,"EINVAL","debug" '
+	rm -f "$WORK/ev.jsonl"
+	expect "with the remedy" "$(env $(shimenv audit) BINDGUARD_CONFIG="$WORK/remedy.json" python3 -c "$prog" | tr '\n' ' ')" "99 22 "
+	expect "events with the remedy" "$(binds | jq -r "$failed_binds" | tr '\n' ' ')" \
+		'"2001:db8::1",0,true,,"EADDRNOTAVAIL","debug" "127.0.0.1",0,true,,"EINVAL","debug" '
+	schema_ok
+}
+
+# The self-check compares v6-only too (the kernel's IPV6_V6ONLY per fd): none
+# differ for sockets bound to ::1 by bind(addr, 0) and with
+# IP_BIND_ADDRESS_NO_PORT; one set behind the shim's back (a raw setsockopt
+# system call) does.
+t_self_check_compares_v6only() {
+	local prog='
+import socket, ctypes, sys
+a = socket.socket(socket.AF_INET6); a.bind(("::1", 0))
+c = socket.socket(socket.AF_INET6); c.setsockopt(socket.IPPROTO_IP, 24, 1); c.bind(("::1", 0))
+if len(sys.argv) > 1:
+    d = socket.socket(socket.AF_INET6)
+    one = ctypes.c_int(1)
+    libc = ctypes.CDLL(None, use_errno=True)
+    print(libc.syscall(54, d.fileno(), socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, ctypes.byref(one), 4))
+print("done")
+sys.stdout.flush()
+ctypes.CDLL(None).exit(0)  # exit() with the sockets open: the self-check runs at exit
+'
+	local check='.bindguard.self_check|[.sockets,.mismatches]|@csv'
+	env $(shimenv audit) BINDGUARD_SELF_CHECK=1 python3 -c "$prog" > "$WORK/p.out"
+	expect "ran" "$(tail -1 "$WORK/p.out")" done
+	expect "bound to ::1: sockets, mismatches" "$(events_of "$WORK/ev.jsonl" stop | jq -r "$check")" "2,0"
+	rm -f "$WORK/ev.jsonl"
+	env $(shimenv audit) BINDGUARD_SELF_CHECK=1 python3 -c "$prog" raw > "$WORK/p.out"
+	expect "raw setsockopt" "$(head -1 "$WORK/p.out")" 0
+	expect "with a raw IPV6_V6ONLY" "$(events_of "$WORK/ev.jsonl" stop | jq -r "$check")" "3,1"
+	expect "the mismatch" "$(events_of "$WORK/ev.jsonl" self_check_mismatch | jq -r '[.bindguard.fields,.bindguard.model.v6only,.bindguard.kernel.v6only]|@csv')" '"v6only",false,true'
+	schema_ok
+}
+
 # The scenario with programs bindguard did not write: socat servers, python3
 # clients. A's socket is python's; B is python binding A's port.
 t_seed_with_python_and_socat() {

@@ -164,6 +164,93 @@ static void first_calls(void)
 	}
 }
 
+/* ---- address lengths: every one the kernel's bind and connect take, and the
+ * shortest they refuse (inet6: 24 = SIN6_LEN_RFC2133 ... sockaddr_storage;
+ * inet: 16 ...; AF_UNSPEC on IPv4 for 0.0.0.0). Ports 400xx lie in the default
+ * ephemeral range, where the shim asks the kernel about the port. */
+
+static union {
+	struct sockaddr_storage ss;
+	char bytes[256]; /* longer than any address the kernel copies */
+} abuf;
+
+static struct sockaddr *in6_at(const char *ip, int port, uint32_t scope)
+{
+	memset(&abuf, 0, sizeof(abuf));
+	struct sockaddr_in6 *a = (struct sockaddr_in6 *)&abuf;
+	a->sin6_family = AF_INET6;
+	a->sin6_port = htons((uint16_t)port);
+	a->sin6_scope_id = scope;
+	inet_pton(AF_INET6, ip, &a->sin6_addr);
+	return (struct sockaddr *)&abuf;
+}
+
+static struct sockaddr *in_at(int family, const char *ip, int port)
+{
+	memset(&abuf, 0, sizeof(abuf));
+	struct sockaddr_in *a = (struct sockaddr_in *)&abuf;
+	a->sin_family = (sa_family_t)family;
+	a->sin_port = htons((uint16_t)port);
+	inet_pton(AF_INET, ip, &a->sin_addr);
+	return (struct sockaddr *)&abuf;
+}
+
+static int tcp6(void)
+{
+	return socket(AF_INET6, SOCK_STREAM, 0);
+}
+
+static void address_lengths(void)
+{
+	int l = tcp6();
+	bind(l, in6_at("::1", 7011, 0), 28);
+	listen(l, 16);
+	CALL("bind6-len24-ok", bind(tcp6(), in6_at("::1", 40011, 0), 24));
+	CALL("bind6-len24-eaddrinuse", bind(tcp6(), in6_at("::1", 40011, 0), 24));
+	CALL("bind6-len27-ok", bind(tcp6(), in6_at("::1", 40012, 0), 27));
+	CALL("bind6-len28-ok", bind(tcp6(), in6_at("::1", 40013, 0), 28));
+	CALL("bind6-len32-ok", bind(tcp6(), in6_at("::1", 40014, 0), 32));
+	CALL("bind6-len128-ok", bind(tcp6(), in6_at("::1", 40015, 0), 128));
+	CALL("bind6-len129-einval", bind(tcp6(), in6_at("::1", 40016, 0), 129));
+	CALL("bind6-len23-einval", bind(tcp6(), in6_at("::1", 40017, 0), 23));
+	CALL("bind6-len0-einval", bind(tcp6(), in6_at("::1", 40017, 0), 0));
+	CALL("bind6-mapped-len24-ok", bind(tcp6(), in6_at("::ffff:127.0.0.1", 40018, 0), 24));
+	CALL("bind6-mapped-len24-eaddrinuse",
+	     bind(tcp6(), in6_at("::ffff:127.0.0.1", 40018, 0), 24));
+	int v6only = tcp6();
+	setsockopt(v6only, IPPROTO_IPV6, IPV6_V6ONLY, &(int){1}, sizeof(int));
+	CALL("bind6-mapped-v6only-einval", bind(v6only, in6_at("::ffff:127.0.0.1", 40019, 0), 24));
+	CALL("bind6-len24-port0-ok", bind(tcp6(), in6_at("::1", 0, 0), 24));
+	CALL("bind6-len24-port0-eaddrnotavail", bind(tcp6(), in6_at("2001:db8::1", 0, 0), 24));
+	int twice = tcp6();
+	bind(twice, in6_at("::1", 0, 0), 24);
+	CALL("bind6-port0-twice-einval", bind(twice, in6_at("::1", 0, 0), 24));
+	CALL("bind6-port-twice-einval", bind(twice, in6_at("::1", 40020, 0), 24));
+	struct sockaddr *fam = in6_at("::1", 40021, 0);
+	fam->sa_family = AF_INET;
+	CALL("bind6-family-inet-eafnosupport", bind(tcp6(), fam, 28));
+	CALL("bind6-multicast-einval", bind(tcp6(), in6_at("ff02::1", 40022, 0), 28));
+	CALL("bind6-linklocal-noscope-einval", bind(tcp6(), in6_at("fe80::1", 40023, 1), 24));
+	CALL("bind6-linklocal-scope-eaddrnotavail", bind(tcp6(), in6_at("fe80::1", 40023, 1), 28));
+	CALL("bind-len15-einval",
+	     bind(socket(AF_INET, SOCK_STREAM, 0), in_at(AF_INET, "127.0.0.1", 40024), 15));
+	CALL("bind-len20-ok",
+	     bind(socket(AF_INET, SOCK_STREAM, 0), in_at(AF_INET, "127.0.0.1", 40025), 20));
+	CALL("bind-unspec-any-ok",
+	     bind(socket(AF_INET, SOCK_STREAM, 0), in_at(AF_UNSPEC, "0.0.0.0", 40026), 16));
+	CALL("bind-unspec-any-eaddrinuse",
+	     bind(socket(AF_INET, SOCK_STREAM, 0), in_at(AF_UNSPEC, "0.0.0.0", 40026), 16));
+	CALL("bind-unspec-addr-eafnosupport",
+	     bind(socket(AF_INET, SOCK_STREAM, 0), in_at(AF_UNSPEC, "127.0.0.1", 40027), 16));
+	CALL("bind-unspec-len15-einval",
+	     bind(socket(AF_INET, SOCK_STREAM, 0), in_at(AF_UNSPEC, "0.0.0.0", 40028), 15));
+	CALL("connect6-len24-ok", connect(tcp6(), in6_at("::1", 7011, 0), 24));
+	CALL("connect6-len32-ok", connect(tcp6(), in6_at("::1", 7011, 0), 32));
+	CALL("connect6-len23-einval", connect(tcp6(), in6_at("::1", 7011, 0), 23));
+	CALL("connect6-mapped-len24-refused",
+	     connect(tcp6(), in6_at("::ffff:127.0.0.1", 7012, 0), 24));
+}
+
 int main(int argc, char **argv)
 {
 	if (argc > 1)
@@ -283,6 +370,7 @@ int main(int argc, char **argv)
 	KEEP("closefrom-ok", (closefrom(900), 0));
 	KEEP("closefrom-kept-lower", fcntl(s, F_GETFD));
 	KEEP("close-tcp-ok", close(e2));
+	address_lengths();
 	first_calls();
 	KEEP("close-pipe", close(pipefd[0]));
 	return 0;

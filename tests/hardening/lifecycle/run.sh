@@ -296,8 +296,15 @@ t_fork_under_threads_with_syslog_never_deadlocks() {
 t_fidelity_matrix_identical_with_and_without_the_shim() {
 	local plain shim
 	plain=$(unshare -n bash -c 'ip link set lo up; "$0"' "$BUILD/fidelity")
-	shim=$(unshare -n bash -c 'ip link set lo up; LD_PRELOAD="$1" BINDGUARD_LOG="$2" "$0"' "$BUILD/fidelity" "$SHIM" "$WORK/fid.jsonl")
+	echo '{"level": "debug"}' >"$WORK/debug.json"
+	shim=$(unshare -n bash -c 'ip link set lo up; LD_PRELOAD="$1" BINDGUARD_LOG="$2" BINDGUARD_CONFIG="$3" "$0"' "$BUILD/fidelity" "$SHIM" "$WORK/fid.jsonl" "$WORK/debug.json")
 	expect "differences" "$(diff <(echo "$plain") <(echo "$shim"))" ""
+	# every address length the kernel's bind takes is judged (ports 40011-40028:
+	# sockaddr_in6 of 24, 27, 28, 32, 128 bytes, a 20-byte sockaddr_in,
+	# AF_UNSPEC on IPv4); the ones it refuses by length or family reach it untouched
+	expect "judged binds (port:outcome)" \
+		"$(jq -r 'select(.event.action=="bind" and .source.port>=40011 and .source.port<=40028)|"\(.source.port):\(.event.outcome)"' "$WORK/fid.jsonl" | tr '\n' ' ')" \
+		"40011:success 40011:failure 40012:success 40013:success 40014:success 40015:success 40018:success 40018:failure 40020:failure 40023:failure 40025:success 40026:success 40026:failure "
 	expect_match "ran to the end" "$plain" "close-pipe +ok errno-kept=1"
 	expect "no case failed to run" "$(grep -c 'did not run' <<<"$plain")" 0
 	echo "#   fidelity: $(wc -l <<<"$plain") cases ($(grep -c '^first-' <<<"$plain") as the first call of a fresh image)"
