@@ -132,10 +132,7 @@ int bg_open_trusted_dir(const char *path, const char **leaf, char *why, size_t l
 		if (fstat(dir, &st) == 0 && !S_ISDIR(st.st_mode)) {
 			show(shown, sizeof(shown), path, (size_t)(end - path));
 			if (S_ISLNK(st.st_mode))
-				snprintf(why, len,
-					 "%s is a symbolic link; symbolic links in a log path are "
-					 "refused",
-					 shown);
+				snprintf(why, len, "%s is a symbolic link", shown);
 			else
 				snprintf(why, len, "%s is %s, not a directory", shown,
 					 bg_file_kind(st.st_mode));
