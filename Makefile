@@ -8,7 +8,7 @@ WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-unused-parameter
 BASE_CFLAGS := -std=gnu11 -fvisibility=hidden $(WARN)
 SAN ?=
 
-SHIM_SRC := shim/libc.c shim/fdtable.c shim/bucket.c shim/kernel.c shim/config.c \
+SHIM_SRC := shim/libc.c shim/fdtable.c shim/bucket.c shim/kernel.c shim/config.c shim/trust.c \
             shim/policy.c shim/event.c shim/sink.c shim/guard.c shim/interpose.c shim/selfcheck.c
 SHIM_HDR := $(wildcard shim/*.h)
 FMT_SRC := $(wildcard shim/*.[ch] tools/*.[ch] tests/*.c tests/unit/*.[ch] tests/e2e/*.c \
@@ -32,9 +32,10 @@ $(LIB): $(SHIM_SRC) $(SHIM_HDR) shim/libbindguard.map | $(BUILD)
 	  -Wl,--version-script=shim/libbindguard.map -Wl,-z,now -Wl,-z,relro -ldl -lcjson -lpthread
 
 $(TOOL): tools/bindguard.c tools/scan.c tools/scanout.c tools/svg.c tools/report.c tools/cmd.h tools/scan.h \
-         shim/config.c shim/bucket.c shim/libc.c shim/kernel.c shim/config.h shim/bucket.h shim/kernel.h | $(BUILD)
+         shim/config.c shim/trust.c shim/bucket.c shim/libc.c shim/kernel.c shim/config.h shim/trust.h \
+         shim/bucket.h shim/kernel.h | $(BUILD)
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) $(SAN) -Ishim -o $@ tools/bindguard.c tools/scan.c tools/scanout.c tools/svg.c \
-	  tools/report.c shim/config.c shim/bucket.c shim/libc.c shim/kernel.c -lcjson -lz -ldl
+	  tools/report.c shim/config.c shim/trust.c shim/bucket.c shim/libc.c shim/kernel.c -lcjson -lz -ldl
 
 $(ACTOR): tools/bindguard-actor.c | $(BUILD)
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) $(SAN) -o $@ $<
@@ -42,8 +43,10 @@ $(ACTOR): tools/bindguard-actor.c | $(BUILD)
 $(BUILD)/test_bucket: tests/unit/test_bucket.c shim/bucket.c shim/bucket.h tests/unit/runner.h | $(BUILD)
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) $(SAN) -Ishim -Itests/unit -o $@ tests/unit/test_bucket.c shim/bucket.c
 
-$(BUILD)/test_config: tests/unit/test_config.c shim/config.c shim/bucket.c shim/config.h tests/unit/runner.h | $(BUILD)
-	$(CC) $(BASE_CFLAGS) $(CFLAGS) $(SAN) -Ishim -Itests/unit -o $@ tests/unit/test_config.c shim/config.c shim/bucket.c -lcjson
+$(BUILD)/test_config: tests/unit/test_config.c shim/config.c shim/trust.c shim/bucket.c shim/config.h shim/trust.h \
+                      tests/unit/runner.h | $(BUILD)
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) $(SAN) -Ishim -Itests/unit -o $@ tests/unit/test_config.c shim/config.c shim/trust.c \
+	  shim/bucket.c -lcjson
 
 $(BUILD)/fidelity: tests/e2e/fidelity.c | $(BUILD)
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) -o $@ $<

@@ -4,6 +4,7 @@
  */
 #define _GNU_SOURCE
 #include "config.h"
+#include "trust.h"
 
 #include <arpa/inet.h>
 #include <cjson/cJSON.h>
@@ -78,24 +79,6 @@ struct parse {
 	bool failed;
 };
 
-/* Copy src with control characters shown as \xHH: keys and values quoted in
- * a message can hold any (cJSON takes them raw or escaped), and the message
- * must stay one line on stderr, in the journal and on a terminal. */
-static void one_line(char *dst, size_t len, const char *src)
-{
-	size_t n = 0;
-	for (; *src && n + 1 < len; src++) {
-		unsigned char ch = (unsigned char)*src;
-		if (ch >= 0x20 && ch != 0x7f)
-			dst[n++] = *src;
-		else if (n + 5 < len)
-			n += (size_t)snprintf(dst + n, len - n, "\\x%02x", ch);
-		else
-			break;
-	}
-	dst[n] = 0;
-}
-
 __attribute__((format(printf, 3, 4))) static void fail(struct parse *p, const char *field,
 						       const char *fmt, ...)
 {
@@ -108,7 +91,10 @@ __attribute__((format(printf, 3, 4))) static void fail(struct parse *p, const ch
 	vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
 	snprintf(msg, sizeof(msg), "%s: %s: %s", p->file, field, what);
-	one_line(p->c->error, sizeof(p->c->error), msg);
+	/* keys and values quoted can hold control characters (cJSON takes them
+	 * raw or escaped): the message stays one line on stderr, in the journal
+	 * and on a terminal */
+	bg_one_line(p->c->error, sizeof(p->c->error), msg);
 }
 
 static const char *json_kind(const cJSON *v)
@@ -532,22 +518,15 @@ int bg_config_load(struct bg_config *c, const char *path, const char *progname)
 			 err == ELOOP ? " (symlinks are refused)" : "");
 		return -1;
 	}
-	/* Trusted only if everyone who can write it is: owned by root or by
-	 * our effective user (an owner can always chmod), not o+w. Group write
-	 * is the admin's explicit grant. */
+	/* Trusted only if everyone who can write it is (trust.h). */
 	struct stat st;
-	char why[128] = "";
-	uid_t euid = geteuid();
+	char why[128] = "", who[112];
 	if (fstat(fd, &st) != 0)
 		snprintf(why, sizeof(why), "cannot stat");
 	else if (!S_ISREG(st.st_mode))
 		snprintf(why, sizeof(why), "not a regular file");
-	else if (st.st_mode & S_IWOTH)
-		snprintf(why, sizeof(why), "writable by other users (chmod o-w); refused");
-	else if (st.st_uid != 0 && st.st_uid != euid)
-		snprintf(why, sizeof(why),
-			 "owned by uid %u, not by root or by this process's user (uid %u); refused",
-			 (unsigned)st.st_uid, (unsigned)euid);
+	else if (!bg_trusted(&st, geteuid(), who, sizeof(who)))
+		snprintf(why, sizeof(why), "%s; refused", who);
 	else if (st.st_size > 1 << 20)
 		snprintf(why, sizeof(why), "larger than 1 MiB");
 	if (why[0]) {

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "libc.h"
+#include "trust.h"
 
 enum kind { SINK_STDERR, SINK_SYSLOG, SINK_FILE };
 
@@ -29,7 +30,8 @@ static struct {
 	int fd;
 	dev_t dev;
 	ino_t ino;
-	pthread_mutex_t lock; /* guards fd/dev/ino while reopening */
+	bool told;	      /* the line on stderr said why the path is refused */
+	pthread_mutex_t lock; /* guards fd/dev/ino/told while reopening */
 	atomic_uint_fast64_t written, dropped;
 } sink = {.kind = SINK_STDERR, .fd = -1, .lock = PTHREAD_MUTEX_INITIALIZER};
 
@@ -48,23 +50,78 @@ static int move_high(int fd)
 	return high;
 }
 
-static void file_open(void)
+/* Open (or create) the log file at sink.path without ever blocking and
+ * without following a symbolic link anywhere in the path: the directory is
+ * reached by bg_open_trusted_dir() (every directory of the path trusted),
+ * the file opened relative to it, O_NONBLOCK (a FIFO without a reader would
+ * otherwise block open() forever; a regular file does not care, and the
+ * flag is cleared once it is one). Only a regular file trusted like a
+ * config (root's or ours, not o+w) is kept. Sets sink.fd, or -1 and, when
+ * the path is refused rather than not there (yet) or not ours to write,
+ * why it is refused in why[len]. */
+static void file_open(char *why, size_t len)
 {
-	int fd = open(sink.path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY,
-		      0640);
-	if (fd < 0) {
-		sink.fd = -1;
+	struct stat st;
+	const char *leaf;
+	int fd = -1;
+	sink.fd = -1;
+	int dir = bg_open_trusted_dir(sink.path, &leaf, why, len);
+	if (dir < 0)
+		return;
+	if (!*leaf) {
+		snprintf(why, len, "not a file name");
+	} else if (fstatat(dir, leaf, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		   (!S_ISREG(st.st_mode) || !bg_trusted(&st, geteuid(), why, len))) {
+		/* not even opened: opening a device can have effects of its own */
+		if (!S_ISREG(st.st_mode))
+			snprintf(why, len, "%s, not a regular file", bg_file_kind(st.st_mode));
+	} else {
+		fd = openat(dir, leaf,
+			    O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY |
+				    O_NONBLOCK,
+			    0640);
+		if (fd < 0 && (errno == ENXIO || errno == ELOOP))
+			/* made after the fstatat: a FIFO without a reader, a symlink */
+			snprintf(why, len, "%s, not a regular file",
+				 errno == ENXIO ? "a FIFO" : "a symbolic link");
+	}
+	bg_real.close(dir);
+	if (fd < 0)
+		return;
+	if (fstat(fd, &st) != 0) {
+		bg_real.close(fd);
 		return;
 	}
-	struct stat st;
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+	if (!S_ISREG(st.st_mode))
+		snprintf(why, len, "%s, not a regular file", bg_file_kind(st.st_mode));
+	else if (bg_trusted(&st, geteuid(), why, len))
+		why[0] = 0;
+	if (why[0] || bg_real.fcntl(fd, F_SETFL, O_WRONLY | O_APPEND) != 0) {
 		bg_real.close(fd);
-		sink.fd = -1;
 		return;
 	}
 	sink.fd = move_high(fd);
 	sink.dev = st.st_dev;
 	sink.ino = st.st_ino;
+}
+
+/* One line on stderr, once until the log opens again: the path refused. */
+static void refused(const char *why, const char *then)
+{
+	if (sink.told)
+		return;
+	sink.told = true;
+	char line[1024];
+	strcpy(line, "bindguard: log ");
+	size_t n = strlen(line);
+	bg_one_line(line + n, 600, sink.path);
+	n += strlen(line + n);
+	snprintf(line + n, sizeof(line) - n, ": %s; refused, %s\n", why, then);
+	n += strlen(line + n);
+	line[n - 1] = '\n'; /* when cut short */
+	if (write(STDERR_FILENO, line, n) < 0) {
+		/* nowhere left to say it */
+	}
 }
 
 /* Is sink.fd still our file, and is our file still at the path? */
@@ -99,7 +156,10 @@ void bg_sink_init(const char *dest)
 	} else if (dest[0] == '/') {
 		sink.kind = SINK_FILE;
 		strncpy(sink.path, dest, sizeof(sink.path) - 1);
-		file_open();
+		char why[300];
+		file_open(why, sizeof(why));
+		if (sink.fd < 0 && why[0])
+			refused(why, "events dropped");
 	} else {
 		sink.kind = SINK_STDERR;
 	}
@@ -172,11 +232,17 @@ void bg_sink_write(enum bg_severity sev, const char *line, size_t len)
 			/* a descriptor that is still ours (not one the application reused) */
 			bool ours = old >= 0 && fstat(old, &fs) == 0 && fs.st_dev == dev &&
 				    fs.st_ino == ino;
-			file_open();
+			char why[300];
+			file_open(why, sizeof(why));
 			if (sink.fd >= 0) {
+				sink.told = false;
 				if (ours)
 					bg_real.close(old);
-			} else if (ours) {
+			} else if (why[0]) {
+				refused(why, ours ? "the log goes on in the file already open"
+						  : "events dropped");
+			}
+			if (sink.fd < 0 && ours) {
 				/* the path cannot be opened (after chroot() or a drop of
 				 * privileges, or a rotation into a missing directory): keep
 				 * writing to the file we have rather than dropping events */

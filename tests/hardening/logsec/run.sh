@@ -213,9 +213,15 @@ fault_cmds() {
 
 # fault_check LOG WHAT PLAIN: the service's answers equal PLAIN; LOG holds
 # the events after the repair and a stop event that counts the lost ones
+# [TOLD]: then stdout and exit equal PLAIN, and stderr is the line TOLD
 fault_check() {
 	local log=$1 what=$2 plain=$3 rc=$4
-	expect "$what: service answers (with the shim vs without)" "$(answers s; echo "exit $rc")" "$plain"
+	if [ $# -ge 5 ]; then
+		expect "$what: service output (with the shim vs without)" "$(grep -v '^\.$' "$WORK/s.out"; echo "exit $rc")" "$plain"
+		expect "$what: stderr" "$(cat "$WORK/s.err")" "$5"
+	else
+		expect "$what: service answers (with the shim vs without)" "$(answers s; echo "exit $rc")" "$plain"
+	fi
 	whole "$log"
 	expect "$what: events after the repair" "$(seq_of "$log")" "bind:20002 stop"
 	expect "$what: stop counters [binds, written, dropped]" \
@@ -339,7 +345,8 @@ t_setuid_program_ignores_environment_paths() {
 }
 
 # A symlink at the log path (to an existing file, and dangling): nothing
-# written through it, the target untouched, the service unaffected; once the
+# written through it, the target untouched, the service unaffected but for
+# one line on stderr naming the log and what it is; once the
 # symlink is replaced by nothing, the next event creates a real file, and
 # the stop event counts what the symlink cost.
 t_symlink_at_log_path_is_refused() {
@@ -360,7 +367,8 @@ t_symlink_at_log_path_is_refused() {
 		rm ev.jsonl
 		cmd s "${AFTER[@]}" || return 1
 		finish s
-		fault_check "$WORK/ev.jsonl" "symlink to $link" "$plain_out" "$RC"
+		fault_check "$WORK/ev.jsonl" "symlink to $link" "$plain_out" "$RC" \
+			"bindguard: log $WORK/ev.jsonl: a symbolic link, not a regular file; refused, events dropped"
 	done
 	expect "target after all" "$(cat target)" "precious data"
 	[ -e notthere ] && expect "dangling target created" yes no
@@ -440,5 +448,170 @@ t_no_shim_descriptor_survives_exec() {
 	echo "# exec: 5 tries during a bind loop; before: $(wc -l <<<"$before") descriptors (log on fd $logfd), after: $(wc -l <<<"$after"), netlink after: $nl"
 }
 
-EXTRA_FUNCS="fault_cmds fault_check full_disk_body setuid_body config_case config_refused config_taken"
+# ---- 5. what the log path may be (issue 11, items 1 and 8) ------------------------------
+
+# The shim never blocks on its log: a FIFO without a reader at the path
+# (open() for writing would wait for one forever) is refused like anything
+# that is not a regular file: one line on stderr naming the path and what it
+# is, the events dropped and counted. The service runs under `timeout`: a
+# hang ends it, and the test fails instead of the suite hanging.
+told_dropped() { echo "bindguard: log $1: $2; refused, events dropped"; }
+t_fifo_at_log_path_never_blocks_the_service() {
+	fault_cmds
+	cd "$WORK" || return 1
+	local plain_out
+	plain_out=$(plain -- "${BEFORE[@]}" "${AFTER[@]}")
+	mkfifo ev.jsonl
+	serve s timeout 10 env $(shimenv "$WORK/ev.jsonl")
+	cmd s "${BEFORE[@]}" || return 1
+	expect "still a FIFO" "$(stat -c %F ev.jsonl)" "fifo"
+	rm ev.jsonl
+	cmd s "${AFTER[@]}" || return 1
+	finish s
+	fault_check "$WORK/ev.jsonl" "FIFO at start" "$plain_out" "$RC" \
+		"$(told_dropped "$WORK/ev.jsonl" "a FIFO, not a regular file")"
+}
+
+# Every thread's first socket() at once, the log a FIFO: the one that sets
+# the shim up must not block in open(), nor the others behind it.
+t_fifo_at_log_path_never_blocks_threads() {
+	mkfifo "$WORK/ev.jsonl"
+	touch "$WORK/gate"
+	timeout 10 env $(shimenv "$WORK/ev.jsonl") "$LACTOR" stress 8 5 20000 "$WORK/gate" >"$WORK/out" 2>"$WORK/err"
+	expect "exit (124: hung)" "$?" 0
+	expect "binds" "$(cat "$WORK/out")" "binds 200 ok 200"
+	expect "stderr" "$(cat "$WORK/err")" "$(told_dropped "$WORK/ev.jsonl" "a FIFO, not a regular file")"
+}
+
+# A rotation puts a FIFO at the path (mv, mkfifo) while the service runs:
+# the next event does not block on it; the log goes on in the file already
+# open (the renamed one), as when the new path cannot be opened, and once a
+# regular file can be made at the path again the events go there.
+t_fifo_put_at_log_path_by_rotation_never_blocks() {
+	cd "$WORK" || return 1
+	local cmds=("bind 127.0.0.1 20001" "bind 127.0.0.1 20002" "bind 127.0.0.1 20003" "bind 127.0.0.1 20004")
+	local plain_out
+	plain_out=$(plain -- "${cmds[@]}")
+	serve s timeout 10 env $(shimenv "$WORK/ev.jsonl")
+	cmd s "${cmds[0]}" || return 1
+	mv ev.jsonl ev.1
+	mkfifo ev.jsonl
+	cmd s "${cmds[1]}" "${cmds[2]}" || return 1
+	rm ev.jsonl
+	cmd s "${cmds[3]}" || return 1
+	finish s
+	expect "service output (with the shim vs without)" "$(grep -v '^\.$' s.out; echo "exit $RC")" "$plain_out"
+	expect "stderr" "$(cat s.err)" \
+		"bindguard: log $WORK/ev.jsonl: a FIFO, not a regular file; refused, the log goes on in the file already open"
+	expect "renamed file" "$(seq_of ev.1)" "start bind:20001 bind:20002 bind:20003"
+	expect "new file" "$(seq_of ev.jsonl)" "bind:20004 stop"
+	expect "stop counters [binds, written, dropped]" \
+		"$(jq -c 'select(.event.action=="stop")|.bindguard.counters|[.binds,.events_written,.events_dropped]' ev.jsonl)" "[4,5,0]"
+	whole ev.1
+	whole ev.jsonl
+}
+
+# once NAME LOG [PREFIX...]: one bind under the shim (PREFIX: e.g. $NOBODY),
+# logging to LOG; its stdout and exit status in NAME.out, stderr in NAME.err
+once() {
+	local name=$1 log=$2
+	shift 2
+	echo "bind 127.0.0.1 20001" | timeout 10 "$@" env $(shimenv "$log") "$LACTOR" serve >"$WORK/$name.out" 2>"$WORK/$name.err"
+	echo "exit $?" >>"$WORK/$name.out"
+}
+# once_refused NAME LOG WHY: the service as without the shim, one line
+once_refused() {
+	expect "$1: output (with the shim vs without)" "$(cat "$WORK/$1.out")" "$(printf 'bind 127.0.0.1 20001 ok\n.\nexit 0')"
+	expect "$1: stderr" "$(cat "$WORK/$1.err")" "$(told_dropped "$2" "$3")"
+}
+# once_taken NAME LOG OWNER: no line, the events in LOG, a file of OWNER
+once_taken() {
+	expect "$1: output" "$(cat "$WORK/$1.out")" "$(printf 'bind 127.0.0.1 20001 ok\n.\nexit 0')"
+	expect "$1: stderr" "$(cat "$WORK/$1.err")" ""
+	expect "$1: events" "$(seq_of "$2")" "start bind:20001 stop"
+	expect "$1: file" "$(stat -c '%U %a %F' "$2")" "$3 640 regular file"
+}
+
+# Other things that are not regular files: a character device (/dev/null
+# too: regular files only), a directory, a socket.
+t_log_path_not_a_regular_file_is_refused() {
+	mkdir "$WORK/adir"
+	python3 -c 'import socket,sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' "$WORK/sock"
+	once null /dev/null
+	once_refused null /dev/null "a character device, not a regular file"
+	once dir "$WORK/adir"
+	once_refused dir "$WORK/adir" "a directory, not a regular file"
+	expect "nothing made in the directory" "$(ls -A "$WORK/adir")" ""
+	once sock "$WORK/sock"
+	once_refused sock "$WORK/sock" "a socket, not a regular file"
+}
+
+# O_NOFOLLOW guards the last component only: a user who can make
+# /tmp/link -> /some/dir would have a root service create its log there.
+# A symlink in any component of the path is refused: made by another user
+# in a sticky directory, or by root; nothing is created where it points.
+t_log_path_through_a_symlinked_directory_is_refused() {
+	mkdir -m 1777 "$WORK/pub"
+	mkdir -m 755 "$WORK/victim" "$WORK/victim/sub"
+	$NOBODY ln -s "$WORK/victim" "$WORK/pub/link"
+	ln -s "$WORK/victim" "$WORK/rootlink"
+	once user "$WORK/pub/link/bg.log"
+	once_refused user "$WORK/pub/link/bg.log" "$WORK/pub/link is a symbolic link"
+	once higher "$WORK/rootlink/sub/bg.log"
+	once_refused higher "$WORK/rootlink/sub/bg.log" "$WORK/rootlink is a symbolic link"
+	expect "nothing created where the links point" "$(find "$WORK/victim" -type f)" ""
+}
+
+# A directory of the path that users other than root and the process's own
+# can write lets them put anything at the path: refused unless sticky (o+w
+# anywhere in the path, not sticky; owned by another user). In a sticky
+# directory, a file already there must be root's or the process's own.
+# Group write is the admin's grant, as for a config.
+t_log_directory_writable_by_others_is_refused() {
+	mkdir -m 777 "$WORK/open"
+	chmod 777 "$WORK/open"
+	mkdir -p "$WORK/deep/sub"
+	chmod 757 "$WORK/deep"
+	mkdir "$WORK/alien"
+	chown nobody "$WORK/alien"
+	mkdir -m 1777 "$WORK/pub"
+	chmod 1777 "$WORK/pub"
+	install -o daemon -g nogroup -m 664 /dev/null "$WORK/pub/daemon.log" # nobody may write it
+	once open "$WORK/open/bg.log"
+	once_refused open "$WORK/open/bg.log" "directory $WORK/open is writable by other users and not sticky (chmod o-w or +t)"
+	expect "nothing created in the open directory" "$(ls -A "$WORK/open")" ""
+	once deep "$WORK/deep/sub/bg.log"
+	once_refused deep "$WORK/deep/sub/bg.log" "directory $WORK/deep is writable by other users and not sticky (chmod o-w or +t)"
+	expect "nothing created under the open directory" "$(find "$WORK/deep" -type f)" ""
+	once alien "$WORK/alien/bg.log"
+	once_refused alien "$WORK/alien/bg.log" "directory $WORK/alien is owned by uid 65534, not by root or by this process's user (uid 0)"
+	expect "nothing created in the other user's directory" "$(ls -A "$WORK/alien")" ""
+	once planted "$WORK/pub/daemon.log" $NOBODY
+	once_refused planted "$WORK/pub/daemon.log" "owned by uid 1, not by root or by this process's user (uid 65534)"
+	expect "the other user's file untouched" "$(stat -c %s "$WORK/pub/daemon.log")" 0
+}
+
+# What stays accepted: a directory of root's (group-writable too), a sticky
+# directory like /tmp (the file the service makes there is its own), the
+# service's own directory.
+t_log_under_root_or_sticky_directory_is_accepted() {
+	mkdir -m 755 "$WORK/logs" "$WORK/mine"
+	mkdir -m 775 "$WORK/grp"
+	chgrp daemon "$WORK/grp"
+	chown nobody "$WORK/mine"
+	mkdir -m 1777 "$WORK/pub"
+	chmod 1777 "$WORK/pub"
+	once root "$WORK/logs/bg.log"
+	once_taken root "$WORK/logs/bg.log" root
+	once grp "$WORK/grp/bg.log"
+	once_taken grp "$WORK/grp/bg.log" root
+	once sticky "$WORK/pub/bg.log" $NOBODY
+	once_taken sticky "$WORK/pub/bg.log" nobody
+	once mine "$WORK/mine/bg.log" $NOBODY
+	once_taken mine "$WORK/mine/bg.log" nobody
+	once dots "$WORK/logs/../logs//dots.log"
+	once_taken dots "$WORK/logs/dots.log" root
+}
+
+EXTRA_FUNCS="fault_cmds fault_check full_disk_body setuid_body config_case config_refused config_taken told_dropped once once_refused once_taken"
 run_tests logsec 30
