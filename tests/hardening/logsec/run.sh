@@ -532,13 +532,17 @@ once_taken() {
 	expect "$1: file" "$(stat -c '%U %a %F' "$2")" "$3 640 regular file"
 }
 
-# Other things that are not regular files: a character device (/dev/null
-# too: regular files only), a directory, a socket.
+# Other things that are not regular files: a character device, a directory,
+# a socket. /dev/null itself is the usual way to say "no log": the events are
+# discarded without a word (and the device is never opened).
 t_log_path_not_a_regular_file_is_refused() {
 	mkdir "$WORK/adir"
 	python3 -c 'import socket,sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' "$WORK/sock"
+	once zero /dev/zero
+	once_refused zero /dev/zero "a character device, not a regular file"
 	once null /dev/null
-	once_refused null /dev/null "a character device, not a regular file"
+	expect "null: output" "$(cat "$WORK/null.out")" "$(printf 'bind 127.0.0.1 20001 ok\n.\nexit 0')"
+	expect "null: stderr" "$(cat "$WORK/null.err")" ""
 	once dir "$WORK/adir"
 	once_refused dir "$WORK/adir" "a directory, not a regular file"
 	expect "nothing made in the directory" "$(ls -A "$WORK/adir")" ""
