@@ -49,6 +49,14 @@ const char *bg_errno_name(int err)
 
 int bg_errno_parse(const char *name)
 {
+	/* second names of one number: strerrorname_np() gives the first only */
+	static const struct {
+		const char *name;
+		int err;
+	} alias[] = {{"EWOULDBLOCK", EWOULDBLOCK}, {"ENOTSUP", ENOTSUP}, {"EDEADLOCK", EDEADLOCK}};
+	for (unsigned i = 0; i < sizeof(alias) / sizeof(alias[0]); i++)
+		if (strcmp(alias[i].name, name) == 0)
+			return alias[i].err;
 	for (int e = 1; e < 200; e++) {
 		const char *n = strerrorname_np(e);
 		if (n && strcmp(n, name) == 0)
@@ -240,6 +248,23 @@ static bool annotation(const char *key)
 	return key[0] == '$' || key[0] == '_';
 }
 
+/* A known key met a second time in one object: cJSON keeps both and the
+ * last would win in silence. keys[n] are the object's known keys; *seen
+ * holds one bit for each met so far. Annotations may repeat. */
+static bool repeated(struct parse *p, const char *field, const char *const *keys, unsigned n,
+		     unsigned *seen, const char *key)
+{
+	int i = lookup(keys, n, key);
+	if (i < 0)
+		return false;
+	if (*seen & (1u << i)) {
+		fail(p, field, "duplicate key; each key may appear once in an object");
+		return true;
+	}
+	*seen |= 1u << i;
+	return false;
+}
+
 static bool in_list(const cJSON *list, const char *name)
 {
 	const cJSON *e;
@@ -285,9 +310,14 @@ static void parse_rule(struct parse *p, unsigned idx, const cJSON *r)
 	rule->mode = -1;
 	rule->block_hazards = -1;
 	rule->remedy = -1;
+	static const char *const keys[] = {"programs", "except_programs", "ports", "addresses",
+					   "mode",     "block",		  "remedy"};
+	unsigned seen = 0;
 	const cJSON *v;
 	cJSON_ArrayForEach (v, r) {
 		snprintf(field, sizeof(field), "%s.%s", base, v->string);
+		if (repeated(p, field, keys, 7, &seen, v->string))
+			return;
 		if (strcmp(v->string, "programs") == 0) {
 			if (string_list(p, field, v))
 				rule->program_match =
@@ -356,10 +386,14 @@ static void parse_enforce(struct parse *p, const cJSON *e)
 		     json_kind(e));
 		return;
 	}
+	static const char *const keys[] = {"block", "errno"};
+	unsigned seen = 0;
 	const cJSON *v;
 	cJSON_ArrayForEach (v, e) {
 		char field[96];
 		snprintf(field, sizeof(field), "enforce.%s", v->string);
+		if (repeated(p, field, keys, 2, &seen, v->string))
+			return;
 		if (strcmp(v->string, "block") == 0) {
 			int m = hazard_list(p, field, v);
 			if (m >= 0)
@@ -392,6 +426,12 @@ static void parse_log(struct parse *p, const char *field, const char *s)
 		fail(p, field, "path longer than %zu bytes", sizeof(p->c->log) - 1);
 		return;
 	}
+	for (const char *c = s; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f) {
+			fail(p, field, "a control character (0x%02x) in the path \"%s\"",
+			     (unsigned)(unsigned char)*c, s);
+			return;
+		}
 	strcpy(p->c->log, s);
 }
 
@@ -415,9 +455,14 @@ static void parse_top(struct parse *p, const cJSON *root)
 		fail(p, "(top level)", "expected an object, got %s", json_kind(root));
 		return;
 	}
+	static const char *const keys[] = {"mode",    "level",	"log",	"profile",
+					   "enforce", "remedy", "rules"};
+	unsigned seen = 0;
 	const cJSON *v;
 	cJSON_ArrayForEach (v, root) {
 		const char *k = v->string;
+		if (repeated(p, k, keys, 7, &seen, k))
+			return;
 		if (strcmp(k, "mode") == 0) {
 			int m = enum_field(p, k, v, mode_names, 3);
 			if (m >= 0)
@@ -467,6 +512,60 @@ static void parse_top(struct parse *p, const cJSON *root)
 	}
 }
 
+#define BG_STR_(x) #x
+#define BG_STR(x)  BG_STR_(x)
+
+/* Line and column (from 1) of text[off]. */
+static void place(const char *text, size_t off, unsigned *line, unsigned *col)
+{
+	*line = *col = 1;
+	for (size_t i = 0; i < off && text[i]; i++) {
+		if (text[i] == '\n') {
+			++*line;
+			*col = 1;
+		} else {
+			++*col;
+		}
+	}
+}
+
+enum lex_find { LEX_NOTHING, LEX_DEEP, LEX_FRACTION };
+
+/* What cJSON does not say, found in text[0..*stop): arrays and objects
+ * nested deeper than it parses, or a number that is not written whole.
+ * On a find, *stop is where it starts. */
+static enum lex_find lex(const char *text, size_t *stop)
+{
+	unsigned depth = 0;
+	bool in_string = false;
+	for (size_t i = 0; i < *stop && text[i]; i++) {
+		char ch = text[i];
+		if (in_string) {
+			if (ch == '\\' && text[i + 1])
+				i++;
+			else if (ch == '"')
+				in_string = false;
+		} else if (ch == '"') {
+			in_string = true;
+		} else if (ch == '[' || ch == '{') {
+			if (++depth > CJSON_NESTING_LIMIT) {
+				*stop = i;
+				return LEX_DEEP;
+			}
+		} else if (ch == ']' || ch == '}') {
+			depth -= depth > 0;
+		} else if (ch == '-' || (ch >= '0' && ch <= '9')) {
+			size_t len = strspn(text + i, "0123456789+-.eE");
+			if (strcspn(text + i, ".eE") < len) {
+				*stop = i;
+				return LEX_FRACTION;
+			}
+			i += len - 1;
+		}
+	}
+	return LEX_NOTHING;
+}
+
 int bg_config_parse(struct bg_config *c, const char *text, const char *file, const char *progname)
 {
 	bg_config_defaults(c);
@@ -475,20 +574,31 @@ int bg_config_parse(struct bg_config *c, const char *text, const char *file, con
 	const char *end = NULL;
 	cJSON *root = cJSON_ParseWithOpts(text, &end, 1);
 	if (!root) {
-		unsigned line = 1, col = 1;
-		const char *stop = end ? end : text + strlen(text);
-		for (const char *s = text; s < stop && *s; s++) {
-			if (*s == '\n') {
-				line++;
-				col = 1;
-			} else {
-				col++;
-			}
-		}
+		size_t stop = end ? (size_t)(end - text) + 1 : strlen(text); /* with *end */
+		enum lex_find f = lex(text, &stop);
+		if (f != LEX_DEEP)
+			stop = end ? (size_t)(end - text) : strlen(text);
+		unsigned line, col;
+		place(text, stop, &line, &col);
 		bg_config_defaults(c);
-		snprintf(c->error, sizeof(c->error),
-			 "%s:%u:%u: invalid JSON near here; expected a JSON object", file, line,
-			 col);
+		snprintf(c->error, sizeof(c->error), "%s:%u:%u: %s", file, line, col,
+			 f == LEX_DEEP
+				 ? "nested too deeply (more than " BG_STR(
+					   CJSON_NESTING_LIMIT) " levels of arrays and objects)"
+				 : "invalid JSON near here; expected a JSON object");
+		return -1;
+	}
+	size_t at = strlen(text);
+	if (lex(text, &at) == LEX_FRACTION) {
+		/* the only numbers in a config are ports; a double would read
+		 * 40000.00000000000000001 as 40000 */
+		unsigned line, col;
+		place(text, at, &line, &col);
+		size_t len = strspn(text + at, "0123456789+-.eE");
+		cJSON_Delete(root);
+		bg_config_defaults(c);
+		snprintf(c->error, sizeof(c->error), "%s:%u:%u: expected a whole number, got %.*s",
+			 file, line, col, (int)(len > 40 ? 40 : len), text + at);
 		return -1;
 	}
 	parse_top(&p, root);
@@ -561,12 +671,8 @@ int bg_config_load(struct bg_config *c, const char *path, const char *progname)
 	const char *nul = memchr(text, 0, off);
 	if (nul) {
 		/* a parser of strings would stop there and ignore the rest */
-		unsigned line = 1, col = 1;
-		for (const char *s = text; s < nul; s++, col++)
-			if (*s == '\n') {
-				line++;
-				col = 0;
-			}
+		unsigned line, col;
+		place(text, (size_t)(nul - text), &line, &col);
 		bg_config_defaults(c);
 		snprintf(c->error, sizeof(c->error), "%s:%u:%u: NUL byte; a config is JSON text",
 			 path, line, col);

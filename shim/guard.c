@@ -184,8 +184,9 @@ void bg_init(void)
 		if (g.cfg.error[0])
 			bg_event_config_error(g.cfg.error);
 		char *cfg = bg_config_json(&g.cfg);
+		int why;
 		bg_event_start(BG_VERSION, bg_profile_name(g.profile.id), g.kernel,
-			       bg_view_name(bg_kernel_view()), cfg);
+			       bg_view_name(bg_kernel_view_probe(&why)), cfg);
 		free(cfg);
 		atexit(at_exit);
 	}

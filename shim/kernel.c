@@ -297,6 +297,48 @@ static int diag_port(uint16_t port, bg_ksock_fn fn, void *arg)
 	return n;
 }
 
+enum bg_view bg_kernel_view_probe(int *why)
+{
+	*why = 0;
+	if (atomic_load(&diag_absent))
+		return BG_VIEW_PROC;
+	struct diag_request req;
+	diag_request_init(&req, AF_INET, 0);
+	/* no state asked for: inet_diag walks no table (it skips the listening
+	 * hash without TCPF_LISTEN and stops before the established one without
+	 * any other state), yet answers only where TCP's handler is there */
+	req.req.idiag_states = 0;
+	int nl = bg_real.socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+	if (nl < 0) {
+		*why = errno;
+		return kernel_lacks_diag(*why) ? BG_VIEW_PROC : BG_VIEW_NONE;
+	}
+	struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
+	long buf[64]; /* NLMSG_DONE or an error: a few dozen bytes */
+	ssize_t len = -1;
+	if (sendto(nl, &req, sizeof(req), MSG_NOSIGNAL, (struct sockaddr *)&kernel,
+		   sizeof(kernel)) == (ssize_t)sizeof(req))
+		do
+			len = recv(nl, buf, sizeof(buf), 0);
+		while (len < 0 && errno == EINTR);
+	*why = len < 0 ? errno : 0;
+	bg_real.close(nl);
+	const struct nlmsghdr *h = (const struct nlmsghdr *)buf;
+	if (len >= 0 && NLMSG_OK(h, (size_t)len) && h->nlmsg_type == NLMSG_ERROR) {
+		const struct nlmsgerr *e = NLMSG_DATA(h);
+		*why = e->error ? -e->error : EIO;
+	} else if (len >= 0 && !(NLMSG_OK(h, (size_t)len) && h->nlmsg_type == NLMSG_DONE)) {
+		*why = EIO;
+	}
+	if (!*why)
+		return BG_VIEW_SOCK_DIAG;
+	if (kernel_lacks_diag(*why)) {
+		atomic_store(&diag_absent, 1);
+		return BG_VIEW_PROC;
+	}
+	return BG_VIEW_NONE;
+}
+
 /* ---- /proc/net/tcp{,6} ------------------------------------------------------------ */
 
 static void hex_addr(struct in6_addr *a, const char *hex, int family)

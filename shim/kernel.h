@@ -63,6 +63,11 @@ int bg_kernel_port_each(uint16_t port, bg_ksock_fn fn, void *arg, enum bg_view *
 int bg_kernel_port_sockets(uint16_t port, struct bg_ksock *out, int max, enum bg_view *view);
 /* The view the next query will use. */
 enum bg_view bg_kernel_view(void);
+/* Whether sock_diag answers, found by asking it for no socket at all (the
+ * kernel walks no table): BG_VIEW_SOCK_DIAG; BG_VIEW_PROC where the kernel
+ * lacks it (later queries then use /proc); BG_VIEW_NONE when it could not
+ * be asked now, with *why the errno (EMFILE...). For the start event. */
+enum bg_view bg_kernel_view_probe(int *why);
 
 /* The process holding socket inode `inode` (walks /proc/[pid]/fd): pid or -1,
  * and its name in comm (size len). Costly: for events, not decisions. */

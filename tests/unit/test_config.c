@@ -295,6 +295,57 @@ TEST(test_syntax_error_has_line_and_column)
 	parse_fails("\n\n   {\"rules\": [1,,2]}", "t.json:3:", "invalid JSON");
 }
 
+/* A port is a whole number as written: a fraction the double cannot hold
+ * apart from 40000 is still not a port. */
+TEST(test_port_must_be_written_whole)
+{
+	parse_fails("{\"rules\": [{\"ports\": [40000.0000000001]}]}",
+		    "t.json:1:", "expected a whole number, got 40000.0000000001");
+	parse_fails("{\"rules\": [{\"ports\": [40000.00000000000000001]}]}",
+		    "t.json:1:", "got 40000.00000000000000001");
+	parse_fails("{\"rules\": [{\"ports\": [4e4]}]}", "t.json:1:", "got 4e4");
+	parse_fails("{\n  \"rules\": [{\"ports\": [40000.0]}]}", "t.json:2:", "got 40000.0");
+	parse_ok("{\"rules\": [{\"ports\": [40000, \"40001-40002\"]}], \"_n\": \"1.5e3\"}", "p");
+}
+
+TEST(test_duplicate_keys_are_refused)
+{
+	parse_fails("{\"mode\": \"enforce\", \"mode\": \"audit\"}", "t.json: mode: duplicate key",
+		    NULL);
+	parse_fails("{\"rules\": [{\"ports\": [1], \"ports\": [2]}]}",
+		    "t.json: rules[0].ports: duplicate key", NULL);
+	parse_fails("{\"enforce\": {\"errno\": \"EPERM\", \"errno\": \"EACCES\"}}",
+		    "t.json: enforce.errno: duplicate key", NULL);
+	parse_ok("{\"_c\": 1, \"_c\": 2, \"rules\": [{\"ports\": [1]}, {\"ports\": [1]}]}", "p");
+}
+
+TEST(test_deep_nesting_is_named)
+{
+	static char text[300010];
+	size_t n = 100000;
+	memset(text, '[', n);
+	memset(text + n, ']', n);
+	text[2 * n] = 0;
+	parse_fails(text, "t.json:1:", "nested too deeply");
+	char *obj = text;
+	size_t k = 0;
+	for (size_t i = 0; i < 2000; i++)
+		k += (size_t)sprintf(obj + k, "{\"_\":");
+	k += (size_t)sprintf(obj + k, "1");
+	for (size_t i = 0; i < 2000; i++)
+		obj[k++] = '}';
+	obj[k] = 0;
+	parse_fails(obj, "t.json:1:", "nested too deeply");
+	/* brackets inside strings are text */
+	parse_ok("{\"_\": \"[[[[{{{{\\\"[[\"}", "p");
+}
+
+TEST(test_log_path_with_a_control_character_is_refused)
+{
+	parse_fails("{\"log\": \"/var/log/a\\nb\"}", "t.json: log: ", "control character");
+	parse_fails("{\"log\": \"/var/log/a\\tb\"}", "t.json: log: ", "control character");
+}
+
 TEST(test_top_level_must_be_an_object)
 {
 	parse_fails("[]", "t.json: (top level): expected an object, got an array", NULL);
@@ -348,7 +399,7 @@ TEST(test_error_profile)
 	ASSERT_EQ(cfg.profile, BG_PROFILE_LEGACY26);
 	parse_ok("{\"profile\": \"release\"}", "p");
 	ASSERT_EQ(cfg.profile, BG_PROFILE_RELEASE);
-	parse_ok("{\"profile\": \"release\", \"profile\": \"auto\"}", "p"); /* the last wins */
+	parse_ok("{\"profile\": \"auto\"}", "p");
 	ASSERT_TRUE(cfg.profile_auto);
 }
 
@@ -399,8 +450,8 @@ TEST(test_error_rule_ports)
 		    "t.json: rules[1].ports[0]: expected a port 1-65535, got 0", NULL);
 	parse_fails("{\"rules\": [{\"ports\": [80, 65536]}]}",
 		    "t.json: rules[0].ports[1]: expected a port 1-65535, got 65536", NULL);
-	parse_fails("{\"rules\": [{\"ports\": [80.5]}]}",
-		    "rules[0].ports[0]: expected a port 1-65535", "got 80.5");
+	parse_fails("{\"rules\": [{\"ports\": [80.5]}]}", "t.json:1:23: expected a whole number",
+		    "got 80.5");
 	parse_fails("{\"rules\": [{\"ports\": [\"90-80\"]}]}",
 		    "t.json: rules[0].ports[0]: expected a port or \"LOW-HIGH\" within 1-65535, "
 		    "got \"90-80\"",
@@ -1149,6 +1200,10 @@ TEST(test_errno_names)
 	ASSERT_EQ(bg_errno_parse("EADDRINUSE "), -1);
 	ASSERT_EQ(bg_errno_parse(""), -1);
 	ASSERT_EQ(bg_errno_parse("EUNKNOWN"), -1);
+	/* the second names glibc's strerrorname_np() does not give back */
+	ASSERT_EQ(bg_errno_parse("EWOULDBLOCK"), EWOULDBLOCK);
+	ASSERT_EQ(bg_errno_parse("ENOTSUP"), ENOTSUP);
+	ASSERT_EQ(bg_errno_parse("EDEADLOCK"), EDEADLOCK);
 	ASSERT_STR_EQ(bg_errno_name(EADDRINUSE), "EADDRINUSE");
 	ASSERT_STR_EQ(bg_errno_name(EACCES), "EACCES");
 	ASSERT_STR_EQ(bg_errno_name(100000), "EUNKNOWN");
@@ -1235,6 +1290,9 @@ RUN_TESTS_WITH(
 	TEST_REF(test_example_config_legacyd_rules),
 	TEST_REF(test_dollar_and_underscore_keys_are_ignored),
 	TEST_REF(test_unknown_keys_are_rejected), TEST_REF(test_syntax_error_has_line_and_column),
+	TEST_REF(test_port_must_be_written_whole), TEST_REF(test_duplicate_keys_are_refused),
+	TEST_REF(test_deep_nesting_is_named),
+	TEST_REF(test_log_path_with_a_control_character_is_refused),
 	TEST_REF(test_top_level_must_be_an_object), TEST_REF(test_error_mode_and_level),
 	TEST_REF(test_error_log), TEST_REF(test_error_profile), TEST_REF(test_error_enforce),
 	TEST_REF(test_error_rules_shape), TEST_REF(test_error_rule_ports),

@@ -18,7 +18,7 @@ case ${1:-build} in
 *) BUILD=$here/${1:-build} ;;
 esac
 FILTER=${2:-${FILTER:-}}
-for b in view-conns view-emfile libbindguard.so bindguard-actor; do
+for b in view-conns view-emfile view-nonetlink libbindguard.so bindguard-actor; do
 	[ -e "$BUILD/$b" ] || make -s -C "$here" BUILD="$BUILD" "$BUILD/$b" >/dev/null || exit 1
 done
 [ -x "$here/build/schema-check" ] || make -s -C "$here" build/schema-check >/dev/null || exit 1
@@ -26,7 +26,7 @@ BUILD=$(cd "$BUILD" && pwd)
 export BUILD here FILTER
 # PRELOAD_PREFIX: a library to preload first (the ASan runtime, for an ASan shim)
 export ACTOR="$BUILD/bindguard-actor" SHIM="${PRELOAD_PREFIX:-}$BUILD/libbindguard.so"
-export CONNS="$BUILD/view-conns" EMFILE="$BUILD/view-emfile"
+export CONNS="$BUILD/view-conns" EMFILE="$BUILD/view-emfile" NONETLINK="$BUILD/view-nonetlink"
 export SCHEMA_CHECK="$here/build/schema-check" EVENT_SCHEMA="$here/conf/bindguard-event.schema.json"
 
 helpers() {
@@ -94,6 +94,27 @@ t_emfile_bind_is_reported_blind_then_seen_again() {
 	expect "then: no view_error" "$(jq -r 'has("bindguard") and (.bindguard|has("view_error"))' <<<"$seen")" false
 	expect "then: hazard" "$(jq -r .bindguard.hazard <<<"$seen")" pin_halfclosed
 	expect "then: decision" "$(jq -r .bindguard.decision <<<"$seen")" block
+	schema_ok
+}
+
+# The start event says how other processes will be seen, as found by asking
+# sock_diag for nothing (the kernel walks no table), not assumed. A service
+# whose seccomp filter refuses AF_NETLINK (systemd's RestrictAddressFamilies)
+# starts with view proc, and its binds are judged through /proc/net/tcp.
+t_start_event_says_what_the_view_found() {
+	seed_owner || return 1
+	start b $(enforce) "$NONETLINK" -- bind 127.0.0.2 40000
+	wait_line "$WORK/b.out" "^bind" || return 1
+	stop b
+	expect "bind" "$(head -1 "$WORK/b.out")" "bind error EADDRINUSE"
+	expect "start: view" "$(events_of "$WORK/ev.jsonl" start | jq -r .bindguard.view)" proc
+	expect "bind: view, view_error" "$(lastbind '[.bindguard.view, .bindguard.view_error]|@csv')" '"proc","EAFNOSUPPORT"'
+	expect "bind: hazard" "$(lastbind .bindguard.hazard)" pin_halfclosed
+	rm -f "$WORK/ev.jsonl"
+	start c $(enforce) -- bind 127.0.0.3 40000
+	wait_line "$WORK/c.out" "^bind" || return 1
+	stop c
+	expect "without the filter: start view" "$(events_of "$WORK/ev.jsonl" start | jq -r .bindguard.view)" sock_diag
 	schema_ok
 }
 
