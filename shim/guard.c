@@ -737,11 +737,18 @@ static void report(struct bg_bind_event *e)
 	e->owners = NULL;
 }
 
+/* A prediction the kernel contradicts. A conflict predicted and not met is
+ * one whatever the model saw. An EADDRINUSE not predicted is one only where
+ * the model saw every owner of the port: its own sockets always, other
+ * processes' only if the kernel was asked (saw_others). A port outside the
+ * ephemeral range, or a query that failed (view none), leaves other
+ * processes' sockets unseen: one of them may hold the port, as a second
+ * server started on a busy port shows, and that contradicts nothing. */
 static void divergence(const char *action, const struct bg_sk *sk, uint16_t port, bool predicted,
-		       int r, int err)
+		       bool saw_others, int r, int err)
 {
 	bool kernel_conflict = r < 0 && err == EADDRINUSE;
-	if ((r == 0 && predicted) || (kernel_conflict && !predicted)) {
+	if ((r == 0 && predicted) || (kernel_conflict && !predicted && saw_others)) {
 		atomic_fetch_add(&g.n.divergences, 1);
 		if (g.cfg.level == BG_LEVEL_DEBUG)
 			bg_event_divergence(action, sk->family, &sk->rcv_saddr, port, predicted, r,
@@ -927,7 +934,7 @@ static int guarded_get_port(struct bg_sock *s, int fd, const char *action, struc
 		}
 		bg_unlock();
 	}
-	divergence(action, seen, port, p.conflict, r, err);
+	divergence(action, seen, port, p.conflict, v.queried, r, err);
 	e.result = r;
 	e.err = err;
 	if (r != 0 && e.hazard != BG_HAZARD_NONE)

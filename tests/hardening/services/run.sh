@@ -536,6 +536,100 @@ runpy.run_module("http.server", run_name="__main__", alter_sys=True)' "$WORK/www
 	echo "# python http.server: 8 requests, 6 x 3 MiB; events: $(figures python)"
 }
 
+# ---- privileges and chroot before the first socket call ------------------------------
+# sshd, postgres, memcached -u, vsftpd's sessions: a program that gives up
+# root (setgid/setuid family) or chroot()s before its first socket call can
+# no longer read a config only root may read, nor reach the log's path. The
+# shim reads its config and opens its log at the first of those calls, so
+# the config in force is the operator's: here one readable by root only
+# (600, in a 700 folder) that enforces on the port P a CLOSE_WAIT connection
+# holds. Each child drops (setuid nobody, or chroot into an empty folder),
+# then binds 127.0.0.2:P: refused in enforce. Without the shim: bound.
+t_config_read_before_privilege_drop() {
+	spawn server -- "$ACTOR" server 127.0.0.1 9000
+	wait_file "$WORK/server.out" || return 1
+	spawn a -- "$ACTOR" closewait 127.0.0.1 9000
+	wait_state CLOSE-WAIT 1 || return 1
+	local p how run env
+	p=$(ss -Htn state close-wait | awk '{split($3, a, ":"); print a[2]}')
+	printf '{"mode": "audit", "level": "debug", "rules": [{"ports": [%s], "mode": "enforce"}]}\n' \
+		"$p" >"$WORK/root.json"
+	chmod 600 "$WORK/root.json"
+	chmod 700 "$WORK"
+	mkdir -p "$WORK/jail"
+	for how in setuid setresuid chroot; do
+		for run in plain shim; do
+			env=()
+			[ $run = shim ] && env=(LD_PRELOAD="$SHIM" BINDGUARD_CONFIG="$WORK/root.json"
+				BINDGUARD_LOG="$WORK/$how.jsonl")
+			env "${env[@]}" python3 -c 'import errno, os, socket, sys
+how, port, jail = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+if how == "chroot":
+    os.chroot(jail)
+    os.chdir("/")
+elif how == "setresuid":
+    os.setgroups([])
+    os.setresgid(65534, 65534, 65534)
+    os.setresuid(65534, 65534, 65534)
+else:
+    os.setgid(65534)
+    os.setuid(65534)
+s = socket.socket()
+try:
+    s.bind(("127.0.0.2", port))
+    print("bound")
+except OSError as e:
+    print(errno.errorcode[e.errno])' "$how" "$p" "$WORK/jail" >"$WORK/$how-$run.txt" 2>&1
+		done
+		expect "$how: without the shim" "$(cat "$WORK/$how-plain.txt")" "bound"
+		expect "$how: with the shim (enforce, from the root-only config)" "$(cat "$WORK/$how-shim.txt")" "EADDRINUSE"
+		if ! [ -s "$WORK/$how.jsonl" ]; then
+			echo "#   $how: no event log"
+			failed=1
+			continue
+		fi
+		expect "$how: config errors" "$(events_of "$WORK/$how.jsonl" config_error | jq -r .message)" ""
+		expect "$how: the block" "$(jq -r 'select(.event.action == "bind") | [.source.port, .bindguard.mode,
+			.bindguard.hazard, .bindguard.decision] | join(" ")' "$WORK/$how.jsonl")" "$p enforce pin_halfclosed block"
+		schema_ok "$WORK/$how.jsonl"
+	done
+}
+
+# A port another process listens on, outside the ephemeral range: the shim
+# does not ask the kernel who holds it (no syscall for such a port), so it
+# cannot predict the kernel's EADDRINUSE, and that is no divergence of its
+# model: no model_divergence event, none in the stop counters.
+t_port_held_by_another_process_is_no_divergence() {
+	spawn holder -- python3 -c 'import socket, time
+s = socket.socket()
+s.bind(("127.0.0.1", 8500))
+s.listen()
+print("up", flush=True)
+time.sleep(30)'
+	wait_listen 8500 || return 1
+	local run env
+	for run in plain shim; do
+		env=()
+		[ $run = shim ] && read -ra env <<<"$(shim taker)"
+		env "${env[@]}" python3 -c 'import errno, socket
+for addr in ("127.0.0.1", "0.0.0.0"):
+    s = socket.socket()
+    try:
+        s.bind((addr, 8500))
+        print(addr, "bound")
+    except OSError as e:
+        print(addr, errno.errorcode[e.errno])
+    s.close()' >"$WORK/$run.txt" 2>&1
+		echo $? >"$WORK/$run.rc"
+	done
+	expect "without the shim" "$(cat "$WORK/plain.txt")" "$(printf '127.0.0.1 EADDRINUSE\n0.0.0.0 EADDRINUSE')"
+	same_run taker
+	check_log taker 1
+	expect "bind events" "$(jq -r 'select(.event.action == "bind") | [.source.ip, .source.port, .event.outcome,
+		.error.code] | join(" ")' "$WORK/taker.jsonl")" \
+		"$(printf '127.0.0.1 8500 failure EADDRINUSE\n0.0.0.0 8500 failure EADDRINUSE')"
+}
+
 known=known_vsftpd_pasv_port_after_time_wait
 if [ -z "${KNOWN:-}" ]; then
 	SKIP="${SKIP:-} $known"
