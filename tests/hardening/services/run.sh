@@ -544,8 +544,12 @@ runpy.run_module("http.server", run_name="__main__", alter_sys=True)' "$WORK/www
 # the config in force is the operator's: here one readable by root only
 # (600, in a 700 folder) that enforces on the port P a CLOSE_WAIT connection
 # holds. Each child drops (setuid nobody, or chroot into an empty folder),
-# then binds 127.0.0.2:P: refused in enforce. Without the shim: bound.
+# then binds 127.0.0.2:P: refused in enforce. Without the shim: bound. The
+# range lies above the default one (32768-60999), and the chroot()ed child
+# binds more than a second after its chroot, when the shim reads the range
+# again and cannot: it must keep the range it read, not fall back to the default.
 t_config_read_before_privilege_drop() {
+	range 61000 61063
 	spawn server -- "$ACTOR" server 127.0.0.1 9000
 	wait_file "$WORK/server.out" || return 1
 	spawn a -- "$ACTOR" closewait 127.0.0.1 9000
@@ -562,11 +566,12 @@ t_config_read_before_privilege_drop() {
 			env=()
 			[ $run = shim ] && env=(LD_PRELOAD="$SHIM" BINDGUARD_CONFIG="$WORK/root.json"
 				BINDGUARD_LOG="$WORK/$how.jsonl")
-			env "${env[@]}" python3 -c 'import errno, os, socket, sys
+			env "${env[@]}" python3 -c 'import errno, os, socket, sys, time
 how, port, jail = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 if how == "chroot":
     os.chroot(jail)
     os.chdir("/")
+    time.sleep(1.2)  # the shim reads the port range again (once a second)
 elif how == "setresuid":
     os.setgroups([])
     os.setresgid(65534, 65534, 65534)
