@@ -18,7 +18,7 @@ export BUILD FILTER SHIM="$BUILD/libbindguard.so" ACTOR="$BUILD/bindguard-actor"
 export EVENT_SCHEMA="$here/conf/bindguard-event.schema.json" SCHEMA_CHECK="$BUILD/schema-check"
 [ -x "$SCHEMA_CHECK" ] || make -s -C "$here" BUILD="$BUILD" "$SCHEMA_CHECK" >/dev/null ||
 	SCHEMA_CHECK="$here/build/schema-check"
-for p in nginx redis-server redis-cli redis-benchmark vsftpd curl socat python3 jq go javac java node; do
+for p in nginx redis-server redis-cli redis-benchmark vsftpd curl socat python3 jq go javac java node memcached haproxy; do
 	command -v "$p" >/dev/null || { echo "# missing $p (tests/hardening/services/packages)"; echo "0 passed, 1 failed"; exit 1; }
 done
 
@@ -551,6 +551,112 @@ runpy.run_module("http.server", run_name="__main__", alter_sys=True)' "$WORK/www
 	echo "# python http.server: 8 requests, 6 x 3 MiB; events: $(figures python)"
 }
 
+# ---- memcached ---------------------------------------------------------------------------
+# memcached -u nobody gives up root before it binds (setgroups, setgid,
+# setuid) and serves as nobody; the shim's config here is root's only (600 in
+# a 700 folder), as an operator would leave it.
+memcached_work() {
+	python3 -c 'import hashlib, os, socket
+v = os.urandom(24576).hex().encode()
+def ask(cmd, until):
+    s = socket.create_connection(("127.0.0.1", 11311))
+    s.sendall(cmd)
+    got = b""
+    while not got.endswith(until):
+        d = s.recv(65536)
+        if not d:
+            break
+        got += d
+    s.close()
+    return got
+print("set", ask(b"set big 0 0 %d\r\n%s\r\n" % (len(v), v), b"\r\n").decode().strip())
+got = ask(b"get big\r\n", b"END\r\n")
+print("get intact", got.split(b"\r\n")[1] == v)
+print("set n", ask(b"set n 0 0 1\r\n0\r\n", b"\r\n").decode().strip())
+for i in range(20):
+    r = ask(b"incr n 1\r\n", b"\r\n")
+print("incr", r.decode().strip())
+print("v6 refused", socket.socket(socket.AF_INET6).connect_ex(("::1", 11311)) != 0)'
+}
+t_memcached_as_nobody() {
+	local run env
+	for run in plain shim; do
+		env=()
+		[ $run = shim ] && read -ra env <<<"$(shim memcached)"
+		spawn $run "${env[@]}" -- memcached -u nobody -l 127.0.0.1 -p 11311 -U 0 -m 16 -c 64
+		wait_listen 11311 || return 1
+		memcached_work >"$WORK/$run.txt" 2>&1
+		finish $run TERM
+	done
+	expect "transcript" "$(cat "$WORK/plain.txt")" "$(printf '%s\n' "set STORED" "get intact True" "set n STORED" "incr 20" "v6 refused True")"
+	same_run memcached
+	check_log memcached 1
+	expect "listener" "$(binds_of memcached | paste -sd,)" "bind 127.0.0.1 11311,listen 127.0.0.1 11311"
+	expect "runs as nobody" "$(jq -r 'select(.event.action == "listen") | .process.pid' "$WORK/memcached.jsonl" |
+		xargs -r -I{} echo ok)" ok
+	echo "# memcached -u nobody: 24 connections, a 48 KiB value; events: $(figures memcached)"
+}
+
+# ---- haproxy -------------------------------------------------------------------------------
+# TCP mode: a frontend on 127.0.0.1:9400 and [::1]:9400, a backend (socat
+# echo) reached from source 127.0.0.2 (haproxy binds the source before its
+# connect) and one reached plainly; four clients at once, 1 MiB each way.
+t_haproxy_tcp_proxy() {
+	cat >"$WORK/haproxy.cfg" <<EOF
+global
+	maxconn 64
+defaults
+	mode tcp
+	timeout connect 5s
+	timeout client 10s
+	timeout server 10s
+frontend f
+	bind 127.0.0.1:9400
+	bind [::1]:9400
+	default_backend plainly
+frontend g
+	bind 127.0.0.1:9402
+	default_backend from2
+backend plainly
+	server echo 127.0.0.1:9401
+backend from2
+	source 127.0.0.2
+	server echo 127.0.0.1:9401
+EOF
+	local i run env clients
+	for i in 1 2 3 4; do head -c 1048576 /dev/urandom >"$WORK/in$i"; done
+	# the backend notes each peer's address (socat sets SOCAT_PEERADDR for the child)
+	spawn backend -- socat -t 10 TCP-LISTEN:9401,bind=127.0.0.1,reuseaddr,fork \
+		SYSTEM:"echo \$SOCAT_PEERADDR >>$WORK/peers; exec cat"
+	wait_listen 9401 || return 1
+	for run in plain shim; do
+		env=()
+		[ $run = shim ] && read -ra env <<<"$(shim haproxy)"
+		spawn $run "${env[@]}" -- haproxy -db -f "$WORK/haproxy.cfg"
+		wait_listen 9400 2 && wait_listen 9402 || return 1
+		clients=()
+		: >"$WORK/peers"
+		socat -t 10 - TCP:127.0.0.1:9400 <"$WORK/in1" >"$WORK/out1" & clients+=($!)
+		socat -t 10 - 'TCP:[::1]:9400' <"$WORK/in2" >"$WORK/out2" & clients+=($!)
+		socat -t 10 - TCP:127.0.0.1:9402 <"$WORK/in3" >"$WORK/out3" & clients+=($!)
+		socat -t 10 - TCP:127.0.0.1:9402 <"$WORK/in4" >"$WORK/out4" & clients+=($!)
+		wait "${clients[@]}"
+		for i in 1 2 3 4; do echo "conn$i $(sha "$WORK/out$i") $(stat -c %s "$WORK/out$i")"; done >"$WORK/$run.txt"
+		echo "backend's peers: $(sort "$WORK/peers" | uniq -c | awk '{$1=$1; print}' | paste -sd,)" >>"$WORK/$run.txt"
+		finish $run USR1 # soft stop: haproxy exits through exit()
+	done
+	for i in 1 2 3 4; do
+		expect "conn$i echoed intact" "$(grep "^conn$i " "$WORK/plain.txt")" "conn$i $(sha "$WORK/in$i") 1048576"
+	done
+	same_run haproxy
+	check_log haproxy
+	expect "backend's peers" "$(grep '^backend' "$WORK/plain.txt")" "backend's peers: 2 127.0.0.1,2 127.0.0.2"
+	# source 127.0.0.2: bind(127.0.0.2:0) with IP_BIND_ADDRESS_NO_PORT, no port taken, no event
+	expect "listeners" "$(fixed_binds_of haproxy | sort | paste -sd,)" \
+		"bind 127.0.0.1 9400,bind 127.0.0.1 9402,bind ::1 9400,listen 127.0.0.1 9400,listen 127.0.0.1 9402,listen ::1 9400"
+	echo "# haproxy: 4 connections x 1 MiB each way (2 from source 127.0.0.2); events: $(figures haproxy)"
+}
+
 # ---- runtimes ---------------------------------------------------------------------------
 # Go with cgo (tests/hardening/services/cgo-echo.go): the program is linked
 # against libc and loads the shim, but Go's net package binds, listens,
@@ -734,4 +840,4 @@ if [ -z "${KNOWN:-}" ]; then
 	echo "# not run: $known (a known shim issue; KNOWN=1 runs it)"
 fi
 export SKIP
-EXTRA_FUNCS="nginx_conf nginx_work redis_work vsftpd_conf vsftpd_work" run_tests services 60
+EXTRA_FUNCS="nginx_conf nginx_work redis_work vsftpd_conf vsftpd_work memcached_work" run_tests services 60
