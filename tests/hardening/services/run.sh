@@ -18,7 +18,7 @@ export BUILD FILTER SHIM="$BUILD/libbindguard.so" ACTOR="$BUILD/bindguard-actor"
 export EVENT_SCHEMA="$here/conf/bindguard-event.schema.json" SCHEMA_CHECK="$BUILD/schema-check"
 [ -x "$SCHEMA_CHECK" ] || make -s -C "$here" BUILD="$BUILD" "$SCHEMA_CHECK" >/dev/null ||
 	SCHEMA_CHECK="$here/build/schema-check"
-for p in nginx redis-server redis-cli redis-benchmark vsftpd curl socat python3 jq go javac java node memcached haproxy; do
+for p in nginx redis-server redis-cli redis-benchmark vsftpd curl socat python3 jq go javac java node memcached haproxy ssh ssh-keygen; do
 	command -v "$p" >/dev/null || { echo "# missing $p (tests/hardening/services/packages)"; echo "0 passed, 1 failed"; exit 1; }
 done
 
@@ -655,6 +655,57 @@ EOF
 	expect "listeners" "$(fixed_binds_of haproxy | sort | paste -sd,)" \
 		"bind 127.0.0.1 9400,bind 127.0.0.1 9402,bind ::1 9400,listen 127.0.0.1 9400,listen 127.0.0.1 9402,listen ::1 9400"
 	echo "# haproxy: 4 connections x 1 MiB each way (2 from source 127.0.0.2); events: $(figures haproxy)"
+}
+
+# ---- sshd ----------------------------------------------------------------------------------
+# OpenSSH's server in the foreground (-D), key login as root: each
+# connection re-executes sshd (which loads the shim afresh), its pre-auth
+# child chroot()s into /run/sshd and becomes the sshd user; the session runs
+# a command, and ssh -W has sshd connect to a local echo service (socat) and
+# relay 1 MiB through it. StrictModes no: $WORK lies under /tmp (o+w, sticky).
+t_sshd_exec_and_forward() {
+	mkdir -p /run/sshd
+	chmod 755 /run/sshd
+	ssh-keygen -q -t ed25519 -N '' -f "$WORK/hostkey" || return 1
+	ssh-keygen -q -t ed25519 -N '' -f "$WORK/userkey" || return 1
+	cp "$WORK/userkey.pub" "$WORK/authorized_keys"
+	cat >"$WORK/sshd_config" <<EOF
+ListenAddress 127.0.0.1:2222
+HostKey $WORK/hostkey
+PidFile none
+AuthorizedKeysFile $WORK/authorized_keys
+PermitRootLogin prohibit-password
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+StrictModes no
+AllowTcpForwarding yes
+EOF
+	head -c 1048576 /dev/urandom >"$WORK/in"
+	spawn echo -- socat -t 10 TCP-LISTEN:9500,bind=127.0.0.1,reuseaddr,fork EXEC:cat
+	wait_listen 9500 || return 1
+	local run env ssh=(ssh -q -F none -i "$WORK/userkey" -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null
+		-o BatchMode=yes -p 2222 root@127.0.0.1)
+	for run in plain shim; do
+		env=()
+		[ $run = shim ] && read -ra env <<<"$(shim sshd)"
+		spawn $run "${env[@]}" -- /usr/sbin/sshd -D -e -f "$WORK/sshd_config"
+		wait_listen 2222 || return 1
+		{
+			echo "exec $("${ssh[@]}" 'echo hello; id -un' | paste -sd' ') rc=$?"
+			echo "forward $("${ssh[@]}" -W 127.0.0.1:9500 <"$WORK/in" | sha) rc=$?"
+			echo "exit $("${ssh[@]}" 'exit 3'; echo $?)"
+		} >"$WORK/$run.txt" 2>&1
+		finish $run TERM
+	done
+	expect "transcript" "$(cat "$WORK/plain.txt")" "$(printf '%s\n' "exec hello root rc=0" \
+		"forward $(sha "$WORK/in") rc=0" "exit 3")"
+	same_run sshd
+	check_log sshd
+	expect "listener" "$(fixed_binds_of sshd | paste -sd,)" "bind 127.0.0.1 2222,listen 127.0.0.1 2222"
+	expect "processes that logged a start" "$(events_of "$WORK/sshd.jsonl" start | wc -l | awk '{print ($1 >= 2) ? "2 or more" : $1}')" \
+		"2 or more"
+	echo "# sshd: 3 logins (a command, 1 MiB through ssh -W, an exit status); events: $(figures sshd)"
 }
 
 # ---- runtimes ---------------------------------------------------------------------------
