@@ -43,8 +43,10 @@ struct bg_other {
 struct bg_sock bg_not_tcp = {.refs = 1 << 30};
 
 static struct {
-	atomic_int init;     /* 0 none, 1 running, 2 ready */
-	atomic_int init_tid; /* the thread running the set-up */
+	atomic_int init;       /* 0 none, 1 running, 2 ready */
+	atomic_int init_tid;   /* the thread running the set-up */
+	atomic_int config;     /* bg_config_once(): 0 none, 1 running, 2 done */
+	atomic_int config_tid; /* the thread reading it */
 	bool active;
 	struct bg_config cfg;
 	struct bg_profile profile;
@@ -54,7 +56,7 @@ static struct {
 	atomic_int lock_owner;
 	atomic_ulong changes; /* our sockets' changes to the model, counted */
 	char progname[64];
-	uid_t euid;
+	_Atomic uid_t euid;
 	struct {
 		atomic_uint_fast64_t binds, hazards, blocked, divergences, sockets, remedies;
 		atomic_long waiting; /* sockets with remedy_pending set */
@@ -75,11 +77,11 @@ static pid_t self_tid(void)
  * never be followed); the set-up thread itself, re-entered from a signal
  * handler or by its own socket calls, passes through. The wait is bounded
  * (2 s) so that no lock the set-up needs can deadlock it. */
-static void await_init(void)
+static void await_init(atomic_int *state, atomic_int *tid)
 {
 	for (int i = 0; i < 20000; i++) {
-		if (atomic_load_explicit(&g.init, memory_order_acquire) == 2 ||
-		    atomic_load_explicit(&g.init_tid, memory_order_relaxed) == self_tid())
+		if (atomic_load_explicit(state, memory_order_acquire) == 2 ||
+		    atomic_load_explicit(tid, memory_order_relaxed) == self_tid())
 			return;
 		struct timespec ts = {0, 100000};
 		nanosleep(&ts, NULL);
@@ -91,7 +93,7 @@ bool bg_active(void)
 	if (atomic_load_explicit(&g.init, memory_order_acquire) != 2) {
 		int saved = errno; /* setting up (config, log, kernel) must not show */
 		bg_init();
-		await_init();
+		await_init(&g.init, &g.init_tid);
 		errno = saved;
 	}
 	return atomic_load_explicit(&g.init, memory_order_acquire) == 2 && g.active;
@@ -137,15 +139,22 @@ static bool program_off(const struct bg_config *c)
 	return false;
 }
 
-void bg_init(void)
+/* The config (file, then environment) and the log: what needs the files the
+ * operator set up, read while the program can still reach them. Runs once,
+ * from bg_init() or before the program first gives up root or changes root
+ * (a config readable by root only, a log path outside the new root). */
+void bg_config_once(void)
 {
+	int saved = errno;
 	int expect = 0;
-	if (!atomic_compare_exchange_strong(&g.init, &expect, 1))
-		return; /* ready, or being set up (by us, re-entered, or another thread) */
-	atomic_store_explicit(&g.init_tid, self_tid(), memory_order_relaxed);
+	if (!atomic_compare_exchange_strong(&g.config, &expect, 1)) {
+		await_init(&g.config, &g.config_tid); /* done, or another thread reads it */
+		errno = saved;
+		return;
+	}
+	atomic_store_explicit(&g.config_tid, self_tid(), memory_order_relaxed);
 	bg_libc_resolve();
 	snprintf(g.progname, sizeof(g.progname), "%s", program_invocation_short_name);
-	g.euid = geteuid();
 
 	const char *path = secure_getenv("BINDGUARD_CONFIG");
 	bg_config_load(&g.cfg, path && *path ? path : NULL, g.progname);
@@ -160,12 +169,39 @@ void bg_init(void)
 			/* nowhere left to say it; the event below may still get out */
 		}
 	}
+	g.active = g.cfg.mode != BG_MODE_OFF && !program_off(&g.cfg);
+	if (g.active) {
+		bg_sink_init(g.cfg.log);
+		bg_kernel_port_range(); /* /proc/sys, before a chroot() hides it */
+	}
+	atomic_store_explicit(&g.config, 2, memory_order_release);
+	errno = saved;
+}
+
+void bg_ids_changed(void)
+{
+	atomic_store(&g.euid, geteuid());
+}
+
+void bg_init(void)
+{
+	int expect = 0;
+	if (!atomic_compare_exchange_strong(&g.init, &expect, 1))
+		return; /* ready, or being set up (by us, re-entered, or another thread) */
+	atomic_store_explicit(&g.init_tid, self_tid(), memory_order_relaxed);
+	bg_config_once();
+	if (atomic_load_explicit(&g.config, memory_order_acquire) != 2) {
+		/* re-entered (a signal handler) while this thread reads the config:
+		 * pass through for now, set up on a later call */
+		atomic_store_explicit(&g.init, 0, memory_order_release);
+		return;
+	}
+	g.euid = geteuid();
 
 	unsigned kver = bg_kernel_version(g.kernel, sizeof(g.kernel));
 	g.profile = g.cfg.profile_auto ? bg_profile_for_kernel(kver)
 				       : bg_profile_named(g.cfg.profile, kver);
 
-	g.active = g.cfg.mode != BG_MODE_OFF && !program_off(&g.cfg);
 	if (g.active) {
 		void *m = mmap(NULL, sizeof(struct bg_table), PROT_READ | PROT_WRITE,
 			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -179,7 +215,6 @@ void bg_init(void)
 		}
 	}
 	if (g.active) {
-		bg_sink_init(g.cfg.log);
 		bg_event_process(getpid(), g.progname);
 		if (g.cfg.error[0])
 			bg_event_config_error(g.cfg.error);
@@ -738,11 +773,18 @@ static void report(struct bg_bind_event *e)
 	e->owners = NULL;
 }
 
+/* A prediction the kernel contradicts. A conflict predicted and not met is
+ * one whatever the model saw. An EADDRINUSE not predicted is one only where
+ * the model saw every owner of the port: its own sockets always, other
+ * processes' only if the kernel was asked (saw_others). A port outside the
+ * ephemeral range, or a query that failed (view none), leaves other
+ * processes' sockets unseen: one of them may hold the port, as a second
+ * server started on a busy port shows, and that contradicts nothing. */
 static void divergence(const char *action, const struct bg_sk *sk, uint16_t port, bool predicted,
-		       int r, int err)
+		       bool saw_others, int r, int err)
 {
 	bool kernel_conflict = r < 0 && err == EADDRINUSE;
-	if ((r == 0 && predicted) || (kernel_conflict && !predicted)) {
+	if ((r == 0 && predicted) || (kernel_conflict && !predicted && saw_others)) {
 		atomic_fetch_add(&g.n.divergences, 1);
 		if (g.cfg.level == BG_LEVEL_DEBUG)
 			bg_event_divergence(action, sk->family, &sk->rcv_saddr, port, predicted, r,
@@ -928,7 +970,7 @@ static int guarded_get_port(struct bg_sock *s, int fd, const char *action, struc
 		}
 		bg_unlock();
 	}
-	divergence(action, seen, port, p.conflict, r, err);
+	divergence(action, seen, port, p.conflict, v.queried, r, err);
 	e.result = r;
 	e.err = err;
 	if (r != 0 && e.hazard != BG_HAZARD_NONE)

@@ -23,6 +23,12 @@ enum { BG_KIND_OWN = 0, BG_KIND_OTHER = 1 };
 bool bg_active(void);
 /* Configure on first use (lazily, never from a constructor). */
 void bg_init(void);
+/* Read the config and open the log now, once (bg_init's first step): the
+ * program is about to give up root or change root, after which it may be
+ * unable to. Keeps errno. */
+void bg_config_once(void);
+/* The process's user changed (setuid...): its next sockets are the new user's. */
+void bg_ids_changed(void);
 
 /* The socket object for fd: tracked, or learned now from the kernel if fd is
  * an IPv4/IPv6 TCP socket we have not seen. NULL for anything else. The

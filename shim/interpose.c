@@ -291,3 +291,35 @@ EXPORT pid_t fork(void)
 	errno = saved;
 	return pid;
 }
+
+/* ---- giving up root, changing root ---------------------------------------------- */
+/* sshd, postgres, memcached -u, vsftpd's sessions: after these calls a
+ * config only root may read, or a log path outside the new root, is out of
+ * reach. The shim reads its config and opens its log just before the first
+ * of them (if no socket call came first), so that the config in force is
+ * the operator's; afterwards it notes the user its sockets now belong to. */
+#define SETID_WRAPPER(name, params, args)  \
+	EXPORT int name params             \
+	{                                  \
+		bg_libc_resolve();         \
+		bg_config_once();          \
+		int r = bg_real.name args; \
+		if (r == 0)                \
+			bg_ids_changed();  \
+		return r;                  \
+	}
+SETID_WRAPPER(setuid, (uid_t a), (a))
+SETID_WRAPPER(seteuid, (uid_t a), (a))
+SETID_WRAPPER(setreuid, (uid_t a, uid_t b), (a, b))
+SETID_WRAPPER(setresuid, (uid_t a, uid_t b, uid_t c), (a, b, c))
+SETID_WRAPPER(setgid, (gid_t a), (a))
+SETID_WRAPPER(setegid, (gid_t a), (a))
+SETID_WRAPPER(setregid, (gid_t a, gid_t b), (a, b))
+SETID_WRAPPER(setresgid, (gid_t a, gid_t b, gid_t c), (a, b, c))
+
+EXPORT int chroot(const char *path)
+{
+	bg_libc_resolve();
+	bg_config_once();
+	return bg_real.chroot(path);
+}

@@ -118,14 +118,18 @@ static void refresh_ports(void)
 		free(map);
 		return;
 	}
+	/* Unreadable (after a chroot(), or /proc not mounted): the range read
+	 * last stays; the kernel's default only if none was ever read. */
 	unsigned lo = 32768, hi = 60999;
-	if (read_file("/proc/sys/net/ipv4/ip_local_port_range", buf, SYSCTL_BUF) > 0)
-		sscanf(buf, "%u %u", &lo, &hi);
-	if (lo > 65535 || hi > 65535 || lo > hi) {
+	bool got = read_file("/proc/sys/net/ipv4/ip_local_port_range", buf, SYSCTL_BUF) > 0 &&
+		   sscanf(buf, "%u %u", &lo, &hi) == 2 && lo <= 65535 && hi <= 65535 && lo <= hi;
+	if (!got) {
 		lo = 32768;
 		hi = 60999;
 	}
-	atomic_store_explicit(&ports.range, (uint32_t)(lo << 16 | hi), memory_order_relaxed);
+	if (got || last == 0)
+		atomic_store_explicit(&ports.range, (uint32_t)(lo << 16 | hi),
+				      memory_order_relaxed);
 	if (read_file("/proc/sys/net/ipv4/ip_local_reserved_ports", buf, SYSCTL_BUF) >= 0)
 		parse_reserved(buf, map);
 	atomic_store_explicit(&ports.stamp, now, memory_order_release);

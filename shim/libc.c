@@ -1,4 +1,4 @@
-/* libc.c: resolve the real socket functions behind the wrappers.
+/* libc.c: resolve the real socket (and set*id, chroot) functions behind the wrappers.
  * Never call a wrapper from here, and never allocate before dlsym does.
  */
 #define _GNU_SOURCE
@@ -85,6 +85,33 @@ static pid_t sys_fork(void)
 	return (pid_t)syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
 }
 
+/* No raw-syscall stand-in for the set*id calls: the syscall changes one
+ * thread's credentials, libc's function every thread's. Until bg_real has
+ * libc's function (another thread is resolving), ask dlsym for it here. */
+#define SETID_STANDIN(name, params, args)                                \
+	static int sys_##name params                                     \
+	{                                                                \
+		extern int name params;                                  \
+		int(*f) params = (int(*) params)dlsym(RTLD_NEXT, #name); \
+		if (!f || f == name) {                                   \
+			errno = ENOSYS;                                  \
+			return -1;                                       \
+		}                                                        \
+		return f args;                                           \
+	}
+SETID_STANDIN(setuid, (uid_t a), (a))
+SETID_STANDIN(seteuid, (uid_t a), (a))
+SETID_STANDIN(setreuid, (uid_t a, uid_t b), (a, b))
+SETID_STANDIN(setresuid, (uid_t a, uid_t b, uid_t c), (a, b, c))
+SETID_STANDIN(setgid, (gid_t a), (a))
+SETID_STANDIN(setegid, (gid_t a), (a))
+SETID_STANDIN(setregid, (gid_t a, gid_t b), (a, b))
+SETID_STANDIN(setresgid, (gid_t a, gid_t b, gid_t c), (a, b, c))
+static int sys_chroot(const char *path)
+{
+	return (int)syscall(SYS_chroot, path);
+}
+
 /* Under ThreadSanitizer (the test build in build/tsan/ only), the
  * executable's interceptors follow fds from open() to close(), but the shim
  * closes its own fds (a config file, /proc reads, the log) past them, here
@@ -130,6 +157,15 @@ struct bg_libc bg_real = {
 	.close_range = sys_close_range,
 	.closefrom = sys_closefrom,
 	.fork = sys_fork,
+	.setuid = sys_setuid,
+	.seteuid = sys_seteuid,
+	.setreuid = sys_setreuid,
+	.setresuid = sys_setresuid,
+	.setgid = sys_setgid,
+	.setegid = sys_setegid,
+	.setregid = sys_setregid,
+	.setresgid = sys_setresgid,
+	.chroot = sys_chroot,
 };
 
 static atomic_int resolved; /* 0 none, 1 running, 2 done */
@@ -160,6 +196,7 @@ extern int fcntl64(int, int, ...);
 extern int close_range(unsigned, unsigned, int);
 extern void closefrom(int);
 extern pid_t fork(void);
+extern int chroot(const char *);
 
 void bg_libc_resolve(void)
 {
@@ -176,7 +213,11 @@ void bg_libc_resolve(void)
 	     *self_dup = (void *)dup, *self_dup2 = (void *)dup2, *self_dup3 = (void *)dup3,
 	     *self_fcntl = (void *)fcntl, *self_fcntl64 = (void *)fcntl64,
 	     *self_close_range = (void *)close_range, *self_closefrom = (void *)closefrom,
-	     *self_fork = (void *)fork;
+	     *self_fork = (void *)fork, *self_setuid = (void *)setuid,
+	     *self_seteuid = (void *)seteuid, *self_setreuid = (void *)setreuid,
+	     *self_setresuid = (void *)setresuid, *self_setgid = (void *)setgid,
+	     *self_setegid = (void *)setegid, *self_setregid = (void *)setregid,
+	     *self_setresgid = (void *)setresgid, *self_chroot = (void *)chroot;
 	RESOLVE(socket);
 	RESOLVE(bind);
 	RESOLVE(connect);
@@ -201,5 +242,14 @@ void bg_libc_resolve(void)
 	RESOLVE(close_range);
 	RESOLVE(closefrom);
 	RESOLVE(fork);
+	RESOLVE(setuid);
+	RESOLVE(seteuid);
+	RESOLVE(setreuid);
+	RESOLVE(setresuid);
+	RESOLVE(setgid);
+	RESOLVE(setegid);
+	RESOLVE(setregid);
+	RESOLVE(setresgid);
+	RESOLVE(chroot);
 	atomic_store_explicit(&resolved, 2, memory_order_release);
 }

@@ -28,6 +28,16 @@ struct bg_libc {
 	int (*close_range)(unsigned, unsigned, int);
 	void (*closefrom)(int);
 	pid_t (*fork)(void);
+	/* giving up root or changing root: the config and log are read first */
+	int (*setuid)(uid_t);
+	int (*seteuid)(uid_t);
+	int (*setreuid)(uid_t, uid_t);
+	int (*setresuid)(uid_t, uid_t, uid_t);
+	int (*setgid)(gid_t);
+	int (*setegid)(gid_t);
+	int (*setregid)(gid_t, gid_t);
+	int (*setresgid)(gid_t, gid_t, gid_t);
+	int (*chroot)(const char *);
 };
 
 extern struct bg_libc bg_real;
