@@ -143,7 +143,7 @@ static bool program_off(const struct bg_config *c)
  * operator set up, read while the program can still reach them. Runs once,
  * from bg_init() or before the program first gives up root or changes root
  * (a config readable by root only, a log path outside the new root). */
-void bg_config_once(void)
+void bg_config_once(bool create_log)
 {
 	int saved = errno;
 	int expect = 0;
@@ -171,7 +171,7 @@ void bg_config_once(void)
 	}
 	g.active = g.cfg.mode != BG_MODE_OFF && !program_off(&g.cfg);
 	if (g.active) {
-		bg_sink_init(g.cfg.log);
+		bg_sink_init(g.cfg.log, create_log);
 		bg_kernel_port_range(); /* /proc/sys, before a chroot() hides it */
 	}
 	atomic_store_explicit(&g.config, 2, memory_order_release);
@@ -189,7 +189,7 @@ void bg_init(void)
 	if (!atomic_compare_exchange_strong(&g.init, &expect, 1))
 		return; /* ready, or being set up (by us, re-entered, or another thread) */
 	atomic_store_explicit(&g.init_tid, self_tid(), memory_order_relaxed);
-	bg_config_once();
+	bg_config_once(true);
 	if (atomic_load_explicit(&g.config, memory_order_acquire) != 2) {
 		/* re-entered (a signal handler) while this thread reads the config:
 		 * pass through for now, set up on a later call */

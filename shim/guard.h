@@ -23,10 +23,13 @@ enum { BG_KIND_OWN = 0, BG_KIND_OTHER = 1 };
 bool bg_active(void);
 /* Configure on first use (lazily, never from a constructor). */
 void bg_init(void);
-/* Read the config and open the log now, once (bg_init's first step): the
- * program is about to give up root or change root, after which it may be
- * unable to. Keeps errno. */
-void bg_config_once(void);
+/* Read the config and open the log now, once (bg_init's first step, with
+ * create_log): the program is about to give up root or change root, after
+ * which it may be unable to. Before set*id() or chroot(), create_log is
+ * false: an existing log is opened, a missing one is not made (a launcher
+ * such as runuser would leave a root-owned file its child cannot write).
+ * Keeps errno. */
+void bg_config_once(bool create_log);
 /* The process's user changed (setuid...): its next sockets are the new user's. */
 void bg_ids_changed(void);
 

@@ -295,14 +295,15 @@ EXPORT pid_t fork(void)
 /* ---- giving up root, changing root ---------------------------------------------- */
 /* sshd, postgres, memcached -u, vsftpd's sessions: after these calls a
  * config only root may read, or a log path outside the new root, is out of
- * reach. The shim reads its config and opens its log just before the first
- * of them (if no socket call came first), so that the config in force is
- * the operator's; afterwards it notes the user its sockets now belong to. */
+ * reach. The shim reads its config and opens its log, where the file
+ * exists, just before the first of them (if no socket call came first), so
+ * that the config in force is the operator's; afterwards it notes the user
+ * its sockets now belong to. */
 #define SETID_WRAPPER(name, params, args)  \
 	EXPORT int name params             \
 	{                                  \
 		bg_libc_resolve();         \
-		bg_config_once();          \
+		bg_config_once(false);     \
 		int r = bg_real.name args; \
 		if (r == 0)                \
 			bg_ids_changed();  \
@@ -320,6 +321,6 @@ SETID_WRAPPER(setresgid, (gid_t a, gid_t b, gid_t c), (a, b, c))
 EXPORT int chroot(const char *path)
 {
 	bg_libc_resolve();
-	bg_config_once();
+	bg_config_once(false);
 	return bg_real.chroot(path);
 }

@@ -60,8 +60,9 @@ static int move_high(int fd)
  * flag is cleared once it is one). Only a regular file trusted like a
  * config (root's or ours, not o+w) is kept. Sets sink.fd, or -1 and, when
  * the path is refused rather than not there (yet) or not ours to write,
- * why it is refused in why[len]. */
-static void file_open(char *why, size_t len)
+ * why it is refused in why[len]. create: make the file where it is not
+ * there yet; without, a missing file is left for a later write. */
+static void file_open(char *why, size_t len, bool create)
 {
 	struct stat st;
 	const char *leaf;
@@ -79,8 +80,8 @@ static void file_open(char *why, size_t len)
 			snprintf(why, len, "%s, not a regular file", bg_file_kind(st.st_mode));
 	} else {
 		fd = openat(dir, leaf,
-			    O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY |
-				    O_NONBLOCK,
+			    O_WRONLY | O_APPEND | (create ? O_CREAT : 0) | O_CLOEXEC | O_NOFOLLOW |
+				    O_NOCTTY | O_NONBLOCK,
 			    0640);
 		if (fd < 0 && (errno == ENXIO || errno == ELOOP))
 			/* made after the fstatat: a FIFO without a reader, a symlink */
@@ -147,7 +148,7 @@ static void sink_atfork_child(void)
 	sink.lock = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER;
 }
 
-void bg_sink_init(const char *dest)
+void bg_sink_init(const char *dest, bool create)
 {
 	static atomic_flag registered = ATOMIC_FLAG_INIT;
 	if (!atomic_flag_test_and_set(&registered))
@@ -161,7 +162,7 @@ void bg_sink_init(const char *dest)
 		sink.kind = SINK_FILE;
 		strncpy(sink.path, dest, sizeof(sink.path) - 1);
 		char why[300];
-		file_open(why, sizeof(why));
+		file_open(why, sizeof(why), create);
 		if (sink.fd < 0 && why[0])
 			refused(why, "events dropped");
 	} else {
@@ -240,7 +241,7 @@ void bg_sink_write(enum bg_severity sev, const char *line, size_t len)
 			bool ours = old >= 0 && fstat(old, &fs) == 0 && fs.st_dev == dev &&
 				    fs.st_ino == ino;
 			char why[300];
-			file_open(why, sizeof(why));
+			file_open(why, sizeof(why), true);
 			if (sink.fd >= 0) {
 				sink.told = false;
 				if (ours)

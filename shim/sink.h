@@ -7,13 +7,15 @@
 #ifndef BG_SINK_H
 #define BG_SINK_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 enum bg_severity { BG_SEV_DEBUG, BG_SEV_INFO, BG_SEV_WARNING, BG_SEV_ERROR };
 
-/* Choose the destination: "stderr", "syslog" or an absolute path. */
-void bg_sink_init(const char *dest);
+/* Choose the destination: "stderr", "syslog" or an absolute path. create:
+ * make a missing log file now; without, the first event makes it. */
+void bg_sink_init(const char *dest, bool create);
 /* line ends with '\n'. */
 void bg_sink_write(enum bg_severity sev, const char *line, size_t len);
 

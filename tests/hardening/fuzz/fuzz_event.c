@@ -312,7 +312,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	}
 	snprintf(path, sizeof(path), "%s/events.jsonl", dir);
 	atexit(cleanup);
-	bg_sink_init(path);
+	bg_sink_init(path, true);
 	rfd = open(path, O_RDWR | O_CLOEXEC);
 	if (rfd < 0) {
 		perror("fuzz_event: the sink did not create its file");

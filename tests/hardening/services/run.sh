@@ -583,6 +583,9 @@ t_memcached_as_nobody() {
 	for run in plain shim; do
 		env=()
 		[ $run = shim ] && read -ra env <<<"$(shim memcached)"
+		# the log as a package leaves it: root's, which the shim opens
+		# before memcached gives up root
+		[ $run = shim ] && install -m 640 /dev/null "$WORK/memcached.jsonl"
 		spawn $run "${env[@]}" -- memcached -u nobody -l 127.0.0.1 -p 11311 -U 0 -m 16 -c 64
 		wait_listen 11311 || return 1
 		memcached_work >"$WORK/$run.txt" 2>&1
@@ -790,8 +793,10 @@ second server: EADDRINUSE"
 # sshd, postgres, memcached -u, vsftpd's sessions: a program that gives up
 # root (setgid/setuid family) or chroot()s before its first socket call can
 # no longer read a config only root may read, nor reach the log's path. The
-# shim reads its config and opens its log at the first of those calls, so
-# the config in force is the operator's: here one readable by root only
+# shim reads its config and opens its log (where the file exists, as a
+# package or logrotate's "create" leaves it: a launcher such as runuser must
+# not leave behind a root-owned file its child cannot write) at the first of
+# those calls, so the config in force is the operator's: here one readable by root only
 # (600, in a 700 folder) that enforces on the port P a CLOSE_WAIT connection
 # holds. Each child drops (setuid nobody, or chroot into an empty folder),
 # then binds 127.0.0.2:P: refused in enforce. Without the shim: bound. The
@@ -812,6 +817,7 @@ t_config_read_before_privilege_drop() {
 	chmod 700 "$WORK"
 	mkdir -p "$WORK/jail"
 	for how in setuid setresuid chroot; do
+		install -m 640 /dev/null "$WORK/$how.jsonl" # the operator's log, root's
 		for run in plain shim; do
 			env=()
 			[ $run = shim ] && env=(LD_PRELOAD="$SHIM" BINDGUARD_CONFIG="$WORK/root.json"
