@@ -16,7 +16,9 @@
 #include <string.h>
 #include <stddef.h>
 #include <sys/mman.h>
+#include <linux/kcmp.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -45,6 +47,7 @@ struct bg_sock bg_not_tcp = {.refs = 1 << 30};
 static struct {
 	atomic_int init;     /* 0 none, 1 running, 2 ready */
 	atomic_int init_tid; /* the thread running the set-up */
+	atomic_int owner;    /* the process the model belongs to (its pid) */
 	bool active;
 	struct bg_config cfg;
 	struct bg_profile profile;
@@ -78,12 +81,41 @@ static pid_t self_tid(void)
 static void await_init(void)
 {
 	for (int i = 0; i < 20000; i++) {
-		if (atomic_load_explicit(&g.init, memory_order_acquire) == 2 ||
+		int init = atomic_load_explicit(&g.init, memory_order_acquire);
+		if (init != 1 ||
 		    atomic_load_explicit(&g.init_tid, memory_order_relaxed) == self_tid())
 			return;
 		struct timespec ts = {0, 100000};
 		nanosleep(&ts, NULL);
 	}
+}
+
+/* Do processes a and b share their memory? kcmp(KCMP_VM): 0 yes, 1 to 3
+ * no, -1 unknown (kcmp refused or missing, a pid not visible here). */
+static int shares_memory(pid_t a, pid_t b)
+{
+	long r = syscall(SYS_kcmp, a, b, KCMP_VM, 0, 0);
+	return r < 0 ? -1 : r == 0;
+}
+
+bool bg_owner(void)
+{
+	pid_t owner = atomic_load_explicit(&g.owner, memory_order_relaxed);
+	pid_t self = getpid();
+	if (owner == self)
+		return true;
+	int saved = errno;
+	/* A child that runs in the owner's memory (vfork(), clone(CLONE_VM),
+	 * posix_spawn()) until it execs or exits: the model, the fd table and
+	 * the lock are the parent's. It passes through and writes nothing. */
+	bool shared = owner == 0 || shares_memory(self, owner) != 0; /* unknown: yes */
+	errno = saved;
+	if (shared)
+		return false;
+	/* A child of a raw clone() (no fork() wrapper ran): its copy of the
+	 * model is its own from now on. */
+	atomic_store_explicit(&g.owner, self, memory_order_relaxed);
+	return true;
 }
 
 bool bg_active(void)
@@ -94,7 +126,7 @@ bool bg_active(void)
 		await_init();
 		errno = saved;
 	}
-	return atomic_load_explicit(&g.init, memory_order_acquire) == 2 && g.active;
+	return atomic_load_explicit(&g.init, memory_order_acquire) == 2 && g.active && bg_owner();
 }
 
 static void *table_alloc(unsigned long n)
@@ -104,8 +136,8 @@ static void *table_alloc(unsigned long n)
 
 static void at_exit(void)
 {
-	if (atomic_load(&g.init) != 2 || !g.active)
-		return;
+	if (atomic_load(&g.init) != 2 || !g.active || !bg_owner())
+		return; /* exit() in a vfork() child: the counters are the parent's */
 	struct bg_counters c = {.binds = g.n.binds,
 				.hazards = g.n.hazards,
 				.blocked = g.n.blocked,
@@ -139,9 +171,17 @@ static bool program_off(const struct bg_config *c)
 
 void bg_init(void)
 {
+	if (atomic_load_explicit(&g.init, memory_order_acquire) != 0)
+		return; /* ready, or being set up (by us, re-entered, or another thread) */
+	int saved = errno;
+	bool in_parents_memory = shares_memory(getpid(), getppid()) == 1;
+	errno = saved;
+	if (in_parents_memory)
+		return; /* a vfork() child of a process not set up yet: not ours to set up */
 	int expect = 0;
 	if (!atomic_compare_exchange_strong(&g.init, &expect, 1))
 		return; /* ready, or being set up (by us, re-entered, or another thread) */
+	atomic_store_explicit(&g.owner, getpid(), memory_order_relaxed);
 	atomic_store_explicit(&g.init_tid, self_tid(), memory_order_relaxed);
 	bg_libc_resolve();
 	snprintf(g.progname, sizeof(g.progname), "%s", program_invocation_short_name);
@@ -1311,7 +1351,7 @@ static bool fork_locked;
 
 void bg_before_fork(void)
 {
-	fork_locked = atomic_load(&g.init) == 2 && bg_lock();
+	fork_locked = atomic_load(&g.init) == 2 && bg_owner() && bg_lock();
 }
 
 void bg_after_fork(bool child)
@@ -1326,6 +1366,8 @@ void bg_after_fork(bool child)
 		}
 		if (fork_locked)
 			atomic_store(&g.lock_owner, self_tid());
+		if (atomic_load(&g.init) == 2)
+			atomic_store_explicit(&g.owner, getpid(), memory_order_relaxed);
 		bg_event_process(getpid(), g.progname);
 	}
 	if (fork_locked)

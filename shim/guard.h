@@ -21,6 +21,10 @@ enum { BG_KIND_OWN = 0, BG_KIND_OTHER = 1 };
 
 /* True once the shim is configured and not in mode off. Cheap. */
 bool bg_active(void);
+/* Is this process the one the model belongs to? False in a child that runs
+ * in its parent's memory (vfork(), clone(CLONE_VM)) until it execs: it
+ * must pass through and change nothing. One getpid() a call. */
+bool bg_owner(void);
 /* Configure on first use (lazily, never from a constructor). */
 void bg_init(void);
 

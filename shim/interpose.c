@@ -152,7 +152,7 @@ EXPORT int setsockopt(int fd, int level, int opt, const void *val, socklen_t len
 EXPORT int getsockname(int fd, struct sockaddr *addr, socklen_t *len)
 {
 	bg_libc_resolve();
-	if (bg_remedy_any()) {
+	if (bg_remedy_any() && bg_owner()) {
 		struct bg_sock *s = bg_sock_acquire(fd);
 		if (s) {
 			if (s != &bg_not_tcp &&
@@ -170,6 +170,8 @@ EXPORT int close(int fd)
 {
 	if (!bg_fd_get(fd)) /* the path every program takes: no lock, no allocation */
 		return bg_real.close(fd);
+	if (!bg_owner()) /* a vfork() child: the table is its parent's */
+		return bg_real.close(fd);
 	struct bg_sock *s = bg_fd_take(fd);
 	int r = bg_real.close(fd);
 	if (s) {
@@ -183,7 +185,7 @@ EXPORT int close(int fd)
 /* newfd now names what oldfd names (or nothing we track). */
 static int dup_to(int oldfd, int newfd)
 {
-	if (newfd < 0 || newfd == oldfd)
+	if (newfd < 0 || newfd == oldfd || !bg_owner())
 		return newfd;
 	int saved = errno;
 	struct bg_sock *s = bg_sock_acquire(oldfd);
@@ -251,6 +253,8 @@ EXPORT int fcntl64(int fd, int cmd, ...)
 
 static void forget_range(unsigned first, unsigned last)
 {
+	if (!bg_owner())
+		return; /* a vfork() child's fds, not the parent's */
 	unsigned limit = (unsigned)bg_fd_limit();
 	if (last >= limit)
 		last = limit ? limit - 1 : 0;

@@ -5,8 +5,9 @@
  *       that shares the parent's memory (vfork(), or clone(CLONE_VM|
  *       CLONE_VFORK)) closes both fds (close, or close_range from 3), or
  *       makes a socket on fd 50 and binds 127.0.0.1:7002 (socket), and execs
- *       /bin/true. Then the parent binds 7000 (EADDRINUSE: still listening),
- *       7001 (EADDRINUSE) and 7002 (ok: the child's socket is gone).
+ *       /bin/true. cold: as socket, but the child's are the first socket
+ *       calls of the process (the parent makes its two sockets after). Then the parent binds 7000
+ * (EADDRINUSE: still listening), 7001 (EADDRINUSE) and 7002 (ok: the child's socket is gone).
  *   attack-run netns
  *       Listens on 0.0.0.0:7000, unshare(CLONE_NEWNET), binds 0.0.0.0:7000
  *       there (ok: another namespace) and listens, setns() back, binds
@@ -40,6 +41,7 @@
 #include <linux/close_range.h>
 #include <netinet/in.h>
 #include <sched.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -108,7 +110,7 @@ static int child_body(void *arg)
 	(void)arg;
 	if (strcmp(vmode, "closerange") == 0) {
 		close_range(3, ~0U, 0);
-	} else if (strcmp(vmode, "socket") == 0) {
+	} else if (strcmp(vmode, "socket") == 0 || strcmp(vmode, "cold") == 0) {
 		/* on fd 50, where no later socket of the parent lands */
 		int s = socket(AF_INET, SOCK_STREAM, 0);
 		dup2(s, 50);
@@ -126,8 +128,11 @@ static int child_body(void *arg)
 static int do_vfork(const char *mode)
 {
 	vmode = mode;
-	vfd[0] = tcp("127.0.0.1", 7000, 1);
-	vfd[1] = tcp("127.0.0.1", 7001, 0);
+	bool cold = strcmp(mode, "cold") == 0;
+	if (!cold) {
+		vfd[0] = tcp("127.0.0.1", 7000, 1);
+		vfd[1] = tcp("127.0.0.1", 7001, 0);
+	}
 	pid_t pid;
 	if (strcmp(mode, "clone") == 0) {
 		size_t sz = 256 * 1024;
@@ -148,6 +153,10 @@ static int do_vfork(const char *mode)
 	int st;
 	waitpid(pid, &st, 0);
 	printf("child %s\n", WIFEXITED(st) && WEXITSTATUS(st) == 0 ? "ok" : "failed");
+	if (cold) {
+		vfd[0] = tcp("127.0.0.1", 7000, 1);
+		vfd[1] = tcp("127.0.0.1", 7001, 0);
+	}
 	int a = try_bind("127.0.0.1", 7000), b = try_bind("127.0.0.1", 7001),
 	    c = try_bind("127.0.0.1", 7002);
 	close(a);

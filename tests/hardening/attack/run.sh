@@ -88,12 +88,20 @@ t_vfork_child_closing_fds_leaves_the_parents_model() {
 }
 
 # A socket the child makes and binds is the child's: the parent's model must
-# not hold it (nor its port) after the child has gone.
+# not hold it (nor its port) after the child has gone. cold: the child's
+# socket call is the first of the process; the set-up is the parent's.
 t_vfork_child_socket_stays_out_of_the_parents_model() {
-	out=$(env $(shim) "$RUN" vfork socket 2>&1)
-	expect "7002 free after the child" "$(grep '^bind 7002' <<<"$out")" "bind 7002 ok"
-	model_clean socket
-	expect "the parent's sockets at exit" "$(stopped self_check.sockets)" 2
+	local m
+	for m in socket cold; do
+		rm -f "$WORK/ev.jsonl"
+		out=$(env $(shim) "$RUN" vfork $m 2>&1)
+		expect "$m: 7002 free after the child" "$(grep '^bind 7002' <<<"$out")" "bind 7002 ok"
+		expect "$m: 7000 listening" "$(grep '^bind 7000' <<<"$out")" "bind 7000 error EADDRINUSE"
+		model_clean $m
+		expect "$m: the parent's sockets at exit" "$(stopped self_check.sockets)" 2
+		expect "$m: the parent's binds judged" "$(events_of "$WORK/ev.jsonl" bind | jq -r .source.port | tr '\n' ' ')" "7000 7001 7000 7001 7002 "
+		expect "$m: one start event" "$(events_of "$WORK/ev.jsonl" start | jq -r .process.pid)" "$(events_of "$WORK/ev.jsonl" stop | jq -r .process.pid)"
+	done
 	schema_ok
 }
 
