@@ -19,6 +19,7 @@
 #include <linux/kcmp.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -1118,12 +1119,32 @@ void bg_remedy_withdraw(struct bg_sock *s, int fd)
 	errno = saved;
 }
 
+/* Copy n bytes of the caller's from src, or false where the kernel's
+ * copy_from_user() would fail (EFAULT): an address to unmapped memory must
+ * get the kernel's answer, not crash the shim. process_vm_readv() on
+ * ourselves; where it is refused (a seccomp filter), a plain copy. */
+static bool copy_in(void *dst, const void *src, size_t n)
+{
+	if (!src)
+		return false;
+	int saved = errno;
+	struct iovec to = {dst, n}, from = {(void *)src, n};
+	ssize_t r = process_vm_readv(getpid(), &to, 1, &from, 1, 0);
+	bool fault = r >= 0 ? (size_t)r != n : errno == EFAULT;
+	if (r < 0 && !fault)
+		memcpy(dst, src, n);
+	errno = saved;
+	return !fault;
+}
+
 int bg_guard_bind(struct bg_sock *s, int fd, const struct sockaddr *addr, socklen_t len)
 {
 	struct in6_addr a;
 	uint16_t port;
 	uint32_t scope;
-	if (!parse_bind_addr(s, addr, len, &a, &port, &scope))
+	struct sockaddr_storage copy;
+	if (len > sizeof(copy) || !copy_in(&copy, addr, len) ||
+	    !parse_bind_addr(s, (const struct sockaddr *)&copy, len, &a, &port, &scope))
 		return bg_real.bind(fd, addr, len); /* the kernel will refuse it */
 	/* read the socket under the lock: another thread may bind, connect or
 	 * listen it through another fd, and syncs change its bucket */
@@ -1231,7 +1252,8 @@ int bg_guard_listen(struct bg_sock *s, int fd, int backlog)
 void bg_after_connect(struct bg_sock *s, int fd, const struct sockaddr *addr, socklen_t len, int r,
 		      int err)
 {
-	if (!addr || len < sizeof(sa_family_t))
+	/* a refused call's address may be unreadable (EFAULT): not looked at */
+	if (!addr || len < sizeof(sa_family_t) || (r != 0 && err != EINPROGRESS))
 		return;
 	if (addr->sa_family == AF_UNSPEC) {
 		if (r != 0 || !bg_lock())

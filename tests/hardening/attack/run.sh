@@ -52,12 +52,17 @@ helpers() {
 		events_of "$WORK/ev.jsonl" model_divergence | jq -r '"#   " + .message'
 		events_of "$WORK/ev.jsonl" self_check_mismatch | jq -r '"#   " + .message'
 	}
+	# fresh CMD...: CMD in a namespace of its own, set up as this one
+	fresh() {
+		unshare -n bash -c 'ip link set lo up; echo "$0 $0" >/proc/sys/net/ipv4/ip_local_port_range; exec "$@"' "$PORT" "$@"
+	}
 	# same CASE ARGS...: attack-run's output under the shim is the kernel's
+	# (each run in a namespace of its own: the first leaves TIME_WAITs)
 	same() {
 		local what=$1 with without
 		shift
-		with=$(env $(shim) "$RUN" "$@" 2>&1; echo "exit $?")
-		without=$("$RUN" "$@" 2>&1; echo "exit $?")
+		with=$(fresh env $(shim) "$RUN" "$@" 2>&1; echo "exit $?")
+		without=$(fresh "$RUN" "$@" 2>&1; echo "exit $?")
 		if [ "$with" != "$without" ]; then
 			echo "#   $what: under the shim | without:"
 			diff <(echo "$with") <(echo "$without") | sed 's/^/#     /'
