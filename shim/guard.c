@@ -8,6 +8,7 @@
 #include "guard.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -179,6 +180,19 @@ void bg_init(void)
 	errno = saved;
 	if (in_parents_memory)
 		return; /* a vfork() child of a process not set up yet: not ours to set up */
+	/* Set-up needs fds (the config file, the log): at the fd limit it
+	 * would settle for audit mode with defaults and no log, for good.
+	 * Wait instead: calls pass through until two fds are free. */
+	int probe[2];
+	if (pipe2(probe, O_CLOEXEC) != 0) {
+		bool at_limit = errno == EMFILE || errno == ENFILE;
+		errno = saved;
+		if (at_limit)
+			return;
+	} else {
+		bg_sys_close(probe[0]);
+		bg_sys_close(probe[1]);
+	}
 	int expect = 0;
 	if (!atomic_compare_exchange_strong(&g.init, &expect, 1))
 		return; /* ready, or being set up (by us, re-entered, or another thread) */
