@@ -50,6 +50,12 @@ static struct {
 	atomic_int init;     /* 0 none, 1 running, 2 ready */
 	atomic_int init_tid; /* the thread running the set-up */
 	atomic_int owner;    /* the process the model belongs to (its pid) */
+	struct {
+		bool known; /* the start namespace could be read */
+		dev_t dev;  /* /proc/thread-self/ns/net at set-up */
+		ino_t ino;
+		atomic_bool moved; /* a thread has changed its network namespace */
+	} netns;
 	bool active;
 	struct bg_config cfg;
 	struct bg_profile profile;
@@ -120,6 +126,61 @@ bool bg_owner(void)
 	return true;
 }
 
+/* ---- network namespaces ------------------------------------------------------------ */
+
+/* A network namespace is a thread's: unshare(CLONE_NEWNET) and setns()
+ * move the calling thread only. The model mirrors the namespace the shim
+ * was set up in; a thread elsewhere binds ports the model knows nothing of. */
+#define NETNS_PATH "/proc/thread-self/ns/net"
+
+static __thread struct {
+	bool known; /* else: the start namespace */
+	dev_t dev;
+	ino_t ino;
+} tls_netns;
+
+bool bg_away(void)
+{
+	if (!atomic_load_explicit(&g.netns.moved, memory_order_relaxed))
+		return false; /* no thread ever moved: no system call */
+	int saved = errno;
+	struct stat st;
+	bool home = g.netns.known && stat(NETNS_PATH, &st) == 0 && st.st_dev == g.netns.dev &&
+		    st.st_ino == g.netns.ino;
+	errno = saved;
+	return !home;
+}
+
+bool bg_passing_away(void)
+{
+	return atomic_load_explicit(&g.init, memory_order_acquire) == 2 && g.active &&
+	       atomic_load_explicit(&g.netns.moved, memory_order_relaxed) && bg_owner() &&
+	       bg_away();
+}
+
+void bg_netns_changed(void)
+{
+	if (atomic_load_explicit(&g.init, memory_order_acquire) != 2 || !g.active || !bg_owner())
+		return;
+	int saved = errno;
+	struct stat st;
+	bool readable = stat(NETNS_PATH, &st) == 0;
+	ino_t from = tls_netns.known ? tls_netns.ino : g.netns.ino;
+	dev_t from_dev = tls_netns.known ? tls_netns.dev : g.netns.dev;
+	if (readable && st.st_ino == from && st.st_dev == from_dev) {
+		errno = saved;
+		return; /* setns() to the namespace it was in */
+	}
+	atomic_store_explicit(&g.netns.moved, true, memory_order_relaxed);
+	tls_netns.known = readable;
+	tls_netns.dev = readable ? st.st_dev : 0;
+	tls_netns.ino = readable ? st.st_ino : 0;
+	bool home =
+		readable && g.netns.known && st.st_dev == g.netns.dev && st.st_ino == g.netns.ino;
+	bg_event_netns_change(home, (uint64_t)g.netns.ino, (uint64_t)from, (uint64_t)tls_netns.ino);
+	errno = saved;
+}
+
 bool bg_active(void)
 {
 	if (atomic_load_explicit(&g.init, memory_order_acquire) != 2) {
@@ -128,7 +189,8 @@ bool bg_active(void)
 		await_init();
 		errno = saved;
 	}
-	return atomic_load_explicit(&g.init, memory_order_acquire) == 2 && g.active && bg_owner();
+	return atomic_load_explicit(&g.init, memory_order_acquire) == 2 && g.active && bg_owner() &&
+	       !bg_away();
 }
 
 static void *table_alloc(unsigned long n)
@@ -197,6 +259,10 @@ void bg_init(void)
 	if (!atomic_compare_exchange_strong(&g.init, &expect, 1))
 		return; /* ready, or being set up (by us, re-entered, or another thread) */
 	atomic_store_explicit(&g.owner, getpid(), memory_order_relaxed);
+	struct stat ns;
+	g.netns.known = stat(NETNS_PATH, &ns) == 0;
+	g.netns.dev = g.netns.known ? ns.st_dev : 0;
+	g.netns.ino = g.netns.known ? ns.st_ino : 0;
 	atomic_store_explicit(&g.init_tid, self_tid(), memory_order_relaxed);
 	bg_libc_resolve();
 	snprintf(g.progname, sizeof(g.progname), "%s", program_invocation_short_name);

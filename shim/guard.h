@@ -25,6 +25,15 @@ bool bg_active(void);
  * in its parent's memory (vfork(), clone(CLONE_VM)) until it execs: it
  * must pass through and change nothing. One getpid() a call. */
 bool bg_owner(void);
+/* Is the calling thread in another network namespace than the one the
+ * shim was set up in? One relaxed load until a thread has moved. */
+bool bg_away(void);
+/* Set up, active, ours, and this thread away: its socket calls pass
+ * through unjudged, and the sockets it makes are never followed. */
+bool bg_passing_away(void);
+/* unshare()/setns() succeeded: if this thread's network namespace
+ * changed, say so (one netns_change event). Keeps errno. */
+void bg_netns_changed(void);
 /* Configure on first use (lazily, never from a constructor). */
 void bg_init(void);
 

@@ -6,6 +6,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <unistd.h>
 
@@ -21,12 +22,48 @@ static bool tcp_socket(int domain, int type, int protocol)
 	       (protocol == 0 || protocol == IPPROTO_TCP);
 }
 
+/* A socket made in another network namespace than the shim's (or accepted
+ * there): never followed, nor learned later from the kernel. */
+static void foreign(int fd, bool inet)
+{
+	int saved = errno;
+	struct bg_sock *old = NULL;
+	if (!inet)
+		bg_untrack(fd);
+	else if (bg_fd_set(fd, &bg_not_tcp, &old) == 0 && old)
+		bg_sock_put(old);
+	errno = saved;
+}
+
+/* A call that passed through unjudged: if this thread is away from the
+ * shim's network namespace and fd is a socket made at home, the model no
+ * longer knows what it holds; forget it, to be learned again at home. */
+static int passed(int fd, int r)
+{
+	if (!bg_passing_away())
+		return r;
+	int saved = errno;
+	struct bg_sock *s = bg_sock_acquire(fd);
+	if (s) {
+		if (s != &bg_not_tcp)
+			bg_untrack(fd);
+		bg_sock_put(s);
+	}
+	errno = saved;
+	return r;
+}
+
 EXPORT int socket(int domain, int type, int protocol)
 {
 	bg_libc_resolve();
 	int fd = bg_real.socket(domain, type, protocol);
-	if (fd < 0 || !bg_active())
+	if (fd < 0)
 		return fd;
+	if (!bg_active()) {
+		if (bg_passing_away())
+			foreign(fd, domain == AF_INET || domain == AF_INET6);
+		return fd;
+	}
 	int saved = errno;
 	if (tcp_socket(domain, type, protocol)) {
 		bg_reap();
@@ -50,7 +87,7 @@ EXPORT int bind(int fd, const struct sockaddr *addr, socklen_t len)
 {
 	bg_libc_resolve();
 	if (!bg_active())
-		return bg_real.bind(fd, addr, len);
+		return passed(fd, bg_real.bind(fd, addr, len));
 	int saved = errno;
 	struct bg_sock *s = bg_sock_for(fd);
 	errno = saved;
@@ -65,7 +102,7 @@ EXPORT int listen(int fd, int backlog)
 {
 	bg_libc_resolve();
 	if (!bg_active())
-		return bg_real.listen(fd, backlog);
+		return passed(fd, bg_real.listen(fd, backlog));
 	int saved = errno;
 	struct bg_sock *s = bg_sock_for(fd);
 	errno = saved;
@@ -81,7 +118,7 @@ EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
 	bg_libc_resolve();
 	int r = bg_real.connect(fd, addr, len);
 	if (!bg_active())
-		return r;
+		return passed(fd, r);
 	int err = errno;
 	struct bg_sock *s = bg_sock_for(fd);
 	if (s) {
@@ -94,8 +131,13 @@ EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
 
 static int after_accept(int listen_fd, int fd)
 {
-	if (fd < 0 || !bg_active())
+	if (fd < 0)
 		return fd;
+	if (!bg_active()) {
+		if (bg_passing_away())
+			foreign(fd, true);
+		return fd;
+	}
 	int saved = errno;
 	struct bg_sock *l = bg_sock_acquire(listen_fd);
 	bg_after_accept(l == &bg_not_tcp ? NULL : l, fd);
@@ -127,8 +169,10 @@ EXPORT int setsockopt(int fd, int level, int opt, const void *val, socklen_t len
 {
 	bg_libc_resolve();
 	int r = bg_real.setsockopt(fd, level, opt, val, len);
-	if (r != 0 || !bg_active())
+	if (r != 0)
 		return r;
+	if (!bg_active())
+		return passed(fd, r);
 	bool watched =
 		(level == SOL_SOCKET && (opt == SO_REUSEADDR || opt == SO_REUSEPORT ||
 					 opt == SO_BINDTODEVICE || opt == SO_BINDTOIFINDEX)) ||
@@ -294,4 +338,24 @@ EXPORT pid_t fork(void)
 	bg_after_fork(pid == 0);
 	errno = saved;
 	return pid;
+}
+
+/* ---- network namespaces ----------------------------------------------------------- */
+
+EXPORT int unshare(int flags)
+{
+	bg_libc_resolve();
+	int r = bg_real.unshare(flags);
+	if (r == 0 && (flags & CLONE_NEWNET))
+		bg_netns_changed();
+	return r;
+}
+
+EXPORT int setns(int fd, int nstype)
+{
+	bg_libc_resolve();
+	int r = bg_real.setns(fd, nstype);
+	if (r == 0 && (nstype == 0 || (nstype & CLONE_NEWNET)))
+		bg_netns_changed();
+	return r;
 }

@@ -84,6 +84,14 @@ static pid_t sys_fork(void)
 {
 	return (pid_t)syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
 }
+static int sys_unshare(int flags)
+{
+	return (int)syscall(SYS_unshare, flags);
+}
+static int sys_setns(int fd, int nstype)
+{
+	return (int)syscall(SYS_setns, fd, nstype);
+}
 
 /* Under ThreadSanitizer (the test build in build/tsan/ only), the
  * executable's interceptors follow fds from open() to close(), but the shim
@@ -130,6 +138,8 @@ struct bg_libc bg_real = {
 	.close_range = sys_close_range,
 	.closefrom = sys_closefrom,
 	.fork = sys_fork,
+	.unshare = sys_unshare,
+	.setns = sys_setns,
 };
 
 static atomic_int resolved; /* 0 none, 1 running, 2 done */
@@ -160,6 +170,8 @@ extern int fcntl64(int, int, ...);
 extern int close_range(unsigned, unsigned, int);
 extern void closefrom(int);
 extern pid_t fork(void);
+extern int unshare(int);
+extern int setns(int, int);
 
 void bg_libc_resolve(void)
 {
@@ -176,7 +188,8 @@ void bg_libc_resolve(void)
 	     *self_dup = (void *)dup, *self_dup2 = (void *)dup2, *self_dup3 = (void *)dup3,
 	     *self_fcntl = (void *)fcntl, *self_fcntl64 = (void *)fcntl64,
 	     *self_close_range = (void *)close_range, *self_closefrom = (void *)closefrom,
-	     *self_fork = (void *)fork;
+	     *self_fork = (void *)fork, *self_unshare = (void *)unshare,
+	     *self_setns = (void *)setns;
 	RESOLVE(socket);
 	RESOLVE(bind);
 	RESOLVE(connect);
@@ -201,5 +214,7 @@ void bg_libc_resolve(void)
 	RESOLVE(close_range);
 	RESOLVE(closefrom);
 	RESOLVE(fork);
+	RESOLVE(unshare);
+	RESOLVE(setns);
 	atomic_store_explicit(&resolved, 2, memory_order_release);
 }

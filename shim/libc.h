@@ -28,6 +28,8 @@ struct bg_libc {
 	int (*close_range)(unsigned, unsigned, int);
 	void (*closefrom)(int);
 	pid_t (*fork)(void);
+	int (*unshare)(int);
+	int (*setns)(int, int);
 };
 
 extern struct bg_libc bg_real;
