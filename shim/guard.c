@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -124,6 +125,21 @@ bool bg_owner(void)
 	 * model is its own from now on. */
 	atomic_store_explicit(&g.owner, self, memory_order_relaxed);
 	return true;
+}
+
+/* Stack a judged bind or listen may need (the kernel query, the event:
+ * cJSON prints numbers with snprintf, which wants several KiB), and the
+ * set-up (the config, the start event). */
+#define STACK_NEED (16 * 1024)
+
+bool bg_small_stack(void)
+{
+	int saved = errno;
+	stack_t ss;
+	bool small = sigaltstack(NULL, &ss) == 0 && (ss.ss_flags & SS_ONSTACK) &&
+		     (uintptr_t)__builtin_frame_address(0) - (uintptr_t)ss.ss_sp < STACK_NEED;
+	errno = saved;
+	return small;
 }
 
 /* ---- network namespaces ------------------------------------------------------------ */
@@ -242,6 +258,8 @@ void bg_init(void)
 	errno = saved;
 	if (in_parents_memory)
 		return; /* a vfork() child of a process not set up yet: not ours to set up */
+	if (bg_small_stack())
+		return; /* a handler on a small sigaltstack: set up at a later call */
 	/* Set-up needs fds (the config file, the log): at the fd limit it
 	 * would settle for audit mode with defaults and no log, for good.
 	 * Wait instead: calls pass through until two fds are free. */

@@ -34,6 +34,9 @@ bool bg_passing_away(void);
 /* unshare()/setns() succeeded: if this thread's network namespace
  * changed, say so (one netns_change event). Keeps errno. */
 void bg_netns_changed(void);
+/* Running on a sigaltstack with less room left than a judged bind needs?
+ * (A signal handler: then bind and listen pass through.) One system call. */
+bool bg_small_stack(void);
 /* Configure on first use (lazily, never from a constructor). */
 void bg_init(void);
 

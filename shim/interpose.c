@@ -35,13 +35,10 @@ static void foreign(int fd, bool inet)
 	errno = saved;
 }
 
-/* A call that passed through unjudged: if this thread is away from the
- * shim's network namespace and fd is a socket made at home, the model no
- * longer knows what it holds; forget it, to be learned again at home. */
-static int passed(int fd, int r)
+/* fd's socket did something the model did not follow: forget it, to be
+ * learned again from the kernel at its next use. Keeps r and errno. */
+static int forget(int fd, int r)
 {
-	if (!bg_passing_away())
-		return r;
 	int saved = errno;
 	struct bg_sock *s = bg_sock_acquire(fd);
 	if (s) {
@@ -51,6 +48,14 @@ static int passed(int fd, int r)
 	}
 	errno = saved;
 	return r;
+}
+
+/* A call that passed through unjudged: if this thread is away from the
+ * shim's network namespace and fd is a socket made at home, the model no
+ * longer knows what it holds. */
+static int passed(int fd, int r)
+{
+	return bg_passing_away() ? forget(fd, r) : r;
 }
 
 EXPORT int socket(int domain, int type, int protocol)
@@ -93,6 +98,10 @@ EXPORT int bind(int fd, const struct sockaddr *addr, socklen_t len)
 	errno = saved;
 	if (!s)
 		return bg_real.bind(fd, addr, len);
+	if (bg_small_stack()) { /* a signal handler on a small sigaltstack */
+		bg_sock_put(s);
+		return forget(fd, bg_real.bind(fd, addr, len));
+	}
 	int r = bg_guard_bind(s, fd, addr, len);
 	bg_sock_put(s); /* keeps errno */
 	return r;
@@ -108,6 +117,10 @@ EXPORT int listen(int fd, int backlog)
 	errno = saved;
 	if (!s)
 		return bg_real.listen(fd, backlog);
+	if (bg_small_stack()) {
+		bg_sock_put(s);
+		return forget(fd, bg_real.listen(fd, backlog));
+	}
 	int r = bg_guard_listen(s, fd, backlog);
 	bg_sock_put(s);
 	return r;
