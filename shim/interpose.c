@@ -239,10 +239,12 @@ EXPORT int close(int fd)
 	return r;
 }
 
-/* newfd now names what oldfd names (or nothing we track). */
-static int dup_to(int oldfd, int newfd)
+/* newfd now names what oldfd names (or nothing we track). own: the caller
+ * asked bg_owner() before the call (not after: another thread's socket may
+ * take the number meanwhile, and the table would lose it). */
+static int dup_to(bool own, int oldfd, int newfd)
 {
-	if (newfd < 0 || newfd == oldfd || !bg_owner())
+	if (newfd < 0 || newfd == oldfd || !own)
 		return newfd;
 	int saved = errno;
 	struct bg_sock *s = bg_sock_acquire(oldfd);
@@ -265,27 +267,30 @@ static int dup_to(int oldfd, int newfd)
 EXPORT int dup(int fd)
 {
 	bg_libc_resolve();
-	return dup_to(fd, bg_real.dup(fd));
+	bool own = bg_owner();
+	return dup_to(own, fd, bg_real.dup(fd));
 }
 
 EXPORT int dup2(int oldfd, int newfd)
 {
 	bg_libc_resolve();
-	return dup_to(oldfd, bg_real.dup2(oldfd, newfd));
+	bool own = bg_owner();
+	return dup_to(own, oldfd, bg_real.dup2(oldfd, newfd));
 }
 
 EXPORT int dup3(int oldfd, int newfd, int flags)
 {
 	bg_libc_resolve();
-	return dup_to(oldfd, bg_real.dup3(oldfd, newfd, flags));
+	bool own = bg_owner();
+	return dup_to(own, oldfd, bg_real.dup3(oldfd, newfd, flags));
 }
 
 static int fcntl_common(int (*real)(int, int, ...), int fd, int cmd, void *arg)
 {
+	bool dup = cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC;
+	bool own = dup && bg_owner();
 	int r = real(fd, cmd, arg);
-	if (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC)
-		return dup_to(fd, r);
-	return r;
+	return dup ? dup_to(own, fd, r) : r;
 }
 
 EXPORT int fcntl(int fd, int cmd, ...)
@@ -310,8 +315,6 @@ EXPORT int fcntl64(int fd, int cmd, ...)
 
 static void forget_range(unsigned first, unsigned last)
 {
-	if (!bg_owner())
-		return; /* a vfork() child's fds, not the parent's */
 	unsigned limit = (unsigned)bg_fd_limit();
 	if (last >= limit)
 		last = limit ? limit - 1 : 0;
@@ -322,8 +325,9 @@ static void forget_range(unsigned first, unsigned last)
 EXPORT int close_range(unsigned first, unsigned last, int flags)
 {
 	bg_libc_resolve();
+	bool own = bg_owner(); /* a vfork() child's fds are not the parent's */
 	int r = bg_real.close_range(first, last, flags);
-	if (r == 0 && !(flags & CLOSE_RANGE_CLOEXEC)) {
+	if (r == 0 && own && !(flags & CLOSE_RANGE_CLOEXEC)) {
 		int saved = errno;
 		forget_range(first, last);
 		errno = saved;
@@ -334,8 +338,9 @@ EXPORT int close_range(unsigned first, unsigned last, int flags)
 EXPORT void closefrom(int lowfd)
 {
 	bg_libc_resolve();
+	bool own = bg_owner();
 	bg_real.closefrom(lowfd);
-	if (lowfd >= 0) {
+	if (lowfd >= 0 && own) {
 		int saved = errno;
 		forget_range((unsigned)lowfd, ~0u);
 		errno = saved;
