@@ -304,15 +304,21 @@ static int do_badargs(void)
 	result("setsockopt NULL", setsockopt(s, SOL_SOCKET, SO_REUSEADDR, NULL, sizeof(int)));
 	result("setsockopt short", setsockopt(s, SOL_SOCKET, SO_REUSEADDR, "", 1));
 	socklen_t len = sizeof(ok);
+	/* ATTACK_ASAN: the ASan runtime is preloaded, and its interceptors of
+	 * getsockname and accept read *len before the call: not the shim's */
+	bool asan = getenv("ATTACK_ASAN") != NULL;
 	result("getsockname unmapped", getsockname(s, gone, &len));
-	result("getsockname len unmapped", getsockname(s, (struct sockaddr *)&ok, gone));
+	if (!asan)
+		result("getsockname len unmapped", getsockname(s, (struct sockaddr *)&ok, gone));
 	result("listen fd -1", listen(-1, 1));
 	result("bind ok", bind(s, (struct sockaddr *)&ok, sizeof(ok)));
 	result("listen", listen(s, 8));
 	int cl = socket(AF_INET, SOCK_STREAM, 0);
 	result("connect", connect(cl, (struct sockaddr *)&ok, sizeof(ok)));
 	fcntl(s, F_SETFL, O_NONBLOCK);
-	result("accept unmapped len", accept4(s, (struct sockaddr *)&ok, gone, SOCK_NONBLOCK));
+	if (!asan)
+		result("accept unmapped len",
+		       accept4(s, (struct sockaddr *)&ok, gone, SOCK_NONBLOCK));
 	result("dup2 fd -1", dup2(-1, 50));
 	result("dup2 to -1", dup2(s, -1));
 	result("dup2 to 1000000", dup2(s, 1000000));

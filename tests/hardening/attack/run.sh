@@ -32,6 +32,8 @@ export BUILD here FILTER
 # PRELOAD_PREFIX: a library to preload first (the ASan runtime, for an ASan shim)
 export ACTOR="$BUILD/bindguard-actor" SHIM="${PRELOAD_PREFIX:-}$BUILD/libbindguard.so"
 export RUN="$BUILD/attack-run"
+# under ASan its interceptors read some pointers themselves: attack-run leaves those out
+[ -n "${PRELOAD_PREFIX:-}" ] && export ATTACK_ASAN=1
 export SCHEMA_CHECK="$here/build/schema-check" EVENT_SCHEMA="$here/conf/bindguard-event.schema.json"
 
 helpers() {
