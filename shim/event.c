@@ -420,6 +420,30 @@ void bg_event_stop(const struct bg_counters *c)
 	emit(o, BG_SEV_INFO);
 }
 
+void bg_event_netns_change(bool home, uint64_t start, uint64_t from, uint64_t to)
+{
+	cJSON *o = envelope("netns_change", "event", NULL, BG_SEV_INFO);
+	char msg[200];
+	if (home)
+		snprintf(
+			msg, sizeof(msg),
+			"back in the start network namespace net:[%llu]: socket calls judged again",
+			(unsigned long long)to);
+	else
+		snprintf(msg, sizeof(msg),
+			 "network namespace net:[%llu] -> net:[%llu], not the start one: this "
+			 "thread's socket calls pass through unjudged",
+			 (unsigned long long)from, (unsigned long long)to);
+	cJSON_AddStringToObject(o, "message", msg);
+	cJSON *b = cJSON_AddObjectToObject(o, "bindguard");
+	cJSON *n = cJSON_AddObjectToObject(b, "netns");
+	cJSON_AddBoolToObject(n, "home", home);
+	cJSON_AddNumberToObject(n, "start", (double)start);
+	cJSON_AddNumberToObject(n, "from", (double)from);
+	cJSON_AddNumberToObject(n, "to", (double)to);
+	emit(o, BG_SEV_INFO);
+}
+
 void bg_event_config_error(const char *message)
 {
 	cJSON *o = envelope("config_error", "event", "failure", BG_SEV_ERROR);

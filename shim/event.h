@@ -87,6 +87,9 @@ struct bg_counters {
 	const struct bg_self_check_result *self_check; /* NULL unless it ran */
 };
 void bg_event_stop(const struct bg_counters *c);
+/* "netns_change": a thread of the process moved to another network
+ * namespace (inode numbers of nsfs: start, from, to); home: to is start. */
+void bg_event_netns_change(bool home, uint64_t start, uint64_t from, uint64_t to);
 /* "config_error": the one-line message also printed on stderr. */
 void bg_event_config_error(const char *message);
 /* "model_divergence": the model predicted one thing, the kernel did another. */

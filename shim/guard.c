@@ -8,15 +8,19 @@
 #include "guard.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <stddef.h>
 #include <sys/mman.h>
+#include <linux/kcmp.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -47,6 +51,13 @@ static struct {
 	atomic_int init_tid;   /* the thread running the set-up */
 	atomic_int config;     /* bg_config_once(): 0 none, 1 running, 2 done */
 	atomic_int config_tid; /* the thread reading it */
+	atomic_int owner;      /* the process the model belongs to (its pid) */
+	struct {
+		bool known; /* the start namespace could be read */
+		dev_t dev;  /* /proc/thread-self/ns/net at set-up */
+		ino_t ino;
+		atomic_bool moved; /* a thread has changed its network namespace */
+	} netns;
 	bool active;
 	struct bg_config cfg;
 	struct bg_profile profile;
@@ -80,12 +91,136 @@ static pid_t self_tid(void)
 static void await_init(atomic_int *state, atomic_int *tid)
 {
 	for (int i = 0; i < 20000; i++) {
-		if (atomic_load_explicit(state, memory_order_acquire) == 2 ||
-		    atomic_load_explicit(tid, memory_order_relaxed) == self_tid())
+		int st = atomic_load_explicit(state, memory_order_acquire);
+		if (st != 1 || atomic_load_explicit(tid, memory_order_relaxed) == self_tid())
 			return;
 		struct timespec ts = {0, 100000};
 		nanosleep(&ts, NULL);
 	}
+}
+
+/* Do processes a and b share their memory? kcmp(KCMP_VM): 0 yes, 1 to 3
+ * no, -1 unknown (kcmp refused or missing, a pid not visible here). */
+static int shares_memory(pid_t a, pid_t b)
+{
+	long r = syscall(SYS_kcmp, a, b, KCMP_VM, 0, 0);
+	return r < 0 ? -1 : r == 0;
+}
+
+/* Children that may run in this process's memory: vfork() children until
+ * their parent resumes (interpose.c's vfork counts them), and, for good
+ * once made, clone(CLONE_VM) children. While none can be, the model is this
+ * process's without a system call; getpid() costs a microsecond. */
+__attribute__((visibility("hidden"))) atomic_int bg_vforks;
+static atomic_bool vm_children;
+
+void bg_clone_vm(void)
+{
+	atomic_store_explicit(&vm_children, true, memory_order_relaxed);
+}
+
+bool bg_owner(void)
+{
+	if (!atomic_load_explicit(&bg_vforks, memory_order_relaxed) &&
+	    !atomic_load_explicit(&vm_children, memory_order_relaxed))
+		return true;
+	pid_t owner = atomic_load_explicit(&g.owner, memory_order_relaxed);
+	pid_t self = getpid();
+	if (owner == self)
+		return true;
+	int saved = errno;
+	/* A child that runs in the owner's memory (vfork(), clone(CLONE_VM),
+	 * posix_spawn()) until it execs or exits: the model, the fd table and
+	 * the lock are the parent's. It passes through and writes nothing. */
+	bool shared = owner == 0 || shares_memory(self, owner) != 0; /* unknown: yes */
+	errno = saved;
+	if (shared)
+		return false;
+	/* A child of a raw clone() (no fork() wrapper ran): its copy of the
+	 * model is its own from now on. */
+	atomic_store_explicit(&g.owner, self, memory_order_relaxed);
+	return true;
+}
+
+/* Stack a judged bind or listen may need (the kernel query, the event:
+ * cJSON prints numbers with snprintf, which wants several KiB), and the
+ * set-up (the config, the start event). */
+#define STACK_NEED (16 * 1024)
+
+/* Set once the program installs an alternate signal stack (sigaltstack()
+ * through libc): before that no handler can run on one. */
+static atomic_bool altstacks;
+
+void bg_altstack_set(void)
+{
+	atomic_store_explicit(&altstacks, true, memory_order_relaxed);
+}
+
+bool bg_small_stack(void)
+{
+	if (!atomic_load_explicit(&altstacks, memory_order_relaxed))
+		return false;
+	int saved = errno;
+	stack_t ss;
+	bool small = sigaltstack(NULL, &ss) == 0 && (ss.ss_flags & SS_ONSTACK) &&
+		     (uintptr_t)__builtin_frame_address(0) - (uintptr_t)ss.ss_sp < STACK_NEED;
+	errno = saved;
+	return small;
+}
+
+/* ---- network namespaces ------------------------------------------------------------ */
+
+/* A network namespace is a thread's: unshare(CLONE_NEWNET) and setns()
+ * move the calling thread only. The model mirrors the namespace the shim
+ * was set up in; a thread elsewhere binds ports the model knows nothing of. */
+#define NETNS_PATH "/proc/thread-self/ns/net"
+
+static __thread struct {
+	bool known; /* else: the start namespace */
+	dev_t dev;
+	ino_t ino;
+} tls_netns;
+
+bool bg_away(void)
+{
+	if (!atomic_load_explicit(&g.netns.moved, memory_order_relaxed))
+		return false; /* no thread ever moved: no system call */
+	int saved = errno;
+	struct stat st;
+	bool home = g.netns.known && stat(NETNS_PATH, &st) == 0 && st.st_dev == g.netns.dev &&
+		    st.st_ino == g.netns.ino;
+	errno = saved;
+	return !home;
+}
+
+bool bg_passing_away(void)
+{
+	return atomic_load_explicit(&g.init, memory_order_acquire) == 2 && g.active &&
+	       atomic_load_explicit(&g.netns.moved, memory_order_relaxed) && bg_owner() &&
+	       bg_away();
+}
+
+void bg_netns_changed(void)
+{
+	if (atomic_load_explicit(&g.init, memory_order_acquire) != 2 || !g.active || !bg_owner())
+		return;
+	int saved = errno;
+	struct stat st;
+	bool readable = stat(NETNS_PATH, &st) == 0;
+	ino_t from = tls_netns.known ? tls_netns.ino : g.netns.ino;
+	dev_t from_dev = tls_netns.known ? tls_netns.dev : g.netns.dev;
+	if (readable && st.st_ino == from && st.st_dev == from_dev) {
+		errno = saved;
+		return; /* setns() to the namespace it was in */
+	}
+	atomic_store_explicit(&g.netns.moved, true, memory_order_relaxed);
+	tls_netns.known = readable;
+	tls_netns.dev = readable ? st.st_dev : 0;
+	tls_netns.ino = readable ? st.st_ino : 0;
+	bool home =
+		readable && g.netns.known && st.st_dev == g.netns.dev && st.st_ino == g.netns.ino;
+	bg_event_netns_change(home, (uint64_t)g.netns.ino, (uint64_t)from, (uint64_t)tls_netns.ino);
+	errno = saved;
 }
 
 bool bg_active(void)
@@ -96,7 +231,8 @@ bool bg_active(void)
 		await_init(&g.init, &g.init_tid);
 		errno = saved;
 	}
-	return atomic_load_explicit(&g.init, memory_order_acquire) == 2 && g.active;
+	return atomic_load_explicit(&g.init, memory_order_acquire) == 2 && g.active && bg_owner() &&
+	       !bg_away();
 }
 
 static void *table_alloc(unsigned long n)
@@ -106,8 +242,8 @@ static void *table_alloc(unsigned long n)
 
 static void at_exit(void)
 {
-	if (atomic_load(&g.init) != 2 || !g.active)
-		return;
+	if (atomic_load(&g.init) != 2 || !g.active || !bg_owner())
+		return; /* exit() in a vfork() child: the counters are the parent's */
 	struct bg_counters c = {.binds = g.n.binds,
 				.hazards = g.n.hazards,
 				.blocked = g.n.blocked,
@@ -139,13 +275,39 @@ static bool program_off(const struct bg_config *c)
 	return false;
 }
 
+/* Can set-up run in this call? Not in a vfork() child of a process not set
+ * up yet (it runs in its parent's memory: not ours to set up); not in a
+ * handler on a small sigaltstack; not at the fd limit, where it would
+ * settle for audit mode with defaults and no log, for good: calls pass
+ * through until two fds are free. Costs a few system calls: set-up only. */
+static bool setup_now(void)
+{
+	int saved = errno;
+	bool ok = shares_memory(getpid(), getppid()) != 1 && !bg_small_stack();
+	int probe[2];
+	if (ok && pipe2(probe, O_CLOEXEC) != 0) {
+		ok = errno != EMFILE && errno != ENFILE;
+	} else if (ok) {
+		bg_sys_close(probe[0]);
+		bg_sys_close(probe[1]);
+	}
+	errno = saved;
+	return ok;
+}
+
 /* The config (file, then environment) and the log: what needs the files the
  * operator set up, read while the program can still reach them. Runs once,
  * from bg_init() or before the program first gives up root or changes root
  * (a config readable by root only, a log path outside the new root). */
 void bg_config_once(bool create_log)
 {
+	if (atomic_load_explicit(&g.config, memory_order_acquire) == 2)
+		return;
 	int saved = errno;
+	if (!setup_now()) {
+		errno = saved;
+		return;
+	}
 	int expect = 0;
 	if (!atomic_compare_exchange_strong(&g.config, &expect, 1)) {
 		await_init(&g.config, &g.config_tid); /* done, or another thread reads it */
@@ -185,17 +347,24 @@ void bg_ids_changed(void)
 
 void bg_init(void)
 {
+	if (atomic_load_explicit(&g.init, memory_order_acquire) != 0 || !setup_now())
+		return; /* ready, being set up (by us, re-entered, or another thread), or not now */
 	int expect = 0;
 	if (!atomic_compare_exchange_strong(&g.init, &expect, 1))
-		return; /* ready, or being set up (by us, re-entered, or another thread) */
+		return;
 	atomic_store_explicit(&g.init_tid, self_tid(), memory_order_relaxed);
 	bg_config_once(true);
 	if (atomic_load_explicit(&g.config, memory_order_acquire) != 2) {
-		/* re-entered (a signal handler) while this thread reads the config:
-		 * pass through for now, set up on a later call */
+		/* re-entered (a signal handler) while this thread reads the config,
+		 * or the config could not be read now: pass through, set up later */
 		atomic_store_explicit(&g.init, 0, memory_order_release);
 		return;
 	}
+	atomic_store_explicit(&g.owner, getpid(), memory_order_relaxed);
+	struct stat ns;
+	g.netns.known = stat(NETNS_PATH, &ns) == 0;
+	g.netns.dev = g.netns.known ? ns.st_dev : 0;
+	g.netns.ino = g.netns.known ? ns.st_ino : 0;
 	g.euid = geteuid();
 
 	unsigned kver = bg_kernel_version(g.kernel, sizeof(g.kernel));
@@ -1126,7 +1295,12 @@ int bg_guard_bind(struct bg_sock *s, int fd, const struct sockaddr *addr, sockle
 	struct in6_addr a;
 	uint16_t port;
 	uint32_t scope;
-	if (!parse_bind_addr(s, addr, len, &a, &port, &scope))
+	/* an address in the first page (a NULL struct's field) faults in the
+	 * kernel: EFAULT from it, not a crash here. Elsewhere in unmapped
+	 * memory it would crash the shim where the kernel says EFAULT: telling
+	 * them apart costs a system call (process_vm_readv, 5 us here) on every
+	 * bind, for programs that pass garbage; see the README's limits. */
+	if ((uintptr_t)addr < 4096 || !parse_bind_addr(s, addr, len, &a, &port, &scope))
 		return bg_real.bind(fd, addr, len); /* the kernel will refuse it */
 	/* read the socket under the lock: another thread may bind, connect or
 	 * listen it through another fd, and syncs change its bucket */
@@ -1234,7 +1408,8 @@ int bg_guard_listen(struct bg_sock *s, int fd, int backlog)
 void bg_after_connect(struct bg_sock *s, int fd, const struct sockaddr *addr, socklen_t len, int r,
 		      int err)
 {
-	if (!addr || len < sizeof(sa_family_t))
+	/* a refused call's address may be unreadable (EFAULT): not looked at */
+	if (!addr || len < sizeof(sa_family_t) || (r != 0 && err != EINPROGRESS))
 		return;
 	if (addr->sa_family == AF_UNSPEC) {
 		if (r != 0 || !bg_lock())
@@ -1354,7 +1529,7 @@ static bool fork_locked;
 
 void bg_before_fork(void)
 {
-	fork_locked = atomic_load(&g.init) == 2 && bg_lock();
+	fork_locked = atomic_load(&g.init) == 2 && bg_owner() && bg_lock();
 }
 
 void bg_after_fork(bool child)
@@ -1369,6 +1544,8 @@ void bg_after_fork(bool child)
 		}
 		if (fork_locked)
 			atomic_store(&g.lock_owner, self_tid());
+		if (atomic_load(&g.init) == 2)
+			atomic_store_explicit(&g.owner, getpid(), memory_order_relaxed);
 		bg_event_process(getpid(), g.progname);
 	}
 	if (fork_locked)

@@ -6,6 +6,7 @@
 #ifndef BG_GUARD_H
 #define BG_GUARD_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -21,6 +22,30 @@ enum { BG_KIND_OWN = 0, BG_KIND_OTHER = 1 };
 
 /* True once the shim is configured and not in mode off. Cheap. */
 bool bg_active(void);
+/* Is this process the one the model belongs to? False in a child that runs
+ * in its parent's memory (vfork(), clone(CLONE_VM)) until it execs: it
+ * must pass through and change nothing. One relaxed load while no such
+ * child can be running (bg_vforks, bg_clone_vm()); else one getpid(). */
+bool bg_owner(void);
+/* Is the calling thread in another network namespace than the one the
+ * shim was set up in? One relaxed load until a thread has moved. */
+bool bg_away(void);
+/* Set up, active, ours, and this thread away: its socket calls pass
+ * through unjudged, and the sockets it makes are never followed. */
+bool bg_passing_away(void);
+/* unshare()/setns() succeeded: if this thread's network namespace
+ * changed, say so (one netns_change event). Keeps errno. */
+void bg_netns_changed(void);
+/* Running on a sigaltstack with less room left than a judged bind needs?
+ * (A signal handler: then bind and listen pass through.) One relaxed load
+ * until the program installs an alternate stack; then one system call. */
+bool bg_small_stack(void);
+/* vfork() children that may be running (interpose.c's vfork counts them). */
+extern atomic_int bg_vforks __attribute__((visibility("hidden")));
+/* The program made a clone(CLONE_VM) child: bg_owner() asks getpid() from now on. */
+void bg_clone_vm(void);
+/* The program installed an alternate signal stack: bg_small_stack() looks. */
+void bg_altstack_set(void);
 /* Configure on first use (lazily, never from a constructor). */
 void bg_init(void);
 /* Read the config and open the log now, once (bg_init's first step, with

@@ -6,6 +6,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <unistd.h>
 
@@ -21,12 +22,53 @@ static bool tcp_socket(int domain, int type, int protocol)
 	       (protocol == 0 || protocol == IPPROTO_TCP);
 }
 
+/* A socket made in another network namespace than the shim's (or accepted
+ * there): never followed, nor learned later from the kernel. */
+static void foreign(int fd, bool inet)
+{
+	int saved = errno;
+	struct bg_sock *old = NULL;
+	if (!inet)
+		bg_untrack(fd);
+	else if (bg_fd_set(fd, &bg_not_tcp, &old) == 0 && old)
+		bg_sock_put(old);
+	errno = saved;
+}
+
+/* fd's socket did something the model did not follow: forget it, to be
+ * learned again from the kernel at its next use. Keeps r and errno. */
+static int forget(int fd, int r)
+{
+	int saved = errno;
+	struct bg_sock *s = bg_sock_acquire(fd);
+	if (s) {
+		if (s != &bg_not_tcp)
+			bg_untrack(fd);
+		bg_sock_put(s);
+	}
+	errno = saved;
+	return r;
+}
+
+/* A call that passed through unjudged: if this thread is away from the
+ * shim's network namespace and fd is a socket made at home, the model no
+ * longer knows what it holds. */
+static int passed(int fd, int r)
+{
+	return bg_passing_away() ? forget(fd, r) : r;
+}
+
 EXPORT int socket(int domain, int type, int protocol)
 {
 	bg_libc_resolve();
 	int fd = bg_real.socket(domain, type, protocol);
-	if (fd < 0 || !bg_active())
+	if (fd < 0)
 		return fd;
+	if (!bg_active()) {
+		if (bg_passing_away())
+			foreign(fd, domain == AF_INET || domain == AF_INET6);
+		return fd;
+	}
 	int saved = errno;
 	if (tcp_socket(domain, type, protocol)) {
 		bg_reap();
@@ -50,12 +92,16 @@ EXPORT int bind(int fd, const struct sockaddr *addr, socklen_t len)
 {
 	bg_libc_resolve();
 	if (!bg_active())
-		return bg_real.bind(fd, addr, len);
+		return passed(fd, bg_real.bind(fd, addr, len));
 	int saved = errno;
 	struct bg_sock *s = bg_sock_for(fd);
 	errno = saved;
 	if (!s)
 		return bg_real.bind(fd, addr, len);
+	if (bg_small_stack()) { /* a signal handler on a small sigaltstack */
+		bg_sock_put(s);
+		return forget(fd, bg_real.bind(fd, addr, len));
+	}
 	int r = bg_guard_bind(s, fd, addr, len);
 	bg_sock_put(s); /* keeps errno */
 	return r;
@@ -65,12 +111,16 @@ EXPORT int listen(int fd, int backlog)
 {
 	bg_libc_resolve();
 	if (!bg_active())
-		return bg_real.listen(fd, backlog);
+		return passed(fd, bg_real.listen(fd, backlog));
 	int saved = errno;
 	struct bg_sock *s = bg_sock_for(fd);
 	errno = saved;
 	if (!s)
 		return bg_real.listen(fd, backlog);
+	if (bg_small_stack()) {
+		bg_sock_put(s);
+		return forget(fd, bg_real.listen(fd, backlog));
+	}
 	int r = bg_guard_listen(s, fd, backlog);
 	bg_sock_put(s);
 	return r;
@@ -81,7 +131,7 @@ EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
 	bg_libc_resolve();
 	int r = bg_real.connect(fd, addr, len);
 	if (!bg_active())
-		return r;
+		return passed(fd, r);
 	int err = errno;
 	struct bg_sock *s = bg_sock_for(fd);
 	if (s) {
@@ -94,8 +144,13 @@ EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
 
 static int after_accept(int listen_fd, int fd)
 {
-	if (fd < 0 || !bg_active())
+	if (fd < 0)
 		return fd;
+	if (!bg_active()) {
+		if (bg_passing_away())
+			foreign(fd, true);
+		return fd;
+	}
 	int saved = errno;
 	struct bg_sock *l = bg_sock_acquire(listen_fd);
 	bg_after_accept(l == &bg_not_tcp ? NULL : l, fd);
@@ -127,8 +182,10 @@ EXPORT int setsockopt(int fd, int level, int opt, const void *val, socklen_t len
 {
 	bg_libc_resolve();
 	int r = bg_real.setsockopt(fd, level, opt, val, len);
-	if (r != 0 || !bg_active())
+	if (r != 0)
 		return r;
+	if (!bg_active())
+		return passed(fd, r);
 	bool watched =
 		(level == SOL_SOCKET && (opt == SO_REUSEADDR || opt == SO_REUSEPORT ||
 					 opt == SO_BINDTODEVICE || opt == SO_BINDTOIFINDEX)) ||
@@ -152,7 +209,7 @@ EXPORT int setsockopt(int fd, int level, int opt, const void *val, socklen_t len
 EXPORT int getsockname(int fd, struct sockaddr *addr, socklen_t *len)
 {
 	bg_libc_resolve();
-	if (bg_remedy_any()) {
+	if (bg_remedy_any() && bg_owner()) {
 		struct bg_sock *s = bg_sock_acquire(fd);
 		if (s) {
 			if (s != &bg_not_tcp &&
@@ -170,6 +227,8 @@ EXPORT int close(int fd)
 {
 	if (!bg_fd_get(fd)) /* the path every program takes: no lock, no allocation */
 		return bg_real.close(fd);
+	if (!bg_owner()) /* a vfork() child: the table is its parent's */
+		return bg_real.close(fd);
 	struct bg_sock *s = bg_fd_take(fd);
 	int r = bg_real.close(fd);
 	if (s) {
@@ -180,10 +239,12 @@ EXPORT int close(int fd)
 	return r;
 }
 
-/* newfd now names what oldfd names (or nothing we track). */
-static int dup_to(int oldfd, int newfd)
+/* newfd now names what oldfd names (or nothing we track). own: the caller
+ * asked bg_owner() before the call (not after: another thread's socket may
+ * take the number meanwhile, and the table would lose it). */
+static int dup_to(bool own, int oldfd, int newfd)
 {
-	if (newfd < 0 || newfd == oldfd)
+	if (newfd < 0 || newfd == oldfd || !own)
 		return newfd;
 	int saved = errno;
 	struct bg_sock *s = bg_sock_acquire(oldfd);
@@ -206,27 +267,30 @@ static int dup_to(int oldfd, int newfd)
 EXPORT int dup(int fd)
 {
 	bg_libc_resolve();
-	return dup_to(fd, bg_real.dup(fd));
+	bool own = bg_owner();
+	return dup_to(own, fd, bg_real.dup(fd));
 }
 
 EXPORT int dup2(int oldfd, int newfd)
 {
 	bg_libc_resolve();
-	return dup_to(oldfd, bg_real.dup2(oldfd, newfd));
+	bool own = bg_owner();
+	return dup_to(own, oldfd, bg_real.dup2(oldfd, newfd));
 }
 
 EXPORT int dup3(int oldfd, int newfd, int flags)
 {
 	bg_libc_resolve();
-	return dup_to(oldfd, bg_real.dup3(oldfd, newfd, flags));
+	bool own = bg_owner();
+	return dup_to(own, oldfd, bg_real.dup3(oldfd, newfd, flags));
 }
 
 static int fcntl_common(int (*real)(int, int, ...), int fd, int cmd, void *arg)
 {
+	bool dup = cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC;
+	bool own = dup && bg_owner();
 	int r = real(fd, cmd, arg);
-	if (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC)
-		return dup_to(fd, r);
-	return r;
+	return dup ? dup_to(own, fd, r) : r;
 }
 
 EXPORT int fcntl(int fd, int cmd, ...)
@@ -261,8 +325,9 @@ static void forget_range(unsigned first, unsigned last)
 EXPORT int close_range(unsigned first, unsigned last, int flags)
 {
 	bg_libc_resolve();
+	bool own = bg_owner(); /* a vfork() child's fds are not the parent's */
 	int r = bg_real.close_range(first, last, flags);
-	if (r == 0 && !(flags & CLOSE_RANGE_CLOEXEC)) {
+	if (r == 0 && own && !(flags & CLOSE_RANGE_CLOEXEC)) {
 		int saved = errno;
 		forget_range(first, last);
 		errno = saved;
@@ -273,8 +338,9 @@ EXPORT int close_range(unsigned first, unsigned last, int flags)
 EXPORT void closefrom(int lowfd)
 {
 	bg_libc_resolve();
+	bool own = bg_owner();
 	bg_real.closefrom(lowfd);
-	if (lowfd >= 0) {
+	if (lowfd >= 0 && own) {
 		int saved = errno;
 		forget_range((unsigned)lowfd, ~0u);
 		errno = saved;
@@ -323,4 +389,84 @@ EXPORT int chroot(const char *path)
 	bg_libc_resolve();
 	bg_config_once(false);
 	return bg_real.chroot(path);
+}
+
+/* ---- children in our memory, alternate signal stacks ------------------------------- */
+
+/* vfork(): the child runs in our memory, on our stack, until it execs or
+ * exits, and only then does the parent return. bg_vforks counts children
+ * that may be running so, for bg_owner(). Not a C function: the child's
+ * return would overwrite a C wrapper's frame, which the parent returns
+ * through later. As glibc does: the return address is kept in a register
+ * (the child's calls cannot touch it) and put back for each of the two
+ * returns. x86_64 only; elsewhere libc's vfork runs and clone(CLONE_VM)
+ * children are the only ones bg_owner() watches for. */
+#if defined(__x86_64__)
+int bg_vfork_failed(long r);
+__attribute__((used, visibility("hidden"))) int bg_vfork_failed(long r)
+{
+	errno = (int)-r;
+	return -1;
+}
+__asm__(".text\n"
+	".globl vfork\n"
+	".type vfork,@function\n"
+	"vfork:\n"
+	"	popq %rdi\n"		     /* our return address */
+	"	lock incl bg_vforks(%rip)\n" /* a child in our memory, from now */
+	"	movl $58, %eax\n"	     /* SYS_vfork */
+	"	syscall\n"
+	"	pushq %rdi\n"
+	"	testq %rax, %rax\n"
+	"	jz 1f\n"		     /* the child: 0, the count stays */
+	"	lock decl bg_vforks(%rip)\n" /* the parent: the child execed or exited */
+	"	cmpq $-4095, %rax\n"
+	"	jae 2f\n"
+	"1:	ret\n"
+	"2:	movq %rax, %rdi\n"
+	"	jmp bg_vfork_failed\n"
+	".size vfork, .-vfork\n");
+#endif
+
+EXPORT int clone(int (*fn)(void *), void *stack, int flags, void *arg, ...)
+{
+	bg_libc_resolve();
+	va_list ap;
+	va_start(ap, arg);
+	pid_t *ptid = va_arg(ap, pid_t *);
+	void *tls = va_arg(ap, void *);
+	pid_t *ctid = va_arg(ap, pid_t *);
+	va_end(ap);
+	if ((flags & CLONE_VM) && !(flags & CLONE_THREAD))
+		bg_clone_vm(); /* a child in our memory, maybe for good */
+	return bg_real.clone(fn, stack, flags, arg, ptid, tls, ctid);
+}
+
+EXPORT int sigaltstack(const stack_t *ss, stack_t *old)
+{
+	bg_libc_resolve();
+	int r = bg_real.sigaltstack(ss, old);
+	if (r == 0 && ss && !(ss->ss_flags & SS_DISABLE))
+		bg_altstack_set();
+	return r;
+}
+
+/* ---- network namespaces ----------------------------------------------------------- */
+
+EXPORT int unshare(int flags)
+{
+	bg_libc_resolve();
+	int r = bg_real.unshare(flags);
+	if (r == 0 && (flags & CLONE_NEWNET))
+		bg_netns_changed();
+	return r;
+}
+
+EXPORT int setns(int fd, int nstype)
+{
+	bg_libc_resolve();
+	int r = bg_real.setns(fd, nstype);
+	if (r == 0 && (nstype == 0 || (nstype & CLONE_NEWNET)))
+		bg_netns_changed();
+	return r;
 }

@@ -84,6 +84,37 @@ static pid_t sys_fork(void)
 {
 	return (pid_t)syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
 }
+static int sys_unshare(int flags)
+{
+	return (int)syscall(SYS_unshare, flags);
+}
+static int sys_setns(int fd, int nstype)
+{
+	return (int)syscall(SYS_setns, fd, nstype);
+}
+static int sys_sigaltstack(const stack_t *ss, stack_t *old)
+{
+	return (int)syscall(SYS_sigaltstack, ss, old);
+}
+/* clone() with a function and a stack has no one-line raw form: until libc's
+ * is known (another thread is resolving), ask dlsym for it here. */
+static int sys_clone(int (*fn)(void *), void *stack, int flags, void *arg, ...)
+{
+	extern int clone(int (*)(void *), void *, int, void *, ...);
+	va_list ap;
+	va_start(ap, arg);
+	pid_t *ptid = va_arg(ap, pid_t *);
+	void *tls = va_arg(ap, void *);
+	pid_t *ctid = va_arg(ap, pid_t *);
+	va_end(ap);
+	int (*f)(int (*)(void *), void *, int, void *, ...) =
+		(int (*)(int (*)(void *), void *, int, void *, ...))dlsym(RTLD_NEXT, "clone");
+	if (!f || f == clone) {
+		errno = ENOSYS;
+		return -1;
+	}
+	return f(fn, stack, flags, arg, ptid, tls, ctid);
+}
 
 /* No raw-syscall stand-in for the set*id calls: the syscall changes one
  * thread's credentials, libc's function every thread's. Until bg_real has
@@ -166,6 +197,10 @@ struct bg_libc bg_real = {
 	.setregid = sys_setregid,
 	.setresgid = sys_setresgid,
 	.chroot = sys_chroot,
+	.unshare = sys_unshare,
+	.setns = sys_setns,
+	.sigaltstack = sys_sigaltstack,
+	.clone = sys_clone,
 };
 
 static atomic_int resolved; /* 0 none, 1 running, 2 done */
@@ -197,6 +232,10 @@ extern int close_range(unsigned, unsigned, int);
 extern void closefrom(int);
 extern pid_t fork(void);
 extern int chroot(const char *);
+extern int unshare(int);
+extern int setns(int, int);
+extern int sigaltstack(const stack_t *, stack_t *);
+extern int clone(int (*)(void *), void *, int, void *, ...);
 
 void bg_libc_resolve(void)
 {
@@ -217,7 +256,9 @@ void bg_libc_resolve(void)
 	     *self_seteuid = (void *)seteuid, *self_setreuid = (void *)setreuid,
 	     *self_setresuid = (void *)setresuid, *self_setgid = (void *)setgid,
 	     *self_setegid = (void *)setegid, *self_setregid = (void *)setregid,
-	     *self_setresgid = (void *)setresgid, *self_chroot = (void *)chroot;
+	     *self_setresgid = (void *)setresgid, *self_chroot = (void *)chroot,
+	     *self_unshare = (void *)unshare, *self_setns = (void *)setns,
+	     *self_sigaltstack = (void *)sigaltstack, *self_clone = (void *)clone;
 	RESOLVE(socket);
 	RESOLVE(bind);
 	RESOLVE(connect);
@@ -251,5 +292,9 @@ void bg_libc_resolve(void)
 	RESOLVE(setregid);
 	RESOLVE(setresgid);
 	RESOLVE(chroot);
+	RESOLVE(unshare);
+	RESOLVE(setns);
+	RESOLVE(sigaltstack);
+	RESOLVE(clone);
 	atomic_store_explicit(&resolved, 2, memory_order_release);
 }

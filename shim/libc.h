@@ -6,6 +6,7 @@
 #ifndef BG_LIBC_H
 #define BG_LIBC_H
 
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 
@@ -38,6 +39,10 @@ struct bg_libc {
 	int (*setregid)(gid_t, gid_t);
 	int (*setresgid)(gid_t, gid_t, gid_t);
 	int (*chroot)(const char *);
+	int (*unshare)(int);
+	int (*sigaltstack)(const stack_t *, stack_t *);
+	int (*clone)(int (*)(void *), void *, int, void *, ...);
+	int (*setns)(int, int);
 };
 
 extern struct bg_libc bg_real;
