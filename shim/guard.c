@@ -327,9 +327,11 @@ void bg_config_once(bool create_log)
 		char line[1024];
 		int n = snprintf(line, sizeof(line), "bindguard: %s; %s\n", g.cfg.error,
 				 bg_config_fallback(&g.cfg));
-		if (write(STDERR_FILENO, line, (size_t)n) < 0) {
-			/* nowhere left to say it; the event below may still get out */
+		if (n >= (int)sizeof(line)) { /* cut short: still one line */
+			n = (int)sizeof(line) - 1;
+			line[n - 1] = '\n';
 		}
+		bg_sink_say(line, (size_t)n); /* the event below may still get out */
 	}
 	g.active = g.cfg.mode != BG_MODE_OFF && !program_off(&g.cfg);
 	if (g.active) {

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -17,6 +18,7 @@
 #include <sys/uio.h>
 #include <sys/un.h>
 #include <syslog.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "libc.h"
@@ -52,6 +54,61 @@ static int move_high(int fd)
 	return high;
 }
 
+/* SIGPIPE (a pipe nobody reads: a daemon's stderr after its logger died)
+ * and SIGXFSZ (a file past RLIMIT_FSIZE: sshd's pre-auth child sets 0) kill
+ * by default, and a failed write of ours raises them in the caller's
+ * thread. quiet_begin() blocks both in this thread; quiet_end(), after a
+ * write that failed with EPIPE or EFBIG, takes back the signal it raised
+ * (where the program had not blocked it itself: then it could not have
+ * been pending before) and restores the mask. Two rt_sigprocmask calls on
+ * success and no other: a seccomp sandbox (sshd's) allows those. */
+struct quiet {
+	sigset_t old;
+};
+
+static void quiet_begin(struct quiet *q)
+{
+	sigset_t block;
+	sigemptyset(&block);
+	sigaddset(&block, SIGPIPE);
+	sigaddset(&block, SIGXFSZ);
+	pthread_sigmask(SIG_BLOCK, &block, &q->old);
+}
+
+static void quiet_end(struct quiet *q, bool ok, int err)
+{
+	int saved = errno;
+	int sig = ok ? 0 : err == EPIPE ? SIGPIPE : err == EFBIG ? SIGXFSZ : 0;
+	if (sig && sigismember(&q->old, sig) != 1) {
+		sigset_t take;
+		sigemptyset(&take);
+		sigaddset(&take, sig);
+		struct timespec now = {0, 0};
+		/* thread-directed, pending in this thread: taken without waiting */
+		while (sigtimedwait(&take, NULL, &now) < 0 && errno == EINTR) {
+		}
+	}
+	pthread_sigmask(SIG_SETMASK, &q->old, NULL);
+	errno = saved;
+}
+
+static bool write_all(int fd, const char *line, size_t len)
+{
+	ssize_t n;
+	do
+		n = write(fd, line, len);
+	while (n < 0 && errno == EINTR);
+	return n == (ssize_t)len;
+}
+
+void bg_sink_say(const char *line, size_t len)
+{
+	struct quiet q;
+	quiet_begin(&q);
+	bool ok = write_all(STDERR_FILENO, line, len);
+	quiet_end(&q, ok, errno);
+}
+
 /* Open (or create) the log file at sink.path without ever blocking and
  * without following a symbolic link anywhere in the path: the directory is
  * reached by bg_open_trusted_dir() (every directory of the path trusted),
@@ -60,17 +117,23 @@ static int move_high(int fd)
  * flag is cleared once it is one). Only a regular file trusted like a
  * config (root's or ours, not o+w) is kept. Sets sink.fd, or -1 and, when
  * the path is refused rather than not there (yet) or not ours to write,
- * why it is refused in why[len]. create: make the file where it is not
- * there yet; without, a missing file is left for a later write. */
-static void file_open(char *why, size_t len, bool create)
+ * why it is refused in why[len]; where it could not be opened (a missing
+ * directory, EACCES, EMFILE), *err is the errno. create: make the file
+ * where it is not there yet; without, a missing file is left for a later
+ * write, and no error. */
+static void file_open(char *why, size_t len, bool create, int *err)
 {
 	struct stat st;
 	const char *leaf;
 	int fd = -1;
 	sink.fd = -1;
+	*err = 0;
 	int dir = bg_open_trusted_dir(sink.path, &leaf, why, len);
-	if (dir < 0)
+	if (dir < 0) {
+		if (!why[0] && (create || errno != ENOENT))
+			*err = errno;
 		return;
+	}
 	if (!*leaf) {
 		snprintf(why, len, "not a file name");
 	} else if (fstatat(dir, leaf, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
@@ -87,6 +150,8 @@ static void file_open(char *why, size_t len, bool create)
 			/* made after the fstatat: a FIFO without a reader, a symlink */
 			snprintf(why, len, "%s, not a regular file",
 				 errno == ENXIO ? "a FIFO" : "a symbolic link");
+		else if (fd < 0 && (create || errno != ENOENT))
+			*err = errno;
 	}
 	bg_real.close(dir);
 	if (fd < 0)
@@ -122,9 +187,25 @@ static void refused(const char *why, const char *then)
 	snprintf(line + n, sizeof(line) - n, ": %s; refused, %s\n", why, then);
 	n += strlen(line + n);
 	line[n - 1] = '\n'; /* when cut short */
-	if (write(STDERR_FILENO, line, n) < 0) {
-		/* nowhere left to say it */
-	}
+	bg_sink_say(line, n);
+}
+
+/* One line on stderr, once until the log opens: the path cannot be opened
+ * (yet). then: what happens to the events meanwhile. */
+static void unopened(int err, const char *then)
+{
+	if (sink.told)
+		return;
+	sink.told = true;
+	char line[1024];
+	strcpy(line, "bindguard: log ");
+	size_t n = strlen(line);
+	bg_one_line(line + n, 600, sink.path);
+	n += strlen(line + n);
+	snprintf(line + n, sizeof(line) - n, ": cannot open: %s; %s\n", strerror(err), then);
+	n += strlen(line + n);
+	line[n - 1] = '\n'; /* when cut short */
+	bg_sink_say(line, n);
 }
 
 /* Is sink.fd still our file, and is our file still at the path? */
@@ -162,9 +243,12 @@ void bg_sink_init(const char *dest, bool create)
 		sink.kind = SINK_FILE;
 		strncpy(sink.path, dest, sizeof(sink.path) - 1);
 		char why[300];
-		file_open(why, sizeof(why), create);
+		int err;
+		file_open(why, sizeof(why), create, &err);
 		if (sink.fd < 0 && why[0])
 			refused(why, "events dropped");
+		else if (sink.fd < 0 && err)
+			unopened(err, "events dropped until it can be");
 	} else {
 		sink.kind = SINK_STDERR;
 	}
@@ -180,15 +264,6 @@ static bool room_for(int fd, size_t len)
 	if (fstat(fd, &st) != 0 || fallocate(fd, FALLOC_FL_KEEP_SIZE, st.st_size, (off_t)len) == 0)
 		return true;
 	return errno != ENOSPC && errno != EDQUOT;
-}
-
-static bool write_all(int fd, const char *line, size_t len)
-{
-	ssize_t n;
-	do
-		n = write(fd, line, len);
-	while (n < 0 && errno == EINTR);
-	return n == (ssize_t)len;
 }
 
 /* Not syslog(3): openlog() state is the application's (ours would rename its
@@ -221,9 +296,13 @@ void bg_sink_write(enum bg_severity sev, const char *line, size_t len)
 	int saved = errno;
 	bool ok = false;
 	switch (sink.kind) {
-	case SINK_STDERR:
+	case SINK_STDERR: {
+		struct quiet q;
+		quiet_begin(&q);
 		ok = write_all(STDERR_FILENO, line, len);
+		quiet_end(&q, ok, errno);
 		break;
+	}
 	case SINK_SYSLOG:
 		ok = syslog_send(sev, line, len);
 		break;
@@ -241,7 +320,8 @@ void bg_sink_write(enum bg_severity sev, const char *line, size_t len)
 			bool ours = old >= 0 && fstat(old, &fs) == 0 && fs.st_dev == dev &&
 				    fs.st_ino == ino;
 			char why[300];
-			file_open(why, sizeof(why), true);
+			int err;
+			file_open(why, sizeof(why), true, &err);
 			if (sink.fd >= 0) {
 				sink.told = false;
 				if (ours)
@@ -250,6 +330,10 @@ void bg_sink_write(enum bg_severity sev, const char *line, size_t len)
 				refused(why, ours ? "the log goes on in the file already open"
 						  : "events dropped");
 			}
+			/* a path that cannot be opened is said at set-up only: here,
+			 * after a chroot() or a drop of privileges, in a forked child
+			 * in a seccomp sandbox (sshd's), a line could cost the
+			 * process its life, and with ours open nothing is lost */
 			if (sink.fd < 0 && ours) {
 				/* the path cannot be opened (after chroot() or a drop of
 				 * privileges, or a rotation into a missing directory): keep
@@ -259,7 +343,12 @@ void bg_sink_write(enum bg_severity sev, const char *line, size_t len)
 				sink.ino = ino;
 			}
 		}
-		ok = sink.fd >= 0 && room_for(sink.fd, len) && write_all(sink.fd, line, len);
+		if (sink.fd >= 0) {
+			struct quiet q;
+			quiet_begin(&q);
+			ok = room_for(sink.fd, len) && write_all(sink.fd, line, len);
+			quiet_end(&q, ok, errno);
+		}
 		pthread_mutex_unlock(&sink.lock);
 		break;
 	}

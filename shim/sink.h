@@ -16,6 +16,9 @@ enum bg_severity { BG_SEV_DEBUG, BG_SEV_INFO, BG_SEV_WARNING, BG_SEV_ERROR };
 /* Choose the destination: "stderr", "syslog" or an absolute path. create:
  * make a missing log file now; without, the first event makes it. */
 void bg_sink_init(const char *dest, bool create);
+/* One line for the program's stderr (a refused config or log), written
+ * without ever raising SIGPIPE or SIGXFSZ. */
+void bg_sink_say(const char *line, size_t len);
 /* line ends with '\n'. */
 void bg_sink_write(enum bg_severity sev, const char *line, size_t len);
 

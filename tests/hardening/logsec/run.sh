@@ -243,7 +243,9 @@ t_unwritable_log_leaves_the_service_alone() {
 	chown nobody "$WORK/logs"
 	cmd s "${AFTER[@]}" || return 1
 	finish s
-	fault_check "$WORK/logs/ev.jsonl" "unwritable" "$plain_out" "$RC"
+	# not silent: one line on stderr, once, while it cannot be opened
+	fault_check "$WORK/logs/ev.jsonl" "unwritable" "$plain_out" "$RC" \
+		"bindguard: log $WORK/logs/ev.jsonl: cannot open: Permission denied; events dropped until it can be"
 	expect "owner of the late log" "$(stat -c '%U %a' "$WORK/logs/ev.jsonl")" "nobody 640"
 }
 
@@ -258,7 +260,8 @@ t_missing_log_directory_leaves_the_service_alone() {
 	mkdir -p "$WORK/no/such/dir"
 	cmd s "${AFTER[@]}" || return 1
 	finish s
-	fault_check "$WORK/no/such/dir/ev.jsonl" "missing directory" "$plain_out" "$RC"
+	fault_check "$WORK/no/such/dir/ev.jsonl" "missing directory" "$plain_out" "$RC" \
+		"bindguard: log $WORK/no/such/dir/ev.jsonl: cannot open: No such file or directory; events dropped until it can be"
 }
 
 # A full disk: a 16 KiB tmpfs in a private mount namespace, filled up after
@@ -530,6 +533,36 @@ once_taken() {
 	expect "$1: stderr" "$(cat "$WORK/$1.err")" ""
 	expect "$1: events" "$(seq_of "$2")" "start bind:20001 stop"
 	expect "$1: file" "$(stat -c '%U %a %F' "$2")" "$3 640 regular file"
+}
+
+# A write that fails raises a signal whose default kills: SIGPIPE on a pipe
+# nobody reads (a daemon's stderr after its logger died), SIGXFSZ on a file
+# past RLIMIT_FSIZE (sshd's pre-auth child sets it to 0, with stderr a file).
+# The shim's writes never raise them: the events are dropped and counted,
+# and the service runs as without the shim.
+t_log_writes_never_raise_sigpipe_or_sigxfsz() {
+	local cmds="bind 127.0.0.1 20001
+bind 127.0.0.1 20002"
+	local run rc
+	for run in plain shim; do
+		local envs=()
+		[ $run = shim ] && envs=(LD_PRELOAD="$SHIM" BINDGUARD_CONFIG="$WORK/debug.json" BINDGUARD_LOG=stderr)
+		# stderr: a pipe whose reader is gone before the first event
+		{ (sleep 0.5; echo "$cmds") | env "${envs[@]}" "$LACTOR" serve 2>&1 >"$WORK/pipe-$run.out" | true; } 2>/dev/null
+		echo "exit ${PIPESTATUS[1]}" >>"$WORK/pipe-$run.out"
+	done
+	expect "stderr a closed pipe: output and exit (with the shim vs without)" \
+		"$(cat "$WORK/pipe-shim.out")" "$(cat "$WORK/pipe-plain.out")"
+	for run in plain shim; do
+		local envs=()
+		[ $run = shim ] && envs=(LD_PRELOAD="$SHIM" BINDGUARD_CONFIG="$WORK/debug.json" BINDGUARD_LOG="$WORK/fsize.jsonl")
+		# RLIMIT_FSIZE 0: no file may grow, the log nor stderr (a file)
+		echo "$cmds" | bash -c 'ulimit -f 0; exec "$@"' - env "${envs[@]}" "$LACTOR" serve 2>"$WORK/fsize-$run.err" | cat >"$WORK/fsize-$run.out"
+		echo "exit ${PIPESTATUS[1]}" >>"$WORK/fsize-$run.out"
+	done
+	expect "RLIMIT_FSIZE 0: output and exit (with the shim vs without)" \
+		"$(cat "$WORK/fsize-shim.out")" "$(cat "$WORK/fsize-plain.out")"
+	expect "RLIMIT_FSIZE 0: the log stayed empty" "$(stat -c %s "$WORK/fsize.jsonl")" 0
 }
 
 # Other things that are not regular files: a character device, a directory,
