@@ -125,9 +125,19 @@ t_stress_under_thread_sanitizer() {
 	# the TSan executable exports its runtime; the preloaded TSan shim binds to
 	# it. setarch -R: LLVM 14's TSan cannot map its shadow under the address
 	# randomisation of newer kernels (vm.mmap_rnd_bits > 28)
-	out=$(setarch "$(uname -m)" -R timeout 120 env TSAN_OPTIONS="halt_on_error=1 exitcode=66 history_size=4" \
-		$(shim "$TSAN/libbindguard.so") "$TSAN/threads-stress" --threads 16 --seconds "$TSAN_SECONDS" 2>&1)
-	rc=$?
+	local try
+	for try in 1 2; do
+		rm -f "$WORK/ev.jsonl"
+		out=$(setarch "$(uname -m)" -R timeout 120 env TSAN_OPTIONS="halt_on_error=1 exitcode=66 history_size=4" \
+			$(shim "$TSAN/libbindguard.so") "$TSAN/threads-stress" --threads 16 --seconds "$TSAN_SECONDS" 2>&1)
+		rc=$?
+		# LLVM 14's runtime segfaulted in 2 of about 45 runs under
+		# load (exit 139, no report, no stop event; 2026-12-02): one more
+		# run then, said here. A report (66), or a crash twice, fails. The
+		# gcc stress run above takes no second chance.
+		[ $rc -eq 139 ] && [ $try -eq 1 ] && ! grep -q ThreadSanitizer <<<"$out" || break
+		echo "# tsan: the first run crashed (exit 139, no ThreadSanitizer report); running again"
+	done
 	grep '^# threads' <<<"$out" | sed 's/^# /# tsan: /'
 	expect "exit status (66: a ThreadSanitizer report)" "$rc" 0
 	if grep -q 'ThreadSanitizer' <<<"$out"; then
