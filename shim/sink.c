@@ -173,8 +173,9 @@ static void file_open(char *why, size_t len, bool create, int *err)
 	sink.ino = st.st_ino;
 }
 
-/* One line on stderr, once until the log opens again: the path refused. */
-static void refused(const char *why, const char *then)
+/* One line on stderr, once until the log opens again:
+ * "bindguard: log PATH: WHAT THEN" (what ends with its separator). */
+static void tell(const char *what, const char *then)
 {
 	if (sink.told)
 		return;
@@ -184,28 +185,26 @@ static void refused(const char *why, const char *then)
 	size_t n = strlen(line);
 	bg_one_line(line + n, 600, sink.path);
 	n += strlen(line + n);
-	snprintf(line + n, sizeof(line) - n, ": %s; refused, %s\n", why, then);
+	snprintf(line + n, sizeof(line) - n, ": %s %s\n", what, then);
 	n += strlen(line + n);
 	line[n - 1] = '\n'; /* when cut short */
 	bg_sink_say(line, n);
 }
 
-/* One line on stderr, once until the log opens: the path cannot be opened
- * (yet). then: what happens to the events meanwhile. */
-static void unopened(int err, const char *then)
+/* The path is refused (not a regular file, an untrusted directory...). */
+static void refused(const char *why, const char *then)
 {
-	if (sink.told)
-		return;
-	sink.told = true;
-	char line[1024];
-	strcpy(line, "bindguard: log ");
-	size_t n = strlen(line);
-	bg_one_line(line + n, 600, sink.path);
-	n += strlen(line + n);
-	snprintf(line + n, sizeof(line) - n, ": cannot open: %s; %s\n", strerror(err), then);
-	n += strlen(line + n);
-	line[n - 1] = '\n'; /* when cut short */
-	bg_sink_say(line, n);
+	char what[400];
+	snprintf(what, sizeof(what), "%s; refused,", why);
+	tell(what, then);
+}
+
+/* The path cannot be opened (yet): a missing directory, EACCES, EMFILE. */
+static void unopened(int err)
+{
+	char what[160];
+	snprintf(what, sizeof(what), "cannot open: %s;", strerror(err));
+	tell(what, "events dropped until it can be");
 }
 
 /* Is sink.fd still our file, and is our file still at the path? */
@@ -248,7 +247,7 @@ void bg_sink_init(const char *dest, bool create)
 		if (sink.fd < 0 && why[0])
 			refused(why, "events dropped");
 		else if (sink.fd < 0 && err)
-			unopened(err, "events dropped until it can be");
+			unopened(err);
 	} else {
 		sink.kind = SINK_STDERR;
 	}
