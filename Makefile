@@ -9,7 +9,8 @@ BASE_CFLAGS := -std=gnu11 -fvisibility=hidden $(WARN)
 SAN ?=
 
 SHIM_SRC := shim/libc.c shim/fdtable.c shim/bucket.c shim/kernel.c shim/config.c shim/trust.c \
-            shim/policy.c shim/event.c shim/sink.c shim/guard.c shim/interpose.c shim/selfcheck.c
+            shim/policy.c shim/event.c shim/sink.c shim/merge.c shim/portview.c shim/judge.c \
+            shim/remedy.c shim/bind.c shim/track.c shim/process.c shim/interpose.c shim/selfcheck.c
 SHIM_HDR := $(wildcard shim/*.h)
 FMT_SRC := $(wildcard shim/*.[ch] tools/*.[ch] tests/*.c tests/unit/*.[ch] tests/e2e/*.c \
              tests/conformance/*.c tests/tools/*.c tests/bench/*.c \

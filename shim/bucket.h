@@ -171,6 +171,10 @@ bool bg_rcv_saddr_equal(const struct bg_sk *sk, const struct bg_sk *sk2);
 unsigned bg_tb_owner_count(const struct bg_tb *tb);
 
 /* Address helpers: IPv4 addresses live v4-mapped in bg_sk. */
+static inline bool bg_addr_same(const struct in6_addr *a, const struct in6_addr *b)
+{
+	return __builtin_memcmp(a, b, sizeof(*a)) == 0;
+}
 void bg_addr_from_v4(struct in6_addr *dst, uint32_t s_addr_be);
 bool bg_addr_is_mapped(const struct in6_addr *a);
 bool bg_addr_is_any(const struct in6_addr *a, uint8_t family);

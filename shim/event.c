@@ -326,6 +326,8 @@ void bg_event_bind(const struct bg_bind_event *e, enum bg_severity sev)
 	cJSON_AddStringToObject(b, "view", e->view);
 	if (e->view_error)
 		cJSON_AddStringToObject(b, "view_error", e->view_error);
+	if (e->repeats)
+		cJSON_AddNumberToObject(b, "repeats", (double)e->repeats);
 	if (e->remedy == BG_REMEDY_APPLIED || e->unmodelled) {
 		/* no port taken: no bucket, no owners */
 		cJSON_AddNullToObject(b, "bucket");

@@ -59,6 +59,7 @@ struct bg_bind_event {
 	bool blind;		/* in range, yet neither could be read: judged on our sockets */
 	int result;		/* the call's return value (or -1 when blocked) */
 	int err;		/* its errno when result < 0 */
+	unsigned long repeats;	/* like events held back since the last one written */
 	unsigned nowners, owners_total;
 	struct bg_owner_info *owners; /* nowners of them (at most BG_EVENT_OWNERS), or NULL */
 };

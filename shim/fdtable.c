@@ -13,6 +13,8 @@
 
 typedef _Atomic(struct bg_sock *) slot_t;
 
+struct bg_sock bg_not_tcp = {.refs = 1 << 30};
+
 static _Atomic(slot_t *) chunks[NCHUNKS];
 static _Atomic(struct bg_sock *) release_list;
 /* Wrappers between loading a slot and holding a reference on what it named

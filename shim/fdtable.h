@@ -43,6 +43,9 @@ struct bg_sock *bg_fd_take(int fd);
 /* Highest fd the table may hold an entry for, plus one. */
 int bg_fd_limit(void);
 
+/* Stored for inet sockets that are not TCP, so they are not relearned. */
+extern struct bg_sock bg_not_tcp;
+
 struct bg_sock *bg_sock_new(int type, int family);
 void bg_sock_get(struct bg_sock *s);
 /* Drop a reference; the last one queues s for release. Async-signal-safe. */

@@ -11,7 +11,9 @@
 #include <unistd.h>
 
 #include "fdtable.h"
-#include "guard.h"
+#include "bind.h"
+#include "process.h"
+#include "track.h"
 #include "libc.h"
 
 #define EXPORT __attribute__((visibility("default")))

@@ -170,36 +170,43 @@ enum bg_view bg_kernel_view(void)
 	return atomic_load(&diag_absent) ? BG_VIEW_PROC : BG_VIEW_SOCK_DIAG;
 }
 
-/* Bytecode "sport >= port && sport <= port": S_EQ exists only since 4.16,
- * the pair works on every kernel with inet_diag. A failed test jumps past
- * the end (len + 4), which the kernel reads as "reject". */
+/* One request for both families: the compat interface (TCPDIAG_GETSOCK,
+ * struct inet_diag_req) takes idiag_family AF_UNSPEC, which
+ * inet_diag_dump_icsk() reads as "any family", so the kernel walks its
+ * listening and established tables once where SOCK_DIAG_BY_FAMILY needs a
+ * dump per family. The walk, not the answer, is what a dump costs: every
+ * bucket of the established hash, however few sockets match.
+ * Bytecode "sport >= low && sport <= high": S_EQ exists only since 4.16, the
+ * pair works on every kernel with inet_diag. A failed test jumps past the
+ * end (len + 4), which the kernel reads as "reject". */
 struct diag_request {
 	struct nlmsghdr nlh;
-	struct inet_diag_req_v2 req;
+	struct inet_diag_req req;
 	struct nlattr bc_attr;
 	struct inet_diag_bc_op bc[4];
 };
 
-static void diag_request_init(struct diag_request *r, uint8_t family, uint16_t port)
+/* every state a bucket owner can be in; NEW_SYN_RECV requests own no port.
+ * Bit 13 (TCP_BOUND_INACTIVE, 6.6+) adds sockets that are bound and nothing
+ * else, reported in state CLOSE; older kernels ignore it and such sockets of
+ * other processes stay invisible. */
+#define DIAG_STATES ((0xfffu & ~(1u << BG_TCP_NEW_SYN_RECV)) | (1u << 13))
+
+static void diag_request_init(struct diag_request *r, uint16_t low, uint16_t high)
 {
 	memset(r, 0, sizeof(*r));
 	r->nlh.nlmsg_len = sizeof(*r);
-	r->nlh.nlmsg_type = SOCK_DIAG_BY_FAMILY;
+	r->nlh.nlmsg_type = TCPDIAG_GETSOCK;
 	r->nlh.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
 	r->nlh.nlmsg_seq = 1;
-	r->req.sdiag_family = family;
-	r->req.sdiag_protocol = IPPROTO_TCP;
-	/* every state a bucket owner can be in; NEW_SYN_RECV requests own no
-	 * port. Bit 13 (TCP_BOUND_INACTIVE, 6.6+) adds sockets that are bound
-	 * and nothing else, reported in state CLOSE; older kernels ignore it and
-	 * such sockets of other processes stay invisible. */
-	r->req.idiag_states = (0xfff & ~(1u << BG_TCP_NEW_SYN_RECV)) | (1u << 13);
+	r->req.idiag_family = AF_UNSPEC;
+	r->req.idiag_states = DIAG_STATES;
 	r->bc_attr.nla_len = sizeof(r->bc_attr) + sizeof(r->bc);
 	r->bc_attr.nla_type = INET_DIAG_REQ_BYTECODE;
 	r->bc[0] = (struct inet_diag_bc_op){INET_DIAG_BC_S_GE, 8, 16 + 4};
-	r->bc[1] = (struct inet_diag_bc_op){0, 0, port};
+	r->bc[1] = (struct inet_diag_bc_op){0, 0, low};
 	r->bc[2] = (struct inet_diag_bc_op){INET_DIAG_BC_S_LE, 8, 8 + 4};
-	r->bc[3] = (struct inet_diag_bc_op){0, 0, port};
+	r->bc[3] = (struct inet_diag_bc_op){0, 0, high};
 }
 
 static void ksock_from_msg(struct bg_ksock *k, const struct inet_diag_msg *m, unsigned attrlen)
@@ -235,13 +242,15 @@ static void ksock_from_msg(struct bg_ksock *k, const struct inet_diag_msg *m, un
 
 #define DIAG_BUF 32768
 
-/* One dump for one family: fn once per socket on the port. Returns the
- * number of sockets or -errno. buf: DIAG_BUF bytes (from the heap: this
- * runs on the application's stack, which may be small). */
-static int diag_dump(int nl, long *buf, uint8_t family, uint16_t port, bg_ksock_fn fn, void *arg)
+/* One dump of the sockets whose local port lies in [low, high], fn once
+ * each: the count, or -errno. A non-zero return of fn stops the walk (the
+ * rest of the answer is left unread; the socket is closed after). buf:
+ * DIAG_BUF bytes (from the heap: this runs on the application's stack, which
+ * may be small); a 32 KiB buffer lets the kernel fill each skb. */
+static int diag_walk(int nl, long *buf, uint16_t low, uint16_t high, bg_ksock_fn fn, void *arg)
 {
 	struct diag_request req;
-	diag_request_init(&req, family, port);
+	diag_request_init(&req, low, high);
 	struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
 	if (sendto(nl, &req, sizeof(req), MSG_NOSIGNAL, (struct sockaddr *)&kernel,
 		   sizeof(kernel)) < 0)
@@ -264,7 +273,7 @@ static int diag_dump(int nl, long *buf, uint8_t family, uint16_t port, bg_ksock_
 				const struct nlmsgerr *e = NLMSG_DATA(h);
 				return e->error ? e->error : -EIO;
 			}
-			if (h->nlmsg_type != SOCK_DIAG_BY_FAMILY)
+			if (h->nlmsg_type != TCPDIAG_GETSOCK)
 				continue;
 			const struct inet_diag_msg *m = NLMSG_DATA(h);
 			if (h->nlmsg_len < NLMSG_LENGTH(sizeof(*m)))
@@ -272,15 +281,17 @@ static int diag_dump(int nl, long *buf, uint8_t family, uint16_t port, bg_ksock_
 			struct bg_ksock k;
 			unsigned attrlen = h->nlmsg_len - NLMSG_LENGTH(NLMSG_ALIGN(sizeof(*m)));
 			ksock_from_msg(&k, m, attrlen);
-			if (k.sport != port) /* the filter did its job; trust, but check */
+			if (k.sport < low || k.sport > high) /* the filter did its job; check */
 				continue;
 			n++;
-			fn(&k, arg);
+			if (fn(&k, arg) != 0)
+				return n;
 		}
 	}
 }
 
-static int diag_port(uint16_t port, bg_ksock_fn fn, void *arg)
+/* A netlink socket and a receive buffer around one diag_walk(). */
+static int diag_range(uint16_t low, uint16_t high, int rcvbuf, bg_ksock_fn fn, void *arg)
 {
 	long *buf = malloc(DIAG_BUF);
 	if (!buf)
@@ -291,14 +302,31 @@ static int diag_port(uint16_t port, bg_ksock_fn fn, void *arg)
 		free(buf);
 		return err;
 	}
-	int n = diag_dump(nl, buf, AF_INET, port, fn, arg);
-	if (n >= 0) {
-		int n6 = diag_dump(nl, buf, AF_INET6, port, fn, arg);
-		n = n6 < 0 ? n6 : n + n6;
-	}
+	if (rcvbuf)
+		bg_real.setsockopt(nl, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+	int n = diag_walk(nl, buf, low, high, fn, arg);
 	bg_real.close(nl);
 	free(buf);
 	return n;
+}
+
+/* fn's return is ignored on a port: every socket on it counts. */
+struct each {
+	bg_ksock_fn fn;
+	void *arg;
+};
+
+static int each_one(const struct bg_ksock *k, void *arg)
+{
+	struct each *e = arg;
+	e->fn(k, e->arg);
+	return 0;
+}
+
+static int diag_port(uint16_t port, bg_ksock_fn fn, void *arg)
+{
+	struct each e = {fn, arg};
+	return diag_range(port, port, 0, each_one, &e);
 }
 
 enum bg_view bg_kernel_view_probe(int *why)
@@ -307,7 +335,7 @@ enum bg_view bg_kernel_view_probe(int *why)
 	if (atomic_load(&diag_absent))
 		return BG_VIEW_PROC;
 	struct diag_request req;
-	diag_request_init(&req, AF_INET, 0);
+	diag_request_init(&req, 0, 0);
 	/* no state asked for: inet_diag walks no table (it skips the listening
 	 * hash without TCPF_LISTEN and stops before the established one without
 	 * any other state), yet answers only where TCP's handler is there */
@@ -503,82 +531,33 @@ int bg_kernel_inode_owner(uint32_t inode, char *comm, unsigned len)
 	return found;
 }
 
-/* ---- whole-table dump, for `bindguard scan` ------------------------------------ */
+/* ---- whole-range dump: the shim's snapshot, `bindguard scan` -------------------- */
 
-/* Every TCP socket (IPv4 and IPv6) whose local port lies in [low, high], one
- * callback per socket, through the same request and parser as the per-port
- * query; only the bytecode bounds differ. One netlink socket, two dumps, a
- * 32 KiB receive buffer so that the kernel fills each skb to its maximum. */
 int bg_kernel_dump_sockets(uint16_t low, uint16_t high, bg_ksock_fn fn, void *arg)
 {
-	int nl = bg_real.socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
-	if (nl < 0)
-		return -errno;
-	int rcvbuf = 1 << 20;
-	bg_real.setsockopt(nl, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
-	long *buf = malloc(32768);
-	if (!buf) {
-		bg_real.close(nl);
-		return -ENOMEM;
+	return diag_range(low, high, 1 << 20, fn, arg);
+}
+
+/* ---- small questions about one socket ---------------------------------------- */
+
+int bg_getint(int fd, int level, int opt)
+{
+	int v = 0;
+	socklen_t l = sizeof(v);
+	if (getsockopt(fd, level, opt, &v, &l) != 0)
+		return -1;
+	return v;
+}
+
+void bg_addr_of(const struct sockaddr_storage *ss, struct in6_addr *a, uint16_t *port)
+{
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)ss;
+		bg_addr_from_v4(a, in->sin_addr.s_addr);
+		*port = ntohs(in->sin_port);
+	} else {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)ss;
+		*a = in6->sin6_addr;
+		*port = ntohs(in6->sin6_port);
 	}
-	static const uint8_t families[] = {AF_INET, AF_INET6};
-	int count = 0, err = 0;
-	for (unsigned f = 0; f < 2 && !err; f++) {
-		struct diag_request req;
-		diag_request_init(&req, families[f], low);
-		req.bc[3] = (struct inet_diag_bc_op){0, 0, high};
-		struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
-		if (sendto(nl, &req, sizeof(req), MSG_NOSIGNAL, (struct sockaddr *)&kernel,
-			   sizeof(kernel)) < 0) {
-			err = -errno;
-			break;
-		}
-		bool done = false;
-		while (!done && !err) {
-			ssize_t len = recv(nl, buf, 32768, 0);
-			if (len < 0) {
-				if (errno == EINTR)
-					continue;
-				err = -errno;
-				break;
-			}
-			if (len == 0) {
-				err = -EIO;
-				break;
-			}
-			for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, (size_t)len);
-			     h = NLMSG_NEXT(h, len)) {
-				if (h->nlmsg_type == NLMSG_DONE) {
-					done = true;
-					break;
-				}
-				if (h->nlmsg_type == NLMSG_ERROR) {
-					const struct nlmsgerr *e = NLMSG_DATA(h);
-					err = e->error ? e->error : -EIO;
-					break;
-				}
-				if (h->nlmsg_type != SOCK_DIAG_BY_FAMILY)
-					continue;
-				const struct inet_diag_msg *m = NLMSG_DATA(h);
-				if (h->nlmsg_len < NLMSG_LENGTH(sizeof(*m)))
-					continue;
-				struct bg_ksock k;
-				unsigned attrlen =
-					h->nlmsg_len - NLMSG_LENGTH(NLMSG_ALIGN(sizeof(*m)));
-				ksock_from_msg(&k, m, attrlen);
-				if (k.sport < low || k.sport > high)
-					continue;
-				count++;
-				if (fn(&k, arg) != 0) {
-					/* the caller is done: drain nothing, just stop */
-					free(buf);
-					bg_real.close(nl);
-					return count;
-				}
-			}
-		}
-	}
-	free(buf);
-	bg_real.close(nl);
-	return err ? err : count;
 }

@@ -73,6 +73,12 @@ enum bg_view bg_kernel_view_probe(int *why);
  * and its name in comm (size len). Costly: for events, not decisions. */
 int bg_kernel_inode_owner(uint32_t inode, char *comm, unsigned len);
 
+/* getsockopt() of an int option, -1 on failure. */
+int bg_getint(int fd, int level, int opt);
+/* An AF_INET or AF_INET6 address as the model keeps it (IPv4 v4-mapped). */
+struct sockaddr_storage;
+void bg_addr_of(const struct sockaddr_storage *ss, struct in6_addr *a, uint16_t *port);
+
 /* ---- for `bindguard scan` ---- */
 
 /* Every TCP socket (IPv4 and IPv6) of this network namespace whose local port

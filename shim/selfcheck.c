@@ -22,9 +22,9 @@
 #include <unistd.h>
 
 #include "fdtable.h"
-#include "guard.h"
 #include "kernel.h"
 #include "libc.h"
+#include "merge.h"
 
 #define MAX_EVENTS 64 /* mismatch events written; all are counted */
 
@@ -257,17 +257,17 @@ static void check_links(const struct bg_table *t, const struct tracked *tr, size
 	}
 }
 
-void bg_self_check(struct bg_counters *c)
+bool bg_self_check_on(void)
 {
 	const char *on = secure_getenv("BINDGUARD_SELF_CHECK");
-	if (!on || strcmp(on, "1") != 0)
-		return;
+	return on && strcmp(on, "1") == 0;
+}
+
+void bg_self_check(const struct bg_table *t)
+{
 	memset(&sc, 0, sizeof(sc));
 	sc.diag_bound_only = bg_kernel_view() == BG_VIEW_SOCK_DIAG &&
 			     bg_kernel_version(NULL, 0) >= BG_KVER(6, 6, 0);
-	if (!bg_lock())
-		return; /* exit() from a signal handler that interrupted the model */
-	const struct bg_table *t = bg_model_table();
 	int limit = bg_fd_limit();
 	struct tracked *tr = calloc((size_t)limit + 1, sizeof(*tr));
 	uint32_t *untracked = calloc((size_t)limit + 1, sizeof(*untracked));
@@ -297,9 +297,12 @@ void bg_self_check(struct bg_counters *c)
 		check_links(t, tr, n);
 		sc.r.untracked = distinct(untracked, nu);
 	}
-	bg_unlock();
 	free(tr);
 	free(untracked);
+}
+
+void bg_self_check_report(struct bg_counters *c)
+{
 	for (size_t i = 0; i < sc.nf && i < MAX_EVENTS; i++)
 		bg_event_self_check_mismatch(sc.f[i].fd, sc.f[i].what, &sc.f[i].model,
 					     &sc.f[i].kernel);

@@ -1,7 +1,8 @@
 /* selfcheck.h: at exit, compare the model with the kernel, socket by socket.
  * A test facility: BINDGUARD_SELF_CHECK=1 (secure_getenv) turns it on, and
  * the `stop` event carries the result (bindguard.self_check), with one
- * `self_check_mismatch` event per disagreement.
+ * `self_check_mismatch` event per disagreement. Called by process.c at
+ * exit; it reads the model it is given and calls nothing above it.
  */
 #ifndef BG_SELFCHECK_H
 #define BG_SELFCHECK_H
@@ -9,14 +10,15 @@
 #include "bucket.h"
 #include "event.h"
 
-/* If BINDGUARD_SELF_CHECK is "1": walk the fd table under the model lock,
- * compare every tracked TCP socket with the kernel's (port held, local
- * address, connected, listening) and the model's own links (bucket, owner
- * list, reference count), report each mismatch, and point c->self_check at
- * the totals. Otherwise leave c alone. Not async-signal-safe (it allocates). */
-void bg_self_check(struct bg_counters *c);
-
-/* The model (guard.c). */
-struct bg_table *bg_model_table(void);
+/* Is BINDGUARD_SELF_CHECK "1" (secure_getenv)? */
+bool bg_self_check_on(void);
+/* Under the model lock: walk the fd table, compare every tracked TCP socket
+ * with the kernel's (port held, local address, connected, listening) and
+ * the model's own links in t (bucket, owner list, reference count), and
+ * keep each mismatch. Not async-signal-safe (it allocates). */
+void bg_self_check(const struct bg_table *t);
+/* After the lock: one self_check_mismatch event per disagreement kept, and
+ * c->self_check pointed at the totals. */
+void bg_self_check_report(struct bg_counters *c);
 
 #endif

@@ -1,24 +1,50 @@
-/* guard.h: the shim's process-wide state and the question every bind asks:
- * what would this do to the port's bucket, and what do we do about it?
- * interpose.c calls in; this file calls the model, the kernel queries,
- * policy and events.
+/* process.h: the shim's state for this process: set-up, the config it runs
+ * under, which process the model belongs to (fork, vfork, clone), the
+ * network namespace, small signal stacks, the model lock and the release
+ * list, the counters for the stop event. The call paths above (bind.c,
+ * track.c, interpose.c) read and change it; nothing below knows it exists.
  */
-#ifndef BG_GUARD_H
-#define BG_GUARD_H
+#ifndef BG_PROCESS_H
+#define BG_PROCESS_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
-#include <sys/socket.h>
+#include <sys/types.h>
 
+#include "bucket.h"
 #include "config.h"
-#include "event.h"
 #include "fdtable.h"
 
-#include "version.h"
-
-/* Owner kinds (bg_sk.kind). */
-enum { BG_KIND_OWN = 0, BG_KIND_OTHER = 1 };
+struct bg_process {
+	atomic_int init;       /* 0 none, 1 running, 2 ready */
+	atomic_int init_tid;   /* the thread running the set-up */
+	atomic_int config;     /* bg_config_once(): 0 none, 1 running, 2 done */
+	atomic_int config_tid; /* the thread reading it */
+	atomic_int owner;      /* the process the model belongs to (its pid) */
+	struct {
+		bool known; /* the start namespace could be read */
+		dev_t dev;  /* /proc/thread-self/ns/net at set-up */
+		ino_t ino;
+		atomic_bool moved; /* a thread has changed its network namespace */
+	} netns;
+	bool active;
+	struct bg_config cfg;
+	struct bg_profile profile;
+	char kernel[65];
+	struct bg_table *table; /* the model: every port's bucket as we know it */
+	pthread_mutex_t lock;	/* guards table and every bg_sock's model fields */
+	atomic_int lock_owner;
+	atomic_ulong changes; /* our sockets' changes to the model, counted */
+	char progname[64];
+	_Atomic uid_t euid;
+	struct {
+		atomic_uint_fast64_t binds, hazards, blocked, divergences, sockets, remedies;
+		atomic_long waiting; /* sockets with remedy_pending set */
+	} n;
+};
+extern struct bg_process bg_proc __attribute__((visibility("hidden")));
 
 /* True once the shim is configured and not in mode off. Cheap. */
 bool bg_active(void);
@@ -58,45 +84,22 @@ void bg_config_once(bool create_log);
 /* The process's user changed (setuid...): its next sockets are the new user's. */
 void bg_ids_changed(void);
 
-/* The socket object for fd: tracked, or learned now from the kernel if fd is
- * an IPv4/IPv6 TCP socket we have not seen. NULL for anything else. The
- * caller holds a reference and drops it with bg_sock_put(): another thread's
- * close() of fd cannot free the object under it. */
-struct bg_sock *bg_sock_for(int fd);
-/* A TCP socket was created (socket, accept): track it under fd. */
-void bg_track(int fd, struct bg_sock *s);
-/* fd names something we do not follow: forget any stale entry. */
-void bg_untrack(int fd);
-/* Sentinel stored for inet sockets that are not TCP, so they are not relearned. */
-extern struct bg_sock bg_not_tcp;
-
-/* getsockopt() of an int option, -1 on failure. */
-int bg_getint(int fd, int level, int opt);
-/* An AF_INET or AF_INET6 address as the model keeps it (IPv4 v4-mapped). */
-struct sockaddr_storage;
-void bg_addr_of(const struct sockaddr_storage *ss, struct in6_addr *a, uint16_t *port);
-
+/* The model lock. false: this thread holds it already (a signal handler
+ * re-entered a call that holds it): the caller passes through. Taking it
+ * frees the socket objects whose last fd closed. */
+bool bg_lock(void);
+void bg_unlock(void);
 /* Free socket objects whose last fd closed, if the lock is free now. */
 void bg_reap(void);
-bool bg_lock(void); /* false: this thread holds it already (signal handler) */
-void bg_unlock(void);
+/* Under the lock: s changed in the model (bound, connected, listening). A
+ * kernel view taken before that cannot tell the merge that it is gone. */
+void bg_changed(struct bg_sock *s);
 
-/* bind() and listen() of a tracked TCP socket: ask, decide, call the real
- * function (unless blocked), commit the kernel's answer, report. Return and
- * errno are the call's own, except for a blocked call. */
-int bg_guard_bind(struct bg_sock *s, int fd, const struct sockaddr *addr, socklen_t len);
-int bg_guard_listen(struct bg_sock *s, int fd, int backlog);
-/* The program asked for the port of a socket the remedy left port-less:
- * clear IP_BIND_ADDRESS_NO_PORT and bind the port now, as the program's own
- * bind(addr, 0) would have. Keeps errno. */
-void bg_remedy_withdraw(struct bg_sock *s, int fd);
+/* s no longer waits with a remedy (it got a port, or is gone): true if it did. */
+bool bg_remedy_done(struct bg_sock *s);
 /* Is any socket of this process waiting with a remedy (no port yet)? */
 bool bg_remedy_any(void);
-void bg_after_connect(struct bg_sock *s, int fd, const struct sockaddr *addr, socklen_t len, int r,
-		      int err);
-void bg_after_accept(struct bg_sock *listener, int fd);
-void bg_after_setsockopt(struct bg_sock *s, int fd, int level, int opt, const void *val,
-			 socklen_t len);
+
 void bg_before_fork(void);
 void bg_after_fork(bool child);
 
