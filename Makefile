@@ -18,7 +18,7 @@ FMT_SRC := $(wildcard shim/*.[ch] tools/*.[ch] tests/*.c tests/unit/*.[ch] tests
 LIB := $(BUILD)/libbindguard.so
 TOOL := $(BUILD)/bindguard
 ACTOR := $(BUILD)/bindguard-actor
-UNIT_TESTS := $(BUILD)/test_bucket $(BUILD)/test_config
+UNIT_TESTS := $(BUILD)/test_bucket $(BUILD)/test_config $(BUILD)/test_merge
 TEST_TOOLS := $(BUILD)/fidelity $(BUILD)/schema-check $(BUILD)/churn
 
 .PHONY: all deps demo test test-unit install asan clean fmt check-fmt conformance test-kernels
@@ -43,6 +43,10 @@ $(ACTOR): tools/bindguard-actor.c | $(BUILD)
 
 $(BUILD)/test_bucket: tests/unit/test_bucket.c shim/bucket.c shim/bucket.h tests/unit/runner.h | $(BUILD)
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) $(SAN) -Ishim -Itests/unit -o $@ tests/unit/test_bucket.c shim/bucket.c
+
+$(BUILD)/test_merge: tests/unit/test_merge.c shim/merge.c shim/bucket.c shim/fdtable.c $(SHIM_HDR) tests/unit/runner.h | $(BUILD)
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) $(SAN) -Ishim -Itests/unit -o $@ tests/unit/test_merge.c shim/merge.c \
+	  shim/bucket.c shim/fdtable.c
 
 $(BUILD)/test_config: tests/unit/test_config.c shim/config.c shim/trust.c shim/bucket.c shim/config.h shim/trust.h \
                       tests/unit/runner.h | $(BUILD)

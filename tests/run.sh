@@ -41,10 +41,13 @@ fmt_check() {
 suite "style: clang-format" fmt_check
 suite "unit: bucket model (gcc)" "$BUILD/test_bucket"
 suite "unit: config (gcc)" "$BUILD/test_config"
+suite "unit: merge (gcc)" "$BUILD/test_merge"
 suite "unit: bucket model (clang)" build/clang/test_bucket
 suite "unit: config (clang)" build/clang/test_config
+suite "unit: merge (clang)" build/clang/test_merge
 suite "unit: bucket model (asan+ubsan)" "$ASAN/test_bucket"
 suite "unit: config (asan+ubsan)" "$ASAN/test_config"
+suite "unit: merge (asan+ubsan)" "$ASAN/test_merge"
 suite "install" tests/install.sh
 suite "e2e: shim (gcc)" tests/e2e/e2e.sh "$BUILD"
 asan_rt=$(gcc -print-file-name=libasan.so)
