@@ -1301,7 +1301,7 @@ int bg_guard_bind(struct bg_sock *s, int fd, const struct sockaddr *addr, sockle
 	 * kernel: EFAULT from it, not a crash here. Elsewhere in unmapped
 	 * memory it would crash the shim where the kernel says EFAULT: telling
 	 * them apart costs a system call (process_vm_readv, 5 us here) on every
-	 * bind, for programs that pass garbage; see the README's limits. */
+	 * bind, for programs that pass garbage; see docs/limits.md. */
 	if ((uintptr_t)addr < 4096 || !parse_bind_addr(s, addr, len, &a, &port, &scope))
 		return bg_real.bind(fd, addr, len); /* the kernel will refuse it */
 	/* read the socket under the lock: another thread may bind, connect or
