@@ -39,6 +39,7 @@ fmt_check() {
 	else make -s check-fmt 2>&1 | head -20 | sed 's/^/# /'; echo "FAIL clang-format"; echo "0 passed, 1 failed"; fi
 }
 suite "style: clang-format" fmt_check
+suite "style: doc links" tests/doclinks.sh
 suite "unit: bucket model (gcc)" "$BUILD/test_bucket"
 suite "unit: config (gcc)" "$BUILD/test_config"
 suite "unit: merge (gcc)" "$BUILD/test_merge"

@@ -5,7 +5,7 @@
 #ifndef BG_CMD_H
 #define BG_CMD_H
 
-/* Exit codes, documented in --help, the README and bindguard(1). */
+/* Exit codes, documented in --help, docs/usage.md and bindguard(1). */
 enum {
 	EXIT_OK = 0,
 	EXIT_BAD_CONFIG = 1, /* check-config, run: the configuration is invalid */

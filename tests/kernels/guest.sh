@@ -4,7 +4,7 @@
 #   RESULT kernel=K case=tree root=R missing=none|F,.. outside=none|F,..
 # (R: the folder holding tools/scenario.sh; missing: files not there; outside:
 # paths not under GUEST_ROOT). Then runs the seed
-# scenario of kernel-bind-buckets.md section 8 without the shim, under the
+# scenario of docs/kernel-rules.md section 8 without the shim, under the
 # shim in audit mode and in enforce mode, then with a bind-before-connect
 # client without and with the remedy, one case after the other on the
 # guest's own network stack, and prints one line per case:

@@ -1,5 +1,5 @@
 /* test_bucket.c: unit tests for the bind-bucket model (shim/bucket.c),
- * checked against /work/shared/docs/kernel-bind-buckets.md ("the doc").
+ * checked against docs/kernel-rules.md, sections 1 to 9 ("the doc").
  *
  * Build: gcc -std=gnu11 -Wall -Wextra -Werror -Ishim tests/unit/test_bucket.c \
  *            shim/bucket.c -o build/test_bucket

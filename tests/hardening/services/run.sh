@@ -716,7 +716,7 @@ EOF
 # against libc and loads the shim, but Go's net package binds, listens,
 # connects and accepts through raw syscalls, so the shim sees only the
 # listener libc makes for it through cgo (127.0.0.1:9101), not Go's own (a
-# blind spot the README names). That cgo listener's last bind, on Go's port
+# blind spot docs/limits.md names). That cgo listener's last bind, on Go's port
 # 9100, fails in the kernel: the shim never saw the socket there and did not
 # ask (outside the ephemeral range), so it is no model divergence. A Go
 # program ends through exit_group(), not exit(): no stop event.
