@@ -241,8 +241,10 @@ static void add_advice(cJSON *b, const struct bg_bind_event *e)
 			 half->pid, half->comm);
 	else
 		snprintf(buf + n, sizeof(buf) - (size_t)n,
-			 ": its owner was not found in /proc (another pid namespace, or "
-			 "orphaned); `ss -tanpe` on the port shows it");
+			 ", socket inode %u: the program holding it never close()s it; fixing or "
+			 "restarting it frees the port (`bindguard report` on this log, or `ss "
+			 "-tanpe` on the port, names the program)",
+			 half->inode);
 	cJSON_AddItemToArray(a, cJSON_CreateString(buf));
 }
 
