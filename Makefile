@@ -35,7 +35,7 @@ $(LIB): $(SHIM_SRC) $(SHIM_HDR) shim/libbindguard.map | $(BUILD)
 $(TOOL): tools/bindguard.c tools/scan.c tools/scanout.c tools/svg.c tools/report.c tools/cmd.h tools/scan.h \
          shim/config.c shim/trust.c shim/bucket.c shim/libc.c shim/kernel.c shim/config.h shim/trust.h \
          shim/bucket.h shim/kernel.h | $(BUILD)
-	$(CC) $(BASE_CFLAGS) $(CFLAGS) $(SAN) -Ishim -o $@ tools/bindguard.c tools/scan.c tools/scanout.c tools/svg.c \
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) $(SAN) -Ishim -o $@ tools/bindguard.c tools/scan.c tools/scanout.c tools/svg.c shim/policy.c \
 	  tools/report.c shim/config.c shim/trust.c shim/bucket.c shim/libc.c shim/kernel.c -lcjson -lz -ldl
 
 $(ACTOR): tools/bindguard-actor.c | $(BUILD)
@@ -50,7 +50,7 @@ $(BUILD)/test_merge: tests/unit/test_merge.c shim/merge.c shim/bucket.c shim/fdt
 
 $(BUILD)/test_config: tests/unit/test_config.c shim/config.c shim/trust.c shim/bucket.c shim/config.h shim/trust.h \
                       tests/unit/runner.h | $(BUILD)
-	$(CC) $(BASE_CFLAGS) $(CFLAGS) $(SAN) -Ishim -Itests/unit -o $@ tests/unit/test_config.c shim/config.c shim/trust.c \
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) $(SAN) -Ishim -Itests/unit -o $@ tests/unit/test_config.c shim/config.c shim/policy.c shim/trust.c \
 	  shim/bucket.c -lcjson
 
 $(BUILD)/fidelity: tests/e2e/fidelity.c | $(BUILD)

@@ -117,7 +117,7 @@ static void event_for(struct bg_bind_event *e, const char *action, int fd, const
 {
 	bg_judge_event(e, action, fd, c, port);
 	e->profile = bg_profile_name(bg_proc.profile.id);
-	bg_config_decide(&bg_proc.cfg, port, &c->rcv_saddr, &e->mode, block);
+	bg_policy_rules(&bg_proc.cfg, port, &c->rcv_saddr, &e->mode, block);
 }
 
 /* Does the model alone say the port needs the kernel's exact view? */
@@ -294,7 +294,7 @@ static bool remedy_bind(bool eligible, const struct bg_sk *cand, struct bg_sock 
 			const struct sockaddr *addr, socklen_t len, const struct in6_addr *a,
 			int *r)
 {
-	if (!eligible || !bg_config_remedy(&bg_proc.cfg, a) || !bg_remedy_apply(fd, addr, len, r))
+	if (!eligible || !bg_policy_remedy(&bg_proc.cfg, a) || !bg_remedy_apply(fd, addr, len, r))
 		return false;
 	int err = errno;
 	if (*r != 0) {

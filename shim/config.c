@@ -20,19 +20,6 @@
 
 #define BG_DEFAULT_CONFIG "/etc/bindguard/bindguard.json"
 
-static const char *const mode_names[] = {"off", "audit", "enforce"};
-static const char *const hazard_names[] = {"none", "pin", "pin_halfclosed"};
-
-const char *bg_mode_name(enum bg_mode m)
-{
-	return mode_names[m];
-}
-
-const char *bg_hazard_name(enum bg_hazard h)
-{
-	return hazard_names[h];
-}
-
 static int lookup(const char *const *names, unsigned n, const char *s)
 {
 	for (unsigned i = 0; i < n; i++)
@@ -153,7 +140,7 @@ static int hazard_list(struct parse *p, const char *field, const cJSON *v)
 	cJSON_ArrayForEach (e, v) {
 		char f[96];
 		snprintf(f, sizeof(f), "%s[%u]", field, i++);
-		int h = enum_field(p, f, e, hazard_names + 1, 2);
+		int h = enum_field(p, f, e, bg_hazard_names + 1, 2);
 		if (h < 0)
 			return -1;
 		mask |= 1u << (h + 1);
@@ -363,7 +350,7 @@ static void parse_rule(struct parse *p, unsigned idx, const cJSON *r)
 					rule->naddrs++;
 			}
 		} else if (strcmp(v->string, "mode") == 0) {
-			rule->mode = enum_field(p, field, v, mode_names, 3);
+			rule->mode = enum_field(p, field, v, bg_mode_names, 3);
 		} else if (strcmp(v->string, "block") == 0) {
 			rule->block_hazards = hazard_list(p, field, v);
 		} else if (strcmp(v->string, "remedy") == 0) {
@@ -464,7 +451,7 @@ static void parse_top(struct parse *p, const cJSON *root)
 		if (repeated(p, k, keys, 7, &seen, k))
 			return;
 		if (strcmp(k, "mode") == 0) {
-			int m = enum_field(p, k, v, mode_names, 3);
+			int m = enum_field(p, k, v, bg_mode_names, 3);
 			if (m >= 0)
 				p->c->mode = (enum bg_mode)m;
 		} else if (strcmp(k, "level") == 0) {
@@ -690,7 +677,7 @@ void bg_config_env(struct bg_config *c)
 	const char *v;
 	bool env_off = false, env_log = false;
 	if ((v = secure_getenv("BINDGUARD_MODE")) && *v) {
-		int m = lookup(mode_names, 3, v);
+		int m = lookup(bg_mode_names, 3, v);
 		if (m < 0)
 			fail(&p, "BINDGUARD_MODE", "expected off, audit or enforce, got \"%s\"", v);
 		else
@@ -737,74 +724,12 @@ const char *bg_config_fallback(const struct bg_config *c)
 				      : "running in audit mode with defaults";
 }
 
-static bool cidr_match(const struct bg_cidr *c, const struct in6_addr *a)
-{
-	unsigned bits = c->prefix;
-	for (unsigned i = 0; i < 16 && bits; i++) {
-		unsigned take = bits >= 8 ? 8 : bits;
-		uint8_t mask = (uint8_t)(0xff << (8 - take));
-		if ((c->addr.s6_addr[i] ^ a->s6_addr[i]) & mask)
-			return false;
-		bits -= take;
-	}
-	return true;
-}
-
-static bool rule_applies(const struct bg_rule *r, uint16_t port, const struct in6_addr *addr)
-{
-	if (!r->program_match)
-		return false;
-	bool ok = r->nports == 0;
-	for (unsigned i = 0; i < r->nports && !ok; i++)
-		ok = port >= r->ports[i].low && port <= r->ports[i].high;
-	if (!ok)
-		return false;
-	ok = r->naddrs == 0;
-	for (unsigned i = 0; i < r->naddrs && !ok; i++)
-		ok = cidr_match(&r->addrs[i], addr);
-	return ok;
-}
-
-void bg_config_decide(const struct bg_config *c, uint16_t port, const struct in6_addr *addr,
-		      enum bg_mode *mode, unsigned *block_hazards)
-{
-	*mode = c->mode;
-	*block_hazards = c->block_hazards;
-	for (unsigned i = 0; i < c->nrules; i++) {
-		const struct bg_rule *r = &c->rules[i];
-		if (!rule_applies(r, port, addr))
-			continue;
-		if (r->mode >= 0)
-			*mode = (enum bg_mode)r->mode;
-		if (r->block_hazards >= 0)
-			*block_hazards = (unsigned)r->block_hazards;
-		return;
-	}
-}
-
-bool bg_config_remedy(const struct bg_config *c, const struct in6_addr *addr)
-{
-	enum bg_mode mode = c->mode;
-	bool remedy = c->remedy;
-	for (unsigned i = 0; i < c->nrules; i++) {
-		const struct bg_rule *r = &c->rules[i];
-		if (r->nports || !rule_applies(r, 0, addr))
-			continue;
-		if (r->mode >= 0)
-			mode = (enum bg_mode)r->mode;
-		if (r->remedy >= 0)
-			remedy = r->remedy;
-		break;
-	}
-	return remedy && mode != BG_MODE_OFF;
-}
-
 static cJSON *hazard_array(unsigned mask)
 {
 	cJSON *a = cJSON_CreateArray();
 	for (int h = BG_HAZARD_PIN; h <= BG_HAZARD_PIN_HALFCLOSED; h++)
 		if (mask & (1u << h))
-			cJSON_AddItemToArray(a, cJSON_CreateString(hazard_names[h]));
+			cJSON_AddItemToArray(a, cJSON_CreateString(bg_hazard_names[h]));
 	return a;
 }
 
@@ -827,7 +752,7 @@ char *bg_config_json(const struct bg_config *c)
 {
 	cJSON *o = cJSON_CreateObject();
 	cJSON_AddStringToObject(o, "source", c->source);
-	cJSON_AddStringToObject(o, "mode", mode_names[c->mode]);
+	cJSON_AddStringToObject(o, "mode", bg_mode_names[c->mode]);
 	cJSON_AddStringToObject(o, "level", c->level == BG_LEVEL_DEBUG ? "debug" : "info");
 	cJSON_AddStringToObject(o, "log", c->log);
 	cJSON_AddStringToObject(o, "profile",
@@ -851,7 +776,7 @@ char *bg_config_json(const struct bg_config *c)
 		for (unsigned k = 0; k < r->naddrs; k++)
 			cJSON_AddItemToArray(addrs, cidr_json(&r->addrs[k]));
 		if (r->mode >= 0)
-			cJSON_AddStringToObject(j, "mode", mode_names[r->mode]);
+			cJSON_AddStringToObject(j, "mode", bg_mode_names[r->mode]);
 		if (r->block_hazards >= 0)
 			cJSON_AddItemToObject(j, "block", hazard_array((unsigned)r->block_hazards));
 		if (r->remedy >= 0)

@@ -11,12 +11,9 @@
 
 #include "bucket.h"
 
-enum bg_mode { BG_MODE_OFF, BG_MODE_AUDIT, BG_MODE_ENFORCE };
-enum bg_hazard { BG_HAZARD_NONE, BG_HAZARD_PIN, BG_HAZARD_PIN_HALFCLOSED };
-enum bg_level { BG_LEVEL_INFO, BG_LEVEL_DEBUG };
+#include "policy.h"
 
-const char *bg_mode_name(enum bg_mode m);
-const char *bg_hazard_name(enum bg_hazard h);
+enum bg_level { BG_LEVEL_INFO, BG_LEVEL_DEBUG };
 
 #define BG_MAX_RULES	 64
 #define BG_MAX_SELECTORS 16
@@ -81,16 +78,6 @@ void bg_config_env(struct bg_config *c);
 /* What a broken configuration (c->error set) runs as, for the message:
  * "running in audit mode with defaults", or that BINDGUARD_MODE=off holds. */
 const char *bg_config_fallback(const struct bg_config *c);
-
-/* What the rules make of a bind: the mode and blocked hazards for it. */
-void bg_config_decide(const struct bg_config *c, uint16_t port, const struct in6_addr *addr,
-		      enum bg_mode *mode, unsigned *block_hazards);
-
-/* Does the remedy apply to a bind(addr, 0)? The first rule that applies to
- * the address (rules with a port selector never apply: there is no port
- * yet) decides, through its remedy or, failing that, the global setting;
- * never where the mode is off. */
-bool bg_config_remedy(const struct bg_config *c, const struct in6_addr *addr);
 
 /* The effective configuration as JSON text (malloc'd; caller frees). */
 char *bg_config_json(const struct bg_config *c);

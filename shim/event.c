@@ -18,12 +18,6 @@ static struct {
 	char name[64];
 } proc;
 
-const char *bg_decision_name(enum bg_decision d)
-{
-	static const char *const names[] = {"allow", "log", "block", "remedy"};
-	return names[d];
-}
-
 void bg_event_process(pid_t pid, const char *name)
 {
 	proc.pid = pid;
@@ -178,12 +172,6 @@ static const char *connect_bound_name(enum bg_connect_bound cb)
 	return names[cb];
 }
 
-static const char *remedy_name(enum bg_remedy r)
-{
-	static const char *const names[] = {"none", "applied", "withdrawn"};
-	return names[r];
-}
-
 static const struct bg_owner_info *halfclosed_owner(const struct bg_bind_event *e)
 {
 	for (unsigned i = 0; i < e->nowners; i++)
@@ -320,7 +308,7 @@ void bg_event_bind(const struct bg_bind_event *e, enum bg_severity sev)
 	cJSON_AddStringToObject(b, "decision", bg_decision_name(e->decision));
 	cJSON_AddStringToObject(b, "hazard", bg_hazard_name(e->hazard));
 	if (e->remedy != BG_REMEDY_NONE)
-		cJSON_AddStringToObject(b, "remedy", remedy_name(e->remedy));
+		cJSON_AddStringToObject(b, "remedy", bg_remedy_name(e->remedy));
 	cJSON_AddStringToObject(b, "profile", e->profile);
 	cJSON_AddNumberToObject(b, "fd", e->fd);
 	cJSON_AddBoolToObject(b, "port_auto", e->port_auto);

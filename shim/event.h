@@ -29,13 +29,6 @@ struct bg_owner_info {
 	uint32_t uid, inode;
 };
 
-enum bg_decision { BG_DECISION_ALLOW, BG_DECISION_LOG, BG_DECISION_BLOCK, BG_DECISION_REMEDY };
-/* The remedy (IP_BIND_ADDRESS_NO_PORT for bind(addr, 0)) on this bind:
- * applied (no port taken at bind), withdrawn (the program asked for its
- * port before connect(), so the port was bound after all). */
-enum bg_remedy { BG_REMEDY_NONE, BG_REMEDY_APPLIED, BG_REMEDY_WITHDRAWN };
-const char *bg_decision_name(enum bg_decision d);
-
 struct bg_bind_event {
 	const char *action; /* "bind" or "listen" */
 	int fd;

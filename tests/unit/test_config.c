@@ -158,7 +158,7 @@ static void parse_fails(const char *text, const char *frag1, const char *frag2)
 
 static void decide(uint16_t port, struct in6_addr addr, enum bg_mode *mode, unsigned *block)
 {
-	bg_config_decide(&cfg, port, &addr, mode, block);
+	bg_policy_rules(&cfg, port, &addr, mode, block);
 }
 
 /* ---- defaults and the shipped example ---------------------------------------------- */
@@ -810,7 +810,7 @@ static void assert_broken_state(const char *path, const char *want)
 	decide(40000, v4("127.0.0.2"), &m, &b);
 	ASSERT_EQ(m, BG_MODE_AUDIT);
 	struct in6_addr a = v4("127.0.0.2");
-	ASSERT_FALSE(bg_config_remedy(&cfg, &a));
+	ASSERT_FALSE(bg_policy_remedy(&cfg, &a));
 }
 
 TEST(test_env_bad_value_drops_the_files_rules)
@@ -887,7 +887,7 @@ TEST(test_broken_config_keeps_mode_off_and_the_log)
 	ASSERT_EQ(cfg.mode, BG_MODE_OFF);
 }
 
-/* ---- bg_config_decide -------------------------------------------------------------------------
+/* ---- bg_policy_rules -------------------------------------------------------------------------
  */
 
 TEST(test_decide_no_rules_is_global)
@@ -1222,7 +1222,7 @@ TEST(test_remedy_is_off_by_default)
 	struct in6_addr a = v4("127.0.0.2");
 	bg_config_defaults(&cfg);
 	ASSERT_FALSE(cfg.remedy);
-	ASSERT_FALSE(bg_config_remedy(&cfg, &a));
+	ASSERT_FALSE(bg_policy_remedy(&cfg, &a));
 }
 
 TEST(test_remedy_global_and_per_rule)
@@ -1238,16 +1238,16 @@ TEST(test_remedy_global_and_per_rule)
 	ASSERT_EQ(cfg.rules[1].remedy, -1);
 	struct in6_addr ten = v4("10.1.2.3"), off = v4("192.0.2.1"), other = v4("127.0.0.2"),
 			one = v6("::1");
-	ASSERT_FALSE(bg_config_remedy(&cfg, &ten));  /* the rule says no */
-	ASSERT_FALSE(bg_config_remedy(&cfg, &off));  /* mode off: never */
-	ASSERT_TRUE(bg_config_remedy(&cfg, &other)); /* a port rule never matches port 0 */
-	ASSERT_TRUE(bg_config_remedy(&cfg, &one));   /* the rule sets no remedy: global */
+	ASSERT_FALSE(bg_policy_remedy(&cfg, &ten));  /* the rule says no */
+	ASSERT_FALSE(bg_policy_remedy(&cfg, &off));  /* mode off: never */
+	ASSERT_TRUE(bg_policy_remedy(&cfg, &other)); /* a port rule never matches port 0 */
+	ASSERT_TRUE(bg_policy_remedy(&cfg, &one));   /* the rule sets no remedy: global */
 
 	parse_ok("{\"rules\": [{\"addresses\": [\"10.0.0.0/8\"], \"remedy\": true}]}", "p");
-	ASSERT_TRUE(bg_config_remedy(&cfg, &ten));
-	ASSERT_FALSE(bg_config_remedy(&cfg, &other));
+	ASSERT_TRUE(bg_policy_remedy(&cfg, &ten));
+	ASSERT_FALSE(bg_policy_remedy(&cfg, &other));
 	parse_ok("{\"mode\": \"off\", \"remedy\": true}", "p");
-	ASSERT_FALSE(bg_config_remedy(&cfg, &other));
+	ASSERT_FALSE(bg_policy_remedy(&cfg, &other));
 }
 
 TEST(test_remedy_errors_name_the_field)
