@@ -34,9 +34,9 @@ $(LIB): $(SHIM_SRC) $(SHIM_HDR) shim/libbindguard.map | $(BUILD)
 
 $(TOOL): tools/bindguard.c tools/scan.c tools/scanout.c tools/svg.c tools/report.c tools/cmd.h tools/scan.h \
          shim/config.c shim/trust.c shim/bucket.c shim/libc.c shim/kernel.c shim/config.h shim/trust.h \
-         shim/bucket.h shim/kernel.h | $(BUILD)
+         shim/bucket.h shim/kernel.h tools/procfd.c tools/procfd.h | $(BUILD)
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) $(SAN) -Ishim -o $@ tools/bindguard.c tools/scan.c tools/scanout.c tools/svg.c shim/policy.c \
-	  tools/report.c shim/config.c shim/trust.c shim/bucket.c shim/libc.c shim/kernel.c -lcjson -lz -ldl
+	  tools/report.c tools/procfd.c shim/config.c shim/trust.c shim/bucket.c shim/libc.c shim/kernel.c -lcjson -lz -ldl
 
 $(ACTOR): tools/bindguard-actor.c | $(BUILD)
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) $(SAN) -o $@ $<

@@ -482,55 +482,6 @@ int bg_kernel_port_sockets(uint16_t port, struct bg_ksock *out, int max, enum bg
 	return r < 0 ? r : f.n;
 }
 
-int bg_kernel_inode_owner(uint32_t inode, char *comm, unsigned len)
-{
-	if (!inode)
-		return -1;
-	char want[32];
-	snprintf(want, sizeof(want), "socket:[%u]", inode);
-	DIR *proc = opendir("/proc");
-	if (!proc)
-		return -1;
-	int found = -1;
-	struct dirent *d;
-	while (found < 0 && (d = readdir(proc))) {
-		char *end;
-		long pid = strtol(d->d_name, &end, 10);
-		if (*end || pid <= 0)
-			continue;
-		char path[64];
-		snprintf(path, sizeof(path), "/proc/%ld/fd", pid);
-		DIR *fds = opendir(path);
-		if (!fds)
-			continue;
-		struct dirent *e;
-		while ((e = readdir(fds))) {
-			char link[300], target[64];
-			snprintf(link, sizeof(link), "/proc/%ld/fd/%s", pid, e->d_name);
-			ssize_t n = readlink(link, target, sizeof(target) - 1);
-			if (n <= 0)
-				continue;
-			target[n] = 0;
-			if (strcmp(target, want) == 0) {
-				found = (int)pid;
-				break;
-			}
-		}
-		closedir(fds);
-	}
-	closedir(proc);
-	if (found > 0 && comm && len) {
-		char path[64], buf[64];
-		snprintf(path, sizeof(path), "/proc/%d/comm", found);
-		comm[0] = 0;
-		if (read_file(path, buf, sizeof(buf)) > 0) {
-			buf[strcspn(buf, "\n")] = 0;
-			snprintf(comm, len, "%s", buf);
-		}
-	}
-	return found;
-}
-
 /* ---- whole-range dump: the shim's snapshot, `bindguard scan` -------------------- */
 
 int bg_kernel_dump_sockets(uint16_t low, uint16_t high, bg_ksock_fn fn, void *arg)

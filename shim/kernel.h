@@ -69,10 +69,6 @@ enum bg_view bg_kernel_view(void);
  * be asked now, with *why the errno (EMFILE...). For the start event. */
 enum bg_view bg_kernel_view_probe(int *why);
 
-/* The process holding socket inode `inode` (walks /proc/[pid]/fd): pid or -1,
- * and its name in comm (size len). Costly: for events, not decisions. */
-int bg_kernel_inode_owner(uint32_t inode, char *comm, unsigned len);
-
 /* getsockopt() of an int option, -1 on failure. */
 int bg_getint(int fd, int level, int opt);
 /* An AF_INET or AF_INET6 address as the model keeps it (IPv4 v4-mapped). */

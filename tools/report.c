@@ -2,6 +2,11 @@
  * read from files (plain or gzip, told apart by the gzip magic bytes) or
  * stdin: time span, events by action, hazard x decision, top processes,
  * top ports, and the half-closed owners most often involved.
+ * The shim names only its own process's sockets (a /proc walk inside the
+ * application's bind() cost seconds on a busy host): other processes'
+ * owners come with pid null and their inode, and the report names them
+ * after reading, with one walk of /proc/[pid]/fd for all of them (procfd.c):
+ * the process holding each socket now, said to be named at report time.
  * Never: stop at a bad line; malformed lines are counted, skipped and named.
  * Never: end an input early in silence; that is an error (exit 5).
  */
@@ -19,6 +24,7 @@
 #include <zlib.h>
 
 #include "cmd.h"
+#include "procfd.h"
 
 static void report_usage(FILE *f)
 {
@@ -27,9 +33,12 @@ static void report_usage(FILE *f)
 		   "Summarise bindguard events (JSON lines, as BINDGUARD_LOG writes them) from\n"
 		   "FILEs, plain or gzip-compressed, or from standard input (no FILE, or -):\n"
 		   "time span, events by action, binds by hazard and decision, top processes,\n"
-		   "top ports, and the half-closed owners most often involved. Lines that are\n"
-		   "not bindguard events (NUL bytes, longer than 16 MiB, not JSON) are counted\n"
-		   "and skipped. An input that cannot be read to its end is an error.\n"
+		   "top ports, and the half-closed owners most often involved. Owners the\n"
+		   "events leave unnamed (another process's socket: its inode only) are named\n"
+		   "at report time, by the process holding that socket now (run as root to\n"
+		   "see every process). Lines that are not bindguard events (NUL bytes,\n"
+		   "longer than 16 MiB, not JSON) are counted and skipped. An input that\n"
+		   "cannot be read to its end is an error.\n"
 		   "\n"
 		   "  --json    the summary as one JSON object\n"
 		   "  --top N   rows in each top list (default 10)\n"
@@ -135,7 +144,13 @@ struct summary {
 	unsigned nbad;
 	unsigned inputs, gzip_inputs, input_errors;
 	char first[40], last[40];
-	struct table actions, hazard_decision, procs, proc_pids, ports, owners;
+	/* owners: "PID\tNAME\tE" named by the event, "PID\tNAME\tR" at report
+	 * time ("-" for no pid); unnamed: inode -> its half-closed events */
+	struct table actions, hazard_decision, procs, proc_pids, ports, owners, unnamed;
+	bool looked_up; /* the walk ran (some owner was unnamed) */
+	int lookup_err; /* its -errno: /proc could not be read */
+	struct procfd_stats lookup;
+	double lookup_seconds;
 };
 
 static void note_bad(struct summary *s, const char *file, unsigned long line, const char *why)
@@ -179,6 +194,16 @@ static void count(struct table *t, const char *key, bool hazard)
 		return;
 	e->count++;
 	e->hazards += hazard;
+}
+
+/* An unnamed owner's inode, 0 when it has none (an orphan, TIME_WAIT, or
+ * the shim's model: no inode known). */
+static uint64_t owner_inode(const cJSON *ow)
+{
+	const cJSON *ino = cJSON_GetObjectItemCaseSensitive(ow, "inode");
+	if (!cJSON_IsNumber(ino) || ino->valuedouble < 1 || ino->valuedouble > 9007199254740992.0)
+		return 0;
+	return (uint64_t)ino->valuedouble;
 }
 
 static void take_event(struct summary *s, const cJSON *o, const char *file, unsigned long line)
@@ -245,12 +270,19 @@ static void take_event(struct summary *s, const cJSON *o, const char *file, unsi
 			continue;
 		const cJSON *opid = cJSON_GetObjectItemCaseSensitive(ow, "pid");
 		const char *oname = str_at(ow, "name", NULL);
+		uint64_t ino = owner_inode(ow);
 		char key[160];
-		if (cJSON_IsNumber(opid))
-			snprintf(key, sizeof(key), "%.0f\t%s", opid->valuedouble,
+		if (cJSON_IsNumber(opid)) {
+			snprintf(key, sizeof(key), "%.0f\t%s\tE", opid->valuedouble,
 				 oname ? oname : "?");
-		else
-			snprintf(key, sizeof(key), "-\t(no process)");
+		} else if (ino) {
+			/* named after reading, once for the whole log */
+			snprintf(key, sizeof(key), "%llu", (unsigned long long)ino);
+			count(&s->unnamed, key, is_hazard);
+			continue;
+		} else {
+			snprintf(key, sizeof(key), "-\t(no process)\tE");
+		}
 		count(&s->owners, key, is_hazard);
 	}
 }
@@ -436,6 +468,56 @@ static int read_input(struct summary *s, const char *path)
 	return failed ? -1 : 0;
 }
 
+/* The unnamed owners' inodes -> the processes holding them now: one walk
+ * of /proc/[pid]/fd, only when some owner is unnamed. An inode no process
+ * holds is "(no process)"; when the walk could not read every process's fds
+ * (not root) or /proc, "(unknown)": it may be held by one it could not see. */
+static void name_unnamed(struct summary *s)
+{
+	size_t n = s->unnamed.used;
+	if (!n)
+		return;
+	struct procfd_owner *v = calloc(n, sizeof(*v));
+	const struct tally **t = calloc(n, sizeof(*t));
+	if (!v || !t) {
+		free(v);
+		free(t);
+		s->looked_up = true;
+		s->lookup_err = -ENOMEM;
+		return;
+	}
+	n = 0;
+	for (size_t i = 0; i < s->unnamed.size; i++)
+		if (s->unnamed.slots[i].key) {
+			t[n] = &s->unnamed.slots[i];
+			v[n++].inode = strtoull(s->unnamed.slots[i].key, NULL, 10);
+		}
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	s->lookup_err = procfd_name_owners(v, n, &s->lookup);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	s->lookup_seconds =
+		(double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	s->looked_up = true;
+	bool complete = s->lookup_err == 0 && s->lookup.unreadable == 0;
+	for (size_t j = 0; j < n; j++) {
+		char key[160];
+		if (v[j].pid)
+			snprintf(key, sizeof(key), "%d\t%s\tR", v[j].pid,
+				 v[j].comm[0] ? v[j].comm : "?");
+		else
+			snprintf(key, sizeof(key), "-\t%s\tR",
+				 complete ? "(no process)" : "(unknown)");
+		struct tally *e = table_get(&s->owners, key, NULL);
+		if (e) {
+			e->count += t[j]->count;
+			e->hazards += t[j]->hazards;
+		}
+	}
+	free(v);
+	free(t);
+}
+
 static double ts_seconds(const char *ts)
 {
 	struct tm tm;
@@ -457,6 +539,18 @@ static void split2(const char *key, char *a, size_t alen, const char **b)
 	*b = tab ? tab + 1 : "";
 }
 
+/* "PID\tNAME\tE|R": the pid ("-": none), the name, and whether the report
+ * named it (R) rather than the event (E) */
+static bool split_owner(const char *key, char *pid, size_t plen, char *name, size_t nlen)
+{
+	const char *b;
+	split2(key, pid, plen, &b);
+	const char *flag = strrchr(b, '\t');
+	size_t n = flag ? (size_t)(flag - b) : strlen(b);
+	snprintf(name, nlen, "%.*s", (int)n, b);
+	return flag && flag[1] == 'R';
+}
+
 static const char *const hazards[] = {"none", "pin", "pin_halfclosed"};
 static const char *const decisions[] = {"allow", "log", "block"};
 
@@ -469,6 +563,24 @@ static unsigned long hd_count(struct summary *s, const char *h, const char *d)
 		    strcmp(s->hazard_decision.slots[i].key, key) == 0)
 			return s->hazard_decision.slots[i].count;
 	return 0;
+}
+
+/* The note under the owners table: how the unnamed ones were named. */
+static void print_lookup(const struct summary *s)
+{
+	printf("  * named by this report: the process holding the socket now (its inode, one "
+	       "walk of\n"
+	       "    /proc/[pid]/fd: %zu socket%s, %u named), not necessarily the one holding it "
+	       "when\n"
+	       "    the event was written; the events name other processes' sockets by inode "
+	       "only\n",
+	       s->unnamed.used, s->unnamed.used == 1 ? "" : "s", s->lookup.found);
+	if (s->lookup_err)
+		printf("  (unknown): /proc could not be read: %s\n", strerror(-s->lookup_err));
+	else if (s->lookup.unreadable)
+		printf("  (unknown): the fds of %u process%s could not be read; run as root to see "
+		       "them\n",
+		       s->lookup.unreadable, s->lookup.unreadable == 1 ? "" : "es");
 }
 
 static void print_text(struct summary *s, unsigned top)
@@ -523,12 +635,13 @@ static void print_text(struct summary *s, unsigned top)
 	if (v && !v[0])
 		printf("  (none)\n");
 	for (size_t i = 0; v && v[i] && i < top; i++) {
-		char pid[32];
-		const char *name;
-		split2(v[i]->key, pid, sizeof(pid), &name);
-		printf("  %-8s %-18s %8lu\n", pid, name, v[i]->count);
+		char pid[32], name[128];
+		bool now = split_owner(v[i]->key, pid, sizeof(pid), name, sizeof(name));
+		printf("  %-8s %-18s %8lu%s\n", pid, name, v[i]->count, now ? "  *" : "");
 	}
 	free(v);
+	if (s->looked_up)
+		print_lookup(s);
 }
 
 static cJSON *top_json(const struct table *t, unsigned top, const char *keyname, bool numeric)
@@ -597,9 +710,8 @@ static cJSON *summary_json(struct summary *s, unsigned top)
 	cJSON *owners = cJSON_AddArrayToObject(o, "halfclosed_owners");
 	v = table_sorted(&s->owners);
 	for (size_t i = 0; v && v[i] && i < top; i++) {
-		char pid[32];
-		const char *name;
-		split2(v[i]->key, pid, sizeof(pid), &name);
+		char pid[32], name[128];
+		bool now = split_owner(v[i]->key, pid, sizeof(pid), name, sizeof(name));
 		cJSON *p = cJSON_CreateObject();
 		if (pid[0] == '-')
 			cJSON_AddNullToObject(p, "pid");
@@ -607,9 +719,23 @@ static cJSON *summary_json(struct summary *s, unsigned top)
 			cJSON_AddNumberToObject(p, "pid", atof(pid));
 		cJSON_AddStringToObject(p, "name", name);
 		cJSON_AddNumberToObject(p, "events", (double)v[i]->count);
+		cJSON_AddBoolToObject(p, "resolved_at_report", now);
 		cJSON_AddItemToArray(owners, p);
 	}
 	free(v);
+	if (s->looked_up) {
+		cJSON *l = cJSON_AddObjectToObject(o, "owner_lookup");
+		cJSON_AddNumberToObject(l, "inodes", (double)s->unnamed.used);
+		cJSON_AddNumberToObject(l, "named", s->lookup.found);
+		cJSON_AddNumberToObject(l, "processes", s->lookup.processes);
+		cJSON_AddNumberToObject(l, "unreadable_processes", s->lookup.unreadable);
+		cJSON_AddNumberToObject(l, "socket_fds", s->lookup.fds);
+		cJSON_AddNumberToObject(l, "seconds", s->lookup_seconds);
+		if (s->lookup_err)
+			cJSON_AddStringToObject(l, "error", strerror(-s->lookup_err));
+	} else {
+		cJSON_AddNullToObject(o, "owner_lookup");
+	}
 	return o;
 }
 
@@ -656,6 +782,7 @@ int cmd_report(int argc, char **argv)
 	for (int i = 0; i < nfiles; i++)
 		if (read_input(&s, files[i]) != 0)
 			rc = EXIT_IO;
+	name_unnamed(&s);
 	if (json) {
 		cJSON *o = summary_json(&s, top);
 		char *text = cJSON_PrintUnformatted(o);
@@ -674,6 +801,7 @@ int cmd_report(int argc, char **argv)
 	table_free(&s.proc_pids);
 	table_free(&s.ports);
 	table_free(&s.owners);
+	table_free(&s.unnamed);
 	free(files);
 	return rc;
 }

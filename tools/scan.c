@@ -8,7 +8,6 @@
 #include "scan.h"
 
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -19,6 +18,7 @@
 #include <unistd.h>
 
 #include "bucket.h"
+#include "procfd.h"
 
 const char *port_class_name(enum port_class c)
 {
@@ -338,56 +338,9 @@ static void judge_port(struct scan *s, unsigned idx)
 	add_pin(s, port, text);
 }
 
-/* ---- inode -> process: one walk of /proc/[pid]/fd ------------------------------ */
+/* ---- inode -> process: one walk of /proc/[pid]/fd (procfd.c) ------------------ */
 
-struct inode_map {
-	uint32_t *keys;
-	uint32_t *vals; /* index into socks */
-	uint32_t mask;
-};
-
-static uint32_t hash32(uint32_t x)
-{
-	x ^= x >> 16;
-	x *= 0x7feb352dU;
-	x ^= x >> 15;
-	x *= 0x846ca68bU;
-	x ^= x >> 16;
-	return x;
-}
-
-static int map_init(struct inode_map *m, size_t want)
-{
-	size_t size = 16;
-	while (size < want * 2)
-		size *= 2;
-	m->keys = calloc(size, sizeof(uint32_t));
-	m->vals = calloc(size, sizeof(uint32_t));
-	m->mask = (uint32_t)size - 1;
-	return m->keys && m->vals ? 0 : -ENOMEM;
-}
-
-static void map_put(struct inode_map *m, uint32_t key, uint32_t val)
-{
-	uint32_t i = hash32(key) & m->mask;
-	while (m->keys[i] && m->keys[i] != key)
-		i = (i + 1) & m->mask;
-	m->keys[i] = key;
-	m->vals[i] = val;
-}
-
-static int map_get(const struct inode_map *m, uint32_t key)
-{
-	uint32_t i = hash32(key) & m->mask;
-	while (m->keys[i]) {
-		if (m->keys[i] == key)
-			return (int)m->vals[i];
-		i = (i + 1) & m->mask;
-	}
-	return -1;
-}
-
-static int proc_index(struct scan *s, int pid)
+static int proc_index(struct scan *s, int pid, const char *name)
 {
 	for (size_t i = s->nprocs; i-- > 0;)
 		if (s->procs[i].pid == pid)
@@ -403,70 +356,34 @@ static int proc_index(struct scan *s, int pid)
 	struct scan_proc *p = &s->procs[s->nprocs];
 	memset(p, 0, sizeof(*p));
 	p->pid = pid;
-	char path[64], buf[sizeof(p->name)];
-	snprintf(path, sizeof(path), "/proc/%d/comm", pid);
-	if (slurp(path, buf, sizeof(buf)) > 0) {
-		buf[strcspn(buf, "\n")] = 0;
-		snprintf(p->name, sizeof(p->name), "%s", buf);
-	}
+	snprintf(p->name, sizeof(p->name), "%s", name);
 	return (int)s->nprocs++;
 }
 
-/* Only the sockets worth naming go in the map; the walk reads every fd link
- * once (readlinkat on the fd directory, no path building) and looks it up. */
+/* Only the sockets worth naming go into the walk. */
 static void name_owners(struct scan *s)
 {
 	size_t want = 0;
 	for (size_t i = 0; i < s->nsocks; i++)
 		want += s->socks[i].want_owner && s->socks[i].k.inode;
-	if (!want)
-		return;
-	struct inode_map m;
-	if (map_init(&m, want) == 0) {
+	struct procfd_owner *v = want ? calloc(want, sizeof(*v)) : NULL;
+	uint32_t *sock = want ? calloc(want, sizeof(*sock)) : NULL;
+	if (v && sock) {
+		size_t n = 0;
 		for (size_t i = 0; i < s->nsocks; i++)
-			if (s->socks[i].want_owner && s->socks[i].k.inode)
-				map_put(&m, s->socks[i].k.inode, (uint32_t)i);
-		DIR *proc = opendir("/proc");
-		struct dirent *d;
-		size_t left = want;
-		while (proc && left && (d = readdir(proc))) {
-			char *endp;
-			long pid = strtol(d->d_name, &endp, 10);
-			if (*endp || pid <= 0)
-				continue;
-			char path[64];
-			snprintf(path, sizeof(path), "%ld/fd", pid);
-			int dfd = openat(dirfd(proc), path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-			if (dfd < 0)
-				continue;
-			DIR *fds = fdopendir(dfd);
-			if (!fds) {
-				close(dfd);
-				continue;
+			if (s->socks[i].want_owner && s->socks[i].k.inode) {
+				v[n].inode = s->socks[i].k.inode;
+				sock[n++] = (uint32_t)i;
 			}
-			struct dirent *e;
-			while ((e = readdir(fds))) {
-				char target[64];
-				if (e->d_name[0] == '.')
-					continue;
-				ssize_t n = readlinkat(dfd, e->d_name, target, sizeof(target) - 1);
-				if (n < 9 || memcmp(target, "socket:[", 8) != 0)
-					continue;
-				target[n] = 0;
-				int i = map_get(&m, (uint32_t)strtoul(target + 8, NULL, 10));
-				s->fds_walked++;
-				if (i < 0 || s->socks[i].proc >= 0)
-					continue;
-				s->socks[i].proc = proc_index(s, (int)pid);
-				left--;
-			}
-			closedir(fds);
-		}
-		if (proc)
-			closedir(proc);
+		struct procfd_stats st;
+		procfd_name_owners(v, n, &st);
+		s->fds_walked = st.fds;
+		for (size_t j = 0; j < n; j++)
+			if (v[j].pid)
+				s->socks[sock[j]].proc = proc_index(s, v[j].pid, v[j].comm);
 	}
-	free(m.keys);
-	free(m.vals);
+	free(v);
+	free(sock);
 	for (size_t i = 0; i < s->nsocks; i++) {
 		struct scan_sock *x = &s->socks[i];
 		if (x->role != ROLE_CONNECT || !bg_tcp_state_halfclosed(x->k.state))

@@ -59,7 +59,15 @@ t_seed_two_processes_audit_logs_pin_halfclosed() {
 	expect "owner local" "$(field '.bindguard.owners[0].local')" 127.0.0.1:40000
 	expect "owner remote" "$(field '.bindguard.owners[0].remote')" 127.0.0.1:9000
 	expect "owner connect_bound" "$(field '.bindguard.owners[0].connect_bound')" inferred
-	expect "owner pid" "$(field '.bindguard.owners[0].pid')" "$(cat "$WORK/a.pid")"
+	# A's socket, by its inode: the shim names no other process (no /proc walk
+	# inside bind()); `bindguard report` names A from that inode
+	local ino
+	ino=$(ss -Htane state close-wait '( sport = :40000 )' | grep -o 'ino:[0-9]*' | cut -d: -f2)
+	expect "owner pid (another process's: not named)" "$(field '.bindguard.owners[0].pid')" null
+	expect "owner inode" "$(field '.bindguard.owners[0].inode')" "$ino"
+	expect "A holds it" "$(readlink "/proc/$(cat "$WORK/a.pid")/fd/"* | grep -c "^socket:\[$ino\]$")" 1
+	expect "report names A" "$("$TOOL" report --json "$WORK/ev.jsonl" | jq -c '.halfclosed_owners | map([.pid, .resolved_at_report])')" \
+		"[[$(cat "$WORK/a.pid"),true]]"
 	expect "error" "$(field '.error')" null
 	expect "profile" "$(field .bindguard.profile)" "$PROFILE"
 	schema_ok

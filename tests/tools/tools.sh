@@ -387,11 +387,19 @@ t_report_summarises_a_shim_log_plain_gzip_and_stdin() {
 	expect "top process" "$(r '.top_processes[0]|[.name,.hazards,.pids]')" '["bindguard-actor",2,3]'
 	expect "top ports" "$(r '[.top_ports[]|select(.hazards>0)|.port]|sort')" \
 		"$(printf '%s\n' "$(port_of a1)" "$(port_of a2)" | jq -s -c sort)"
+	# the shim leaves other processes' owners unnamed (pid null, their inode):
+	# the report names them, from one walk of /proc/[pid]/fd, and says so
+	expect "events leave other processes' owners unnamed" \
+		"$(jq -c 'select(.bindguard.hazard == "pin_halfclosed") | .bindguard.owners[0] | [.pid, .inode > 0]' "$log" | sort -u)" '[null,true]'
 	expect "half-closed owners" "$(r '[.halfclosed_owners[]|.pid]|sort')" \
 		"$(printf '%s\n' "$(pid_of a1)" "$(pid_of a2)" | jq -s -c sort)"
+	expect "owners named at report time" "$(r '[.halfclosed_owners[]|[.name,.resolved_at_report]]|unique')" '[["bindguard-actor",true]]'
+	expect "the walk" "$(r '.owner_lookup|[.inodes,.named,.unreadable_processes]')" '[2,2,0]'
 	# gzip, by file and on stdin, gives the same summary
 	"$TOOL" report --json "$mixed.gz" > "$WORK/rz.json"
-	expect "gzip file" "$(jq -c 'del(.gzip_inputs, .malformed_examples)' "$WORK/rz.json")" "$(jq -c 'del(.gzip_inputs, .malformed_examples)' "$WORK/r.json")"
+	# (the walk of /proc, not the log, sets how long it took and how far it went)
+	local same='del(.gzip_inputs, .malformed_examples, .owner_lookup.seconds, .owner_lookup.processes, .owner_lookup.socket_fds)'
+	expect "gzip file" "$(jq -c "$same" "$WORK/rz.json")" "$(jq -c "$same" "$WORK/r.json")"
 	expect "gzip detected" "$(jq .gzip_inputs "$WORK/rz.json")" 1
 	expect "gzip on stdin" "$("$TOOL" report --json - < "$mixed.gz" | jq -c '[.events,.malformed,.gzip_inputs]')" "[$events,4,1]"
 	expect "plain on stdin" "$("$TOOL" report --json < "$mixed" | jq -c '[.events,.malformed,.gzip_inputs]')" "[$events,4,0]"
@@ -401,7 +409,16 @@ t_report_summarises_a_shim_log_plain_gzip_and_stdin() {
 	text=$("$TOOL" report "$mixed.gz")
 	expect_match "text: malformed" "$text" "4 malformed lines skipped"
 	expect_match "text: hazard row" "$text" "pin_halfclosed +0 +1 +1"
-	expect_match "text: owners" "$text" "$(pid_of a1) +bindguard-actor"
+	expect_match "text: owners" "$text" "$(pid_of a1) +bindguard-actor +1 +\\*"
+	expect_match "text: the note" "$text" "\\* named by this report: the process holding the socket now"
+	# an owner no process holds any more stays unnamed; a1's socket, closed,
+	# is an orphan in LAST_ACK
+	stop a1
+	expect "after a1 closed" "$("$TOOL" report --json "$mixed" | jq -c '[.halfclosed_owners[]|[.pid,.name,.resolved_at_report]]|sort')" \
+		"$(jq -n -c --argjson p "$(pid_of a2)" '[[null,"(no process)",true],[$p,"bindguard-actor",true]]|sort')"
+	# without root, other users' fds are unreadable: unknown, not "no process"
+	expect "not root" "$(setpriv --reuid=65534 --regid=65534 --clear-groups "$TOOL" report --json <"$mixed" |
+		jq -c '[(.halfclosed_owners[]|[.pid,.name]), (.owner_lookup.unreadable_processes > 0)]')" '[[null,"(unknown)"],true]'
 	# a truncated gzip stream is said, and what was read still counts
 	head -c $(($(stat -c %s "$mixed.gz") - 12)) "$mixed.gz" > "$WORK/cut.gz"
 	"$TOOL" report --json "$WORK/cut.gz" > "$WORK/rc.json" 2> "$WORK/rc.err"
@@ -423,6 +440,7 @@ t_report_counts_every_line_of_a_damaged_log() {
 	printf '%s\0\0\0\n%s\n' "$ev" "$ev" > "$WORK/pad.jsonl"
 	expect "NUL-padded line, then an event" "$(rj "$WORK/pad.jsonl")" "[2,1,1]"
 	expect_match "NUL-padded line named" "$("$TOOL" report "$WORK/pad.jsonl")" "pad.jsonl:1: .*NUL"
+	expect "no owner to name: no walk of /proc" "$("$TOOL" report --json "$WORK/pad.jsonl" | jq -c .owner_lookup)" null
 	# an event appended after the padding, on the padded line
 	printf '{"@timest\0\0\0%s\n%s\n' "$ev" "$ev" > "$WORK/glued.jsonl"
 	expect "event after the padding" "$(rj "$WORK/glued.jsonl")" "[2,2,1]"
