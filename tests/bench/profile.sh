@@ -7,7 +7,8 @@
 # Each workload of build/bench/bench runs under `valgrind --tool=callgrind`
 # twice, N1 and N2 operations, without and with the shim (LD_PRELOAD, audit
 # mode). The figure is the inclusive cost of the benchmark's one-operation
-# function (op_close, op_socket_close, op_connect_cycle, op_bind), as
+# function (op_close, op_socket_close, op_connect_cycle, op_bind,
+# op_bind_cycle, op_bbc_cycle), as
 # (Ir(N2) - Ir(N1)) / (N2 - N1): the first call's one-time costs (symbol
 # resolution, shim start-up) cancel out. Kernel work is not counted: these are
 # the instructions the shim adds in the process. The shim's own top functions
@@ -68,6 +69,8 @@ rows=(
 	"connect + accept + close (loopback)|connect|op_connect_cycle|200|600"
 	"bind() outside the range|bind_out|op_bind|500|1500"
 	"bind() inside the range, 0 other sockets|bind_in|op_bind|50|150"
+	"in-range bind + close, free port|bind_cycle|op_bind_cycle|20|60"
+	"bind-before-connect: socket, bind(127.0.0.2:0), connect, accept, close|bbc|op_bbc_cycle|20|60"
 )
 for row in "${rows[@]}"; do
 	IFS='|' read -r label w fn n1 n2 <<<"$row"
