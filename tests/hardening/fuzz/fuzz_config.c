@@ -7,7 +7,7 @@
  * - bg_config_json (the effective config, as `bindguard check-config` and the
  *   start event show it) must be JSON whose fields round-trip: mode, level,
  *   log, the rules' ports and addresses, their mode and block lists;
- * - bg_config_decide, asked about a set of ports and addresses, must agree with
+ * - bg_policy_rules, asked about a set of ports and addresses, must agree with
  *   a decision made from that JSON alone (first matching rule wins).
  * ASan, UBSan and LeakSanitizer watch everything; a broken property aborts.
  *
@@ -286,7 +286,7 @@ static void check_json(const struct bg_config *c)
 			}
 			enum bg_mode got_mode;
 			unsigned got_block;
-			bg_config_decide(c, ports[pi], &addrs[ai], &got_mode, &got_block);
+			bg_policy_rules(c, ports[pi], &addrs[ai], &got_mode, &got_block);
 			CHECK((int)got_mode == want_mode && (int)got_block == want_block,
 			      "decide(port %u, probe %u): mode %d block %u, JSON says %d %d",
 			      ports[pi], ai, got_mode, got_block, want_mode, want_block);

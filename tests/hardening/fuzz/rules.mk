@@ -10,8 +10,8 @@ FUZZ_BUILD := build/fuzz
 FUZZ_CC := clang
 FUZZ_FLAGS := -std=gnu11 $(WARN) -g -O1 -fno-omit-frame-pointer \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -Ishim
-FUZZ_CONFIG_SRC := $(FUZZ_DIR)/fuzz_config.c shim/config.c shim/trust.c shim/bucket.c
-FUZZ_EVENT_SRC := $(FUZZ_DIR)/fuzz_event.c shim/event.c shim/sink.c shim/libc.c shim/config.c shim/trust.c \
+FUZZ_CONFIG_SRC := $(FUZZ_DIR)/fuzz_config.c shim/config.c shim/policy.c shim/trust.c shim/bucket.c
+FUZZ_EVENT_SRC := $(FUZZ_DIR)/fuzz_event.c shim/event.c shim/sink.c shim/libc.c shim/config.c shim/policy.c shim/trust.c \
 	shim/bucket.c
 
 $(FUZZ_BUILD)/fuzz_config: $(FUZZ_CONFIG_SRC) $(SHIM_HDR)
