@@ -1,6 +1,6 @@
 /* kernel.c: the shim's questions to the real kernel. Every fd opened here is
- * O_CLOEXEC and closed before returning; sockets go through bg_real so that
- * the wrappers never see them.
+ * O_CLOEXEC and closed before returning; sockets are raw system calls (sys.h)
+ * so that the wrappers never see them.
  */
 #define _GNU_SOURCE
 #include "kernel.h"
@@ -20,7 +20,7 @@
 #include <unistd.h>
 
 #include "bucket.h"
-#include "libc.h"
+#include "sys.h"
 
 const char *bg_view_name(enum bg_view v)
 {
@@ -285,7 +285,7 @@ static int diag_port(uint16_t port, bg_ksock_fn fn, void *arg)
 	long *buf = malloc(DIAG_BUF);
 	if (!buf)
 		return -ENOMEM;
-	int nl = bg_real.socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+	int nl = bg_sys_socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
 	if (nl < 0) {
 		int err = -errno;
 		free(buf);
@@ -296,7 +296,7 @@ static int diag_port(uint16_t port, bg_ksock_fn fn, void *arg)
 		int n6 = diag_dump(nl, buf, AF_INET6, port, fn, arg);
 		n = n6 < 0 ? n6 : n + n6;
 	}
-	bg_real.close(nl);
+	bg_sys_close(nl);
 	free(buf);
 	return n;
 }
@@ -312,7 +312,7 @@ enum bg_view bg_kernel_view_probe(int *why)
 	 * hash without TCPF_LISTEN and stops before the established one without
 	 * any other state), yet answers only where TCP's handler is there */
 	req.req.idiag_states = 0;
-	int nl = bg_real.socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+	int nl = bg_sys_socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
 	if (nl < 0) {
 		*why = errno;
 		return kernel_lacks_diag(*why) ? BG_VIEW_PROC : BG_VIEW_NONE;
@@ -326,7 +326,7 @@ enum bg_view bg_kernel_view_probe(int *why)
 			len = recv(nl, buf, sizeof(buf), 0);
 		while (len < 0 && errno == EINTR);
 	*why = len < 0 ? errno : 0;
-	bg_real.close(nl);
+	bg_sys_close(nl);
 	const struct nlmsghdr *h = (const struct nlmsghdr *)buf;
 	if (len >= 0 && NLMSG_OK(h, (size_t)len) && h->nlmsg_type == NLMSG_ERROR) {
 		const struct nlmsgerr *e = NLMSG_DATA(h);
@@ -511,14 +511,14 @@ int bg_kernel_inode_owner(uint32_t inode, char *comm, unsigned len)
  * 32 KiB receive buffer so that the kernel fills each skb to its maximum. */
 int bg_kernel_dump_sockets(uint16_t low, uint16_t high, bg_ksock_fn fn, void *arg)
 {
-	int nl = bg_real.socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+	int nl = bg_sys_socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
 	if (nl < 0)
 		return -errno;
 	int rcvbuf = 1 << 20;
-	bg_real.setsockopt(nl, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+	bg_sys_setsockopt(nl, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
 	long *buf = malloc(32768);
 	if (!buf) {
-		bg_real.close(nl);
+		bg_sys_close(nl);
 		return -ENOMEM;
 	}
 	static const uint8_t families[] = {AF_INET, AF_INET6};
@@ -572,13 +572,13 @@ int bg_kernel_dump_sockets(uint16_t low, uint16_t high, bg_ksock_fn fn, void *ar
 				if (fn(&k, arg) != 0) {
 					/* the caller is done: drain nothing, just stop */
 					free(buf);
-					bg_real.close(nl);
+					bg_sys_close(nl);
 					return count;
 				}
 			}
 		}
 	}
 	free(buf);
-	bg_real.close(nl);
+	bg_sys_close(nl);
 	return err ? err : count;
 }
