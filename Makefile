@@ -1,4 +1,6 @@
 # bindguard: `make` builds, `make demo` shows, `make test` proves.
+# Every .c compiles once per build folder into $(BUILD)/obj/ (its path kept),
+# with the headers it includes recorded beside it (-MMD: obj/X.d).
 CC ?= gcc
 PREFIX ?= /usr/local
 DESTDIR ?=
@@ -6,66 +8,124 @@ BUILD ?= build
 CFLAGS ?= -O2 -g
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-unused-parameter
 BASE_CFLAGS := -std=gnu11 -fvisibility=hidden $(WARN)
+BG_CPPFLAGS := -Ishim
 SAN ?=
+# $(SAN) instruments the shim, the command, the actor and the unit and
+# conformance tests. The suites' helper programs below stay plain: they run
+# beside the shim, as a user's programs do. The TSan and fuzz builds
+# instrument all they build (UNSANITIZED= ).
+UNSANITIZED := tests/schema-check.c tests/e2e/% tests/tools/% tests/bench/% tests/hardening/%
+san = $(if $(filter $(UNSANITIZED),$(1)),,$(SAN))
+obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
-SHIM_SRC := shim/libc.c shim/fdtable.c shim/bucket.c shim/kernel.c shim/config.c shim/trust.c \
-            shim/policy.c shim/event.c shim/sink.c shim/merge.c shim/portview.c shim/judge.c \
-            shim/remedy.c shim/bind.c shim/track.c shim/process.c shim/interpose.c shim/selfcheck.c
-SHIM_HDR := $(wildcard shim/*.h)
-FMT_SRC := $(wildcard shim/*.[ch] tools/*.[ch] tests/*.c tests/unit/*.[ch] tests/e2e/*.c \
-             tests/conformance/*.c tests/tools/*.c tests/bench/*.c \
-             tests/hardening/*/*.[ch])
+# The common library: what the shim and the command share and tests drive
+# without the shim (the port model, the config, the kernel's answers). It
+# uses no shim internals (its own fds are raw system calls: shim/sys.h).
+# Compiled once, position-independent, for both: with -fvisibility=hidden
+# that costs the command nothing, and a build compiles each file once.
+COMMON_SRC := shim/bucket.c shim/config.c shim/policy.c shim/trust.c shim/kernel.c
+COMMON := $(BUILD)/libbgcommon.a
+SHIM_SRC := $(filter-out $(COMMON_SRC),$(wildcard shim/*.c))
+TOOL_SRC := tools/bindguard.c tools/scan.c tools/scanout.c tools/svg.c tools/report.c tools/procfd.c
 LIB := $(BUILD)/libbindguard.so
 TOOL := $(BUILD)/bindguard
 ACTOR := $(BUILD)/bindguard-actor
-UNIT_TESTS := $(BUILD)/test_bucket $(BUILD)/test_config $(BUILD)/test_merge
+UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/%,$(wildcard tests/unit/test_*.c))
 TEST_TOOLS := $(BUILD)/fidelity $(BUILD)/schema-check $(BUILD)/churn
+CONFORM := $(BUILD)/conform
+MANYCONN := $(BUILD)/bindguard-manyconn
+BENCH := $(BUILD)/bench/bench
+FMT_SRC := $(wildcard shim/*.[ch] tools/*.[ch] tests/*.c tests/unit/*.[ch] tests/e2e/*.c \
+             tests/conformance/*.c tests/tools/*.c tests/bench/*.c tests/hardening/*/*.[ch])
+.DELETE_ON_ERROR:
 
-.PHONY: all deps demo test test-unit install asan clean fmt check-fmt conformance test-kernels
+.PHONY: all deps demo test test-unit test-build install asan asan-build tsan tsan-build clean \
+        fmt check-fmt check-man conformance test-kernels test-tools bench bench-profile \
+        bench-build test-hardening
 
 all: $(LIB) $(TOOL) $(ACTOR)
-
 $(BUILD):
-	@mkdir -p $(BUILD)
+	@mkdir -p $@
 
-$(LIB): $(SHIM_SRC) $(SHIM_HDR) shim/libbindguard.map | $(BUILD)
-	$(CC) $(BASE_CFLAGS) $(CFLAGS) $(SAN) -fPIC -shared -o $@ $(SHIM_SRC) \
-	  -Wl,--version-script=shim/libbindguard.map -Wl,-z,now -Wl,-z,relro -ldl -lcjson -lpthread
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(BG_CPPFLAGS) $(CPPFLAGS) $(BASE_CFLAGS) $(CFLAGS) $(call san,$<) $(PIC) -MMD -MP -c -o $@ $<
+$(BUILD)/obj/shim/%.o: PIC := -fPIC
 
-$(TOOL): tools/bindguard.c tools/scan.c tools/scanout.c tools/svg.c tools/report.c tools/cmd.h tools/scan.h \
-         shim/config.c shim/trust.c shim/bucket.c shim/libc.c shim/kernel.c shim/config.h shim/trust.h \
-         shim/bucket.h shim/kernel.h tools/procfd.c tools/procfd.h | $(BUILD)
-	$(CC) $(BASE_CFLAGS) $(CFLAGS) $(SAN) -Ishim -o $@ tools/bindguard.c tools/scan.c tools/scanout.c tools/svg.c shim/policy.c \
-	  tools/report.c tools/procfd.c shim/config.c shim/trust.c shim/bucket.c shim/libc.c shim/kernel.c -lcjson -lz -ldl
+# program NAME, SOURCES (.c, or a library's .a), LDLIBS: $(BUILD)/NAME
+define program
+$(BUILD)/$(1): $(call obj,$(2))
+	@mkdir -p $$(@D)
+	$$(CC) $$(CFLAGS) $$(call san,$(firstword $(2))) $$(LDFLAGS) -o $$@ $$^ $(3)
+endef
 
-$(ACTOR): tools/bindguard-actor.c | $(BUILD)
-	$(CC) $(BASE_CFLAGS) $(CFLAGS) $(SAN) -o $@ $<
+$(COMMON): $(call obj,$(COMMON_SRC))
+	@rm -f $@
+	$(AR) rcs $@ $^
 
-$(BUILD)/test_bucket: tests/unit/test_bucket.c shim/bucket.c shim/bucket.h tests/unit/runner.h | $(BUILD)
-	$(CC) $(BASE_CFLAGS) $(CFLAGS) $(SAN) -Ishim -Itests/unit -o $@ tests/unit/test_bucket.c shim/bucket.c
+# The version script: exactly the calls shim/wrapped.h lists, as this
+# compiler and these flags see the list (the TSan build wraps one fewer).
+$(BUILD)/wrapped.list: shim/wrapped.h
+	@mkdir -p $(@D)
+	printf '#include "wrapped.h"\n#define CALL(ret, name, params) name\n#define ASM(name) name\nBG_WRAPPED(CALL, ASM)\n' >$@.c
+	$(CC) $(BG_CPPFLAGS) $(CPPFLAGS) $(CFLAGS) $(SAN) -E -P -MMD -MP -MF $@.d -MT $@ -o $@.i $@.c
+	tr -s ' \t' '\n\n' <$@.i | grep . >$@
+$(BUILD)/libbindguard.map: $(BUILD)/wrapped.list
+	{ echo '/* made from shim/wrapped.h: exactly the wrapped calls */ {'; echo '  global:'; \
+	  sed 's/.*/    &;/' $<; echo '  local: *;'; echo '};'; } >$@
 
-$(BUILD)/test_merge: tests/unit/test_merge.c shim/merge.c shim/bucket.c shim/fdtable.c $(SHIM_HDR) tests/unit/runner.h | $(BUILD)
-	$(CC) $(BASE_CFLAGS) $(CFLAGS) $(SAN) -Ishim -Itests/unit -o $@ tests/unit/test_merge.c shim/merge.c \
-	  shim/bucket.c shim/fdtable.c
+$(LIB): $(call obj,$(SHIM_SRC)) $(COMMON) $(BUILD)/libbindguard.map
+	$(CC) $(CFLAGS) $(SAN) $(LDFLAGS) -shared -o $@ $(filter-out %.map,$^) \
+	  -Wl,--version-script=$(BUILD)/libbindguard.map -Wl,-z,now -Wl,-z,relro -ldl -lcjson -lpthread
 
-$(BUILD)/test_config: tests/unit/test_config.c shim/config.c shim/trust.c shim/bucket.c shim/config.h shim/trust.h \
-                      tests/unit/runner.h | $(BUILD)
-	$(CC) $(BASE_CFLAGS) $(CFLAGS) $(SAN) -Ishim -Itests/unit -o $@ tests/unit/test_config.c shim/config.c shim/policy.c shim/trust.c \
-	  shim/bucket.c -lcjson
+$(eval $(call program,bindguard,$(TOOL_SRC) $(COMMON),-lcjson -lz))
+$(eval $(call program,bindguard-actor,tests/bindguard-actor.c))
+# a unit test of a shim room links that room too
+UNIT_ROOMS_test_merge := shim/merge.c shim/fdtable.c
+$(foreach t,$(UNIT_TESTS),$(eval $(call program,$(notdir $(t)),tests/unit/$(notdir $(t)).c \
+  $(UNIT_ROOMS_$(notdir $(t))) $(COMMON),-lcjson)))
+$(eval $(call program,conform,tests/conformance/conform.c $(COMMON)))
+$(eval $(call program,fidelity,tests/e2e/fidelity.c))
+$(eval $(call program,churn,tests/e2e/churn.c))
+$(eval $(call program,schema-check,tests/schema-check.c,-lcjson))
+$(eval $(call program,bindguard-manyconn,tests/tools/manyconn.c))
+$(eval $(call program,bench/bench,tests/bench/bench.c))
 
-$(BUILD)/fidelity: tests/e2e/fidelity.c | $(BUILD)
-	$(CC) $(BASE_CFLAGS) $(CFLAGS) -o $@ $<
+# ---- builds of the tests --------------------------------------------------------
+# test-build: what the suites need from a build besides `all`;
+# test-unit runs the unit tests (tests/run.sh runs them itself, for each build)
+test-build: $(UNIT_TESTS) $(TEST_TOOLS) $(CONFORM)
 
-$(BUILD)/churn: tests/e2e/churn.c | $(BUILD)
-	$(CC) $(BASE_CFLAGS) $(CFLAGS) -o $@ $<
+test-unit: test-build
+	@rc=0; for t in $(UNIT_TESTS); do echo "== $$t"; $$t || rc=1; done; exit $$rc
 
-$(BUILD)/schema-check: tests/schema-check.c | $(BUILD)
-	$(CC) $(BASE_CFLAGS) $(CFLAGS) -o $@ $< -lcjson
+test: deps
+	@tools/deps.sh test
+	@$(MAKE) --no-print-directory all test-build $(MANYCONN) $(HARDENING_BINS)
+	@$(MAKE) --no-print-directory BUILD=build/clang CC=clang all test-build >/dev/null
+	@$(MAKE) --no-print-directory BUILD=build/asan asan-build >/dev/null
+	@tests/run.sh $(BUILD) build/asan
 
-CONFORM := $(BUILD)/conform
-$(CONFORM): tests/conformance/conform.c shim/bucket.c shim/kernel.c shim/libc.c shim/bucket.h shim/kernel.h | $(BUILD)
-	$(CC) $(BASE_CFLAGS) $(CFLAGS) $(SAN) -Ishim -o $@ tests/conformance/conform.c shim/bucket.c \
-	  shim/kernel.c shim/libc.c -ldl
+asan-build:
+	@$(MAKE) --no-print-directory BUILD=$(BUILD) SAN="-fsanitize=address,undefined -fno-omit-frame-pointer" \
+	  CFLAGS="-O1 -g" all test-build
+
+asan:
+	@$(MAKE) --no-print-directory BUILD=build/asan asan-build
+	@tests/run.sh build/asan build/asan
+
+# The shim and the threads suite's stress program under ThreadSanitizer
+# (always clang). The stress executable links the runtime statically and
+# exports it; the preloaded shim's __tsan_* references resolve to it, and
+# the executable's interceptors (close, bind, ...) call the next definition:
+# the shim's. `make tsan` runs the suite's TSan stress on it.
+TSAN_BUILD := build/tsan
+tsan-build:
+	@$(MAKE) --no-print-directory BUILD=$(TSAN_BUILD) CC=clang SAN=-fsanitize=thread UNSANITIZED= \
+	  CFLAGS="-O1 -g -fno-omit-frame-pointer" $(TSAN_BUILD)/libbindguard.so $(TSAN_BUILD)/threads-stress
+
+tsan: tsan-build
+	@tests/hardening/threads/run.sh $(BUILD) stress_under_thread_sanitizer
 
 # The model against the kernel: `make conformance SEED=... N=...` (host
 # kernel), `make test-kernels` (Debian's 6.1 and 6.12 under qemu).
@@ -77,28 +137,24 @@ conformance: $(CONFORM)
 test-kernels: all $(CONFORM)
 	@tests/kernels/run.sh $(BUILD)
 
+# The command's suite (as root: each case in its own `unshare -n` namespace)
+# and a warning check of the man pages.
+MAN_PAGES := man/bindguard.1 man/bindguard.conf.5 man/libbindguard.7
+test-tools: all $(MANYCONN)
+	@tests/tools/tools.sh $(BUILD)
+
+check-man:
+	@for m in $(MAN_PAGES); do \
+	  out=$$(LC_ALL=C.UTF-8 MANWIDTH=80 groff -man -Tutf8 -ww -z $$m 2>&1); \
+	  [ -z "$$out" ] || { echo "$$m: $$out"; exit 1; }; done
+
+# ---- the rest ---------------------------------------------------------------------
 # Debian packages the build, the demo and the tests need (run as root).
 deps:
 	@tools/deps.sh
 
 demo: deps all
 	@tools/demo.sh $(BUILD)
-
-test-unit: $(UNIT_TESTS) $(TEST_TOOLS) $(CONFORM)
-
-test: deps
-	@tools/deps.sh test
-	@$(MAKE) --no-print-directory all test-unit $(BUILD)/bindguard-manyconn $(HARDENING_BINS)
-	@$(MAKE) --no-print-directory BUILD=build/clang CC=clang all test-unit >/dev/null
-	@$(MAKE) --no-print-directory BUILD=build/asan asan-build >/dev/null
-	@tests/run.sh $(BUILD) build/asan
-
-asan-build:
-	@$(MAKE) --no-print-directory BUILD=$(BUILD) SAN="-fsanitize=address,undefined -fno-omit-frame-pointer" CFLAGS="-O1 -g" all test-unit
-
-asan:
-	@$(MAKE) --no-print-directory BUILD=build/asan asan-build
-	@tests/run.sh build/asan build/asan
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/lib/bindguard $(DESTDIR)$(PREFIX)/bin \
@@ -111,7 +167,6 @@ install: all
 	install -m 0644 conf/systemd/bindguard.conf $(DESTDIR)$(PREFIX)/share/bindguard/systemd/bindguard.conf
 	test -e $(DESTDIR)/etc/bindguard/bindguard.json || install -m 0644 conf/bindguard.json $(DESTDIR)/etc/bindguard/bindguard.json
 	install -m 0644 README.md $(DESTDIR)$(PREFIX)/share/doc/bindguard/README.md
-	install -D -m 0644 -t $(DESTDIR)$(PREFIX)/share/doc/bindguard/docs docs/*.md
 	install -d $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(PREFIX)/share/man/man7
 	install -m 0644 man/bindguard.1 $(DESTDIR)$(PREFIX)/share/man/man1/bindguard.1
 	install -m 0644 man/bindguard.conf.5 $(DESTDIR)$(PREFIX)/share/man/man5/bindguard.conf.5
@@ -126,42 +181,13 @@ check-fmt:
 clean:
 	rm -rf build
 
-# ---- bindguard command (issue 5) ----
-# The command's parts (tools/scan.c, scanout.c, svg.c, report.c) are in the
-# $(TOOL) rule above. Here: the 50,000-socket helper, the command's suite
-# (`make test-tools`, as root: each case in its own `unshare -n` namespace),
-# and a warning check of the man pages.
-MANYCONN := $(BUILD)/bindguard-manyconn
-MAN_PAGES := man/bindguard.1 man/bindguard.conf.5 man/libbindguard.7
-
-$(MANYCONN): tests/tools/manyconn.c | $(BUILD)
-	$(CC) $(BASE_CFLAGS) $(CFLAGS) -o $@ $<
-
-.PHONY: test-tools check-man
-test-tools: all $(MANYCONN)
-	@tests/tools/tools.sh $(BUILD)
-
-check-man:
-	@for m in $(MAN_PAGES); do \
-	  out=$$(LC_ALL=C.UTF-8 MANWIDTH=80 groff -man -Tutf8 -ww -z $$m 2>&1); \
-	  [ -z "$$out" ] || { echo "$$m: $$out"; exit 1; }; done
-
 # ---- benchmarks (issue 6) ----
-# `make bench`: tests/bench/bench.c, issue 12's per-call budget: each row at
-# 0, 10,000 and 50,000 other sockets, without and with the shim, interleaved,
-# each level in a network namespace of its own (root). Every measurement is
-# bounded by time (BENCH_ARGS=--budget MS per child, 1000 by default), so a
-# slow shim makes a slow row, not an endless run. Prints the table and writes
-# it to $(BUILD)/bench/results.md. BENCH_ARGS=--quick for a short run.
+# `make bench`: tests/bench/bench.c, each workload without and with the shim,
+# interleaved, in network namespaces of its own (root); prints the table and
+# writes it to $(BUILD)/bench/results.md. BENCH_ARGS=--quick for a short run.
 # `make bench-profile`: callgrind instruction counts (tests/bench/profile.sh).
 # Benchmarks report; they never fail on a target.
-BENCH := $(BUILD)/bench/bench
 BENCH_ARGS ?=
-.PHONY: bench bench-profile bench-build
-
-$(BENCH): tests/bench/bench.c
-	@mkdir -p $(BUILD)/bench
-	$(CC) $(BASE_CFLAGS) $(CFLAGS) -pthread -o $@ $<
 
 bench-build: $(LIB) $(BENCH)
 	@$(MAKE) --no-print-directory $(TOOL) >/dev/null 2>&1 || \
@@ -180,15 +206,17 @@ bench-profile: deps
 	  echo "bench-profile: valgrind unavailable"
 	@$(MAKE) --no-print-directory bench-build
 	@tests/bench/profile.sh $(BUILD)
-# ---- end of benchmarks (issue 6) ----
 
 # ---- hardening (issue 4) ----
 # One folder a topic under tests/hardening/: run.sh BUILD is its suite (make
-# test runs every one); rules.mk, if any, builds what it needs and adds the
-# files to HARDENING_BINS; `packages` lists the Debian packages it needs.
+# test runs every one); rules.mk, if any, declares its programs (`program`
+# above) and adds them, or the target building them, to HARDENING_BINS;
+# `packages` lists the Debian packages it needs.
 HARDENING_BINS :=
 -include $(wildcard tests/hardening/*/rules.mk)
-.PHONY: test-hardening
-test-hardening: all test-unit $(HARDENING_BINS)
+test-hardening: all test-build $(HARDENING_BINS)
 	@tools/deps.sh test
 	@rc=0; for h in tests/hardening/*/run.sh; do echo "== $$h"; $$h $(BUILD) || rc=1; done; exit $$rc
+
+# the headers each object and the list were made from (-MMD)
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null) $(wildcard $(BUILD)/wrapped.list.d)

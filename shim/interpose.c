@@ -15,6 +15,7 @@
 #include "process.h"
 #include "track.h"
 #include "libc.h"
+#include "sanitizer.h"
 
 #define EXPORT __attribute__((visibility("default")))
 
@@ -446,13 +447,8 @@ EXPORT int clone(int (*fn)(void *), void *stack, int flags, void *arg, ...)
 
 /* Not in the ThreadSanitizer build (build/tsan, tests only): its runtime
  * calls sigaltstack() while it starts, through its own interceptor to the
- * next definition, ours, whose instrumented entry then crashes it. There
- * bg_small_stack() always looks. */
-#if defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define BG_TSAN 1
-#endif
-#endif
+ * next definition, ours, whose instrumented entry then crashes it (wrapped.h
+ * leaves it out of the list there). There bg_small_stack() always looks. */
 #ifdef BG_TSAN
 __attribute__((constructor)) static void altstacks_always(void)
 {

@@ -1,11 +1,10 @@
 /* kernel.c: the shim's questions to the real kernel. Every fd opened here is
- * O_CLOEXEC and closed before returning; sockets go through bg_real so that
+ * O_CLOEXEC and closed before returning; sockets are raw system calls (sys.h)
  * the wrappers never see them.
  */
 #define _GNU_SOURCE
 #include "kernel.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/inet_diag.h>
@@ -20,7 +19,7 @@
 #include <unistd.h>
 
 #include "bucket.h"
-#include "libc.h"
+#include "sys.h"
 
 const char *bg_view_name(enum bg_view v)
 {
@@ -296,16 +295,16 @@ static int diag_range(uint16_t low, uint16_t high, int rcvbuf, bg_ksock_fn fn, v
 	long *buf = malloc(DIAG_BUF);
 	if (!buf)
 		return -ENOMEM;
-	int nl = bg_real.socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+	int nl = bg_sys_socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
 	if (nl < 0) {
 		int err = -errno;
 		free(buf);
 		return err;
 	}
 	if (rcvbuf)
-		bg_real.setsockopt(nl, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+		bg_sys_setsockopt(nl, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
 	int n = diag_walk(nl, buf, low, high, fn, arg);
-	bg_real.close(nl);
+	bg_sys_close(nl);
 	free(buf);
 	return n;
 }
@@ -340,7 +339,7 @@ enum bg_view bg_kernel_view_probe(int *why)
 	 * hash without TCPF_LISTEN and stops before the established one without
 	 * any other state), yet answers only where TCP's handler is there */
 	req.req.idiag_states = 0;
-	int nl = bg_real.socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+	int nl = bg_sys_socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
 	if (nl < 0) {
 		*why = errno;
 		return kernel_lacks_diag(*why) ? BG_VIEW_PROC : BG_VIEW_NONE;
@@ -354,7 +353,7 @@ enum bg_view bg_kernel_view_probe(int *why)
 			len = recv(nl, buf, sizeof(buf), 0);
 		while (len < 0 && errno == EINTR);
 	*why = len < 0 ? errno : 0;
-	bg_real.close(nl);
+	bg_sys_close(nl);
 	const struct nlmsghdr *h = (const struct nlmsghdr *)buf;
 	if (len >= 0 && NLMSG_OK(h, (size_t)len) && h->nlmsg_type == NLMSG_ERROR) {
 		const struct nlmsgerr *e = NLMSG_DATA(h);

@@ -1,7 +1,8 @@
 /* kernel.h: questions bindguard asks the running kernel: its version, the
  * ephemeral port range, and every socket on a port (NETLINK_SOCK_DIAG, or
  * /proc/net/tcp{,6} where sock_diag is unavailable).
- * Uses only bg_real and plain file reads; never the model, never a lock.
+ * Uses only raw system calls (sys.h) and plain file reads; never the model,
+ * never a lock.
  */
 #ifndef BG_KERNEL_H
 #define BG_KERNEL_H

@@ -92,10 +92,12 @@ static int sys_setns(int fd, int nstype)
 {
 	return (int)syscall(SYS_setns, fd, nstype);
 }
+#ifndef BG_TSAN /* not wrapped there (wrapped.h) */
 static int sys_sigaltstack(const stack_t *ss, stack_t *old)
 {
 	return (int)syscall(SYS_sigaltstack, ss, old);
 }
+#endif
 /* clone() with a function and a stack has no one-line raw form: until libc's
  * is known (another thread is resolving), ask dlsym for it here. */
 static int sys_clone(int (*fn)(void *), void *stack, int flags, void *arg, ...)
@@ -143,99 +145,53 @@ static int sys_chroot(const char *path)
 	return (int)syscall(SYS_chroot, path);
 }
 
+/* close() before resolution: sys.h's, which tells ThreadSanitizer. */
+static int sys_close(int fd)
+{
+	return bg_sys_close(fd);
+}
+/* fcntl64() takes fcntl()'s arguments to the same system call */
+#define sys_fcntl64 sys_fcntl
+
 /* Under ThreadSanitizer (the test build in build/tsan/ only), the
  * executable's interceptors follow fds from open() to close(), but the shim
- * closes its own fds (a config file, /proc reads, the log) past them, here
- * and through the real close(): say so, or TSan takes the next thread to
- * get that number for a race with us. */
-#if defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#include <sanitizer/linux_syscall_hooks.h>
-#define BG_TSAN_CLOSE(fd) __sanitizer_syscall_pre_close(fd)
+ * closes its own fds (a config file, /proc reads, the log) past them, through
+ * the real close(): say so, or TSan takes the next thread to get that number
+ * for a race with us. */
+#ifdef BG_TSAN
 static int (*libc_close)(int);
 static int tsan_close(int fd)
 {
-	BG_TSAN_CLOSE(fd);
+	__sanitizer_syscall_pre_close(fd);
 	return __atomic_load_n(&libc_close, __ATOMIC_RELAXED)(fd);
 }
 #endif
-#endif
 
-int bg_sys_close(int fd)
-{
-#ifdef BG_TSAN_CLOSE
-	BG_TSAN_CLOSE(fd);
-#endif
-	return (int)syscall(SYS_close, fd);
-}
-
-struct bg_libc bg_real = {
-	.socket = sys_socket,
-	.bind = sys_bind,
-	.connect = sys_connect,
-	.listen = sys_listen,
-	.accept = sys_accept,
-	.accept4 = sys_accept4,
-	.shutdown = sys_shutdown,
-	.close = bg_sys_close,
-	.setsockopt = sys_setsockopt,
-	.getsockname = sys_getsockname,
-	.dup = sys_dup,
-	.dup2 = sys_dup2,
-	.dup3 = sys_dup3,
-	.fcntl = sys_fcntl,
-	.fcntl64 = sys_fcntl,
-	.close_range = sys_close_range,
-	.closefrom = sys_closefrom,
-	.fork = sys_fork,
-	.setuid = sys_setuid,
-	.seteuid = sys_seteuid,
-	.setreuid = sys_setreuid,
-	.setresuid = sys_setresuid,
-	.setgid = sys_setgid,
-	.setegid = sys_setegid,
-	.setregid = sys_setregid,
-	.setresgid = sys_setresgid,
-	.chroot = sys_chroot,
-	.unshare = sys_unshare,
-	.setns = sys_setns,
-	.sigaltstack = sys_sigaltstack,
-	.clone = sys_clone,
-};
+/* Until resolution, every call goes to its stand-in, sys_NAME. */
+#define STANDIN(ret, name, params) .name = sys_##name,
+#define NO_STANDIN(name)
+struct bg_libc bg_real = {BG_WRAPPED(STANDIN, NO_STANDIN)};
 
 static atomic_int resolved; /* 0 none, 1 running, 2 done */
 
-#define RESOLVE(name)                                                                  \
-	do {                                                                           \
-		void *p = dlsym(RTLD_NEXT, #name);                                     \
-		if (p && p != self_##name)                                             \
-			__atomic_store_n((void **)&bg_real.name, p, __ATOMIC_RELAXED); \
-	} while (0)
+/* Our own exported wrappers, so that resolution to ourselves is detected.
+ * Declared from the list: a prototype there that disagrees with libc's
+ * header does not compile. */
+#define DECLARE(ret, name, params) extern ret name params;
+#define NO_DECLARATION(name)
+BG_WRAPPED(DECLARE, NO_DECLARATION)
 
-/* Our own exported wrappers, so that resolution to ourselves is detected. */
-extern int socket(int, int, int);
-extern int bind(int, const struct sockaddr *, socklen_t);
-extern int connect(int, const struct sockaddr *, socklen_t);
-extern int listen(int, int);
-extern int accept(int, struct sockaddr *, socklen_t *);
-extern int accept4(int, struct sockaddr *, socklen_t *, int);
-extern int shutdown(int, int);
-extern int close(int);
-extern int setsockopt(int, int, int, const void *, socklen_t);
-extern int getsockname(int, struct sockaddr *, socklen_t *);
-extern int dup(int);
-extern int dup2(int, int);
-extern int dup3(int, int, int);
-extern int fcntl(int, int, ...);
-extern int fcntl64(int, int, ...);
-extern int close_range(unsigned, unsigned, int);
-extern void closefrom(int);
-extern pid_t fork(void);
-extern int chroot(const char *);
-extern int unshare(int);
-extern int setns(int, int);
-extern int sigaltstack(const stack_t *, stack_t *);
-extern int clone(int (*)(void *), void *, int, void *, ...);
+/* slot = libc's name, unless dlsym finds nothing or finds self (our own
+ * wrapper: a second copy of the shim, or a libc without the symbol). */
+static void resolve(void **slot, const char *name, void *self)
+{
+	void *p = dlsym(RTLD_NEXT, name);
+	if (p && p != self)
+		__atomic_store_n(slot, p, __ATOMIC_RELAXED);
+}
+
+#define RESOLVE(ret, name, params) resolve((void **)&bg_real.name, #name, (void *)name);
+#define NO_RESOLUTION(name)
 
 void bg_libc_resolve(void)
 {
@@ -244,57 +200,12 @@ void bg_libc_resolve(void)
 	int expect = 0;
 	if (!atomic_compare_exchange_strong(&resolved, &expect, 1))
 		return; /* done, or running in this or another thread: stand-ins serve */
-	void *self_socket = (void *)socket, *self_bind = (void *)bind,
-	     *self_connect = (void *)connect, *self_listen = (void *)listen,
-	     *self_accept = (void *)accept, *self_accept4 = (void *)accept4,
-	     *self_shutdown = (void *)shutdown, *self_close = (void *)close,
-	     *self_setsockopt = (void *)setsockopt, *self_getsockname = (void *)getsockname,
-	     *self_dup = (void *)dup, *self_dup2 = (void *)dup2, *self_dup3 = (void *)dup3,
-	     *self_fcntl = (void *)fcntl, *self_fcntl64 = (void *)fcntl64,
-	     *self_close_range = (void *)close_range, *self_closefrom = (void *)closefrom,
-	     *self_fork = (void *)fork, *self_setuid = (void *)setuid,
-	     *self_seteuid = (void *)seteuid, *self_setreuid = (void *)setreuid,
-	     *self_setresuid = (void *)setresuid, *self_setgid = (void *)setgid,
-	     *self_setegid = (void *)setegid, *self_setregid = (void *)setregid,
-	     *self_setresgid = (void *)setresgid, *self_chroot = (void *)chroot,
-	     *self_unshare = (void *)unshare, *self_setns = (void *)setns,
-	     *self_sigaltstack = (void *)sigaltstack, *self_clone = (void *)clone;
-	RESOLVE(socket);
-	RESOLVE(bind);
-	RESOLVE(connect);
-	RESOLVE(listen);
-	RESOLVE(accept);
-	RESOLVE(accept4);
-	RESOLVE(shutdown);
-	RESOLVE(close);
-#ifdef BG_TSAN_CLOSE
-	if (bg_real.close != bg_sys_close) {
+	BG_WRAPPED(RESOLVE, NO_RESOLUTION)
+#ifdef BG_TSAN
+	if (bg_real.close != sys_close) {
 		__atomic_store_n(&libc_close, bg_real.close, __ATOMIC_RELAXED);
 		__atomic_store_n(&bg_real.close, tsan_close, __ATOMIC_RELEASE);
 	}
 #endif
-	RESOLVE(setsockopt);
-	RESOLVE(getsockname);
-	RESOLVE(dup);
-	RESOLVE(dup2);
-	RESOLVE(dup3);
-	RESOLVE(fcntl);
-	RESOLVE(fcntl64);
-	RESOLVE(close_range);
-	RESOLVE(closefrom);
-	RESOLVE(fork);
-	RESOLVE(setuid);
-	RESOLVE(seteuid);
-	RESOLVE(setreuid);
-	RESOLVE(setresuid);
-	RESOLVE(setgid);
-	RESOLVE(setegid);
-	RESOLVE(setregid);
-	RESOLVE(setresgid);
-	RESOLVE(chroot);
-	RESOLVE(unshare);
-	RESOLVE(setns);
-	RESOLVE(sigaltstack);
-	RESOLVE(clone);
 	atomic_store_explicit(&resolved, 2, memory_order_release);
 }

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # run.sh: every suite `make test` runs, with one total at the end.
 # Usage: tests/run.sh BUILD ASAN_BUILD
-#   unit tests (gcc, clang and ASan+UBSan builds), then the end-to-end suite
-#   with the gcc build and again with the ASan+UBSan shim preloaded.
+#   unit tests and the exports check (gcc, clang and ASan+UBSan builds; the
+#   exports TSan's too), then the end-to-end suite with the gcc build and
+#   again with the ASan+UBSan shim preloaded.
 set -uo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
@@ -40,16 +41,18 @@ fmt_check() {
 }
 suite "style: clang-format" fmt_check
 suite "style: doc links" tests/doclinks.sh
-suite "unit: bucket model (gcc)" "$BUILD/test_bucket"
-suite "unit: config (gcc)" "$BUILD/test_config"
-suite "unit: merge (gcc)" "$BUILD/test_merge"
-suite "unit: bucket model (clang)" build/clang/test_bucket
-suite "unit: config (clang)" build/clang/test_config
-suite "unit: merge (clang)" build/clang/test_merge
-suite "unit: bucket model (asan+ubsan)" "$ASAN/test_bucket"
-suite "unit: config (asan+ubsan)" "$ASAN/test_config"
-suite "unit: merge (asan+ubsan)" "$ASAN/test_merge"
+# every tests/unit/test_NAME.c, in each build (make test-build made them)
+for b in "$BUILD:gcc" "build/clang:clang" "$ASAN:asan+ubsan"; do
+	for t in tests/unit/test_*.c; do
+		t=$(basename "$t" .c)
+		suite "unit: ${t#test_} (${b#*:})" "${b%%:*}/$t"
+	done
+done
 suite "install" tests/install.sh
+# the exported symbols against shim/wrapped.h, in each build of the shim
+for b in "$BUILD:gcc" "build/clang:clang" "$ASAN:asan+ubsan" "build/tsan:tsan"; do
+	suite "exports: libbindguard.so = shim/wrapped.h (${b#*:})" tests/exports.sh "${b%%:*}"
+done
 suite "e2e: shim (gcc)" tests/e2e/e2e.sh "$BUILD"
 asan_rt=$(gcc -print-file-name=libasan.so)
 # under ASan, freed memory sits in quarantine: the churn test measures

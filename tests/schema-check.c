@@ -19,7 +19,7 @@
  * Regular expressions (pattern, patternProperties) are POSIX EREs, which
  * agree with ECMA-262 for the anchored character-class patterns used here.
  *
- * Build: gcc -std=gnu11 -Wall -Wextra -Werror -o build/schema-check tools/schema-check.c -lcjson
+ * Build: make build/schema-check
  */
 #define _GNU_SOURCE
 #include <cjson/cJSON.h>

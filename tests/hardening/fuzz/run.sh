@@ -28,7 +28,7 @@ tmp=$(mktemp -d /tmp/bg_fuzz.XXXXXX)
 [ "${FUZZ_KEEP:-0}" = 1 ] || trap 'rm -rf "$tmp"' EXIT
 mkdir -p "$tmp/tmp" build/fuzz/artifacts
 
-if ! make -s --no-print-directory build/fuzz/fuzz_config build/fuzz/fuzz_event >"$tmp/build.log" 2>&1; then
+if ! make -s --no-print-directory fuzz-build >"$tmp/build.log" 2>&1; then
 	sed 's/^/# /' "$tmp/build.log" | tail -20
 	bad "build (clang -fsanitize=fuzzer,address,undefined)"
 	echo "$pass passed, $fail failed"

@@ -23,21 +23,15 @@ cd "$here"
 BUILD=${1:-build}
 FILTER=${2:-${FILTER:-}}
 TSAN=${TSAN_DIR:-build/tsan} # SHIM and TSAN_DIR: other builds of the shim, to see a test fail
-bins=("$BUILD/threads-closerace" "$BUILD/threads-stress" "$BUILD/threads-cases" "$BUILD/threads-sigstorm" "$BUILD/threads-nolock" "$BUILD/threads-smallstack"
-	"$BUILD/threads-counter.so" "$BUILD/libbindguard.so" "$TSAN/libbindguard.so" "$TSAN/threads-stress"
-	build/schema-check)
-# make brings each up to date (a stale build/tsan once hid a crash here);
-# a TSAN_DIR given is another build, used as it is
-want=()
-for b in "${bins[@]}"; do
-	[ -n "${TSAN_DIR:-}" ] && [[ $b == "$TSAN"/* ]] && [ -e "$b" ] && continue
-	want+=("$b")
-done
+want=("$BUILD/threads-closerace" "$BUILD/threads-stress" "$BUILD/threads-cases" "$BUILD/threads-sigstorm" "$BUILD/threads-nolock" "$BUILD/threads-smallstack"
+	"$BUILD/threads-counter.so" "$BUILD/libbindguard.so" build/schema-check)
+# make brings each up to date, build/tsan too (a stale one once hid a crash
+# here); a TSAN_DIR given is another build, used as it is
+[ -n "${TSAN_DIR:-}" ] || want+=(tsan-build)
 # build logs at a name of their own: two checkouts may run this at once
 buildlog=$(mktemp "${TMPDIR:-/tmp}/bindguard-threads-build.XXXXXX")
 trap 'rm -f "$buildlog"' EXIT
-if [ ${#want[@]} -gt 0 ] &&
-	! make -s --no-print-directory BUILD="$BUILD" "${want[@]}" >"$buildlog" 2>&1; then
+if ! make -s --no-print-directory BUILD="$BUILD" "${want[@]}" >"$buildlog" 2>&1; then
 	sed 's/^/# /' "$buildlog" | tail -20
 	echo "FAIL build"
 	echo "0 passed, 1 failed"
