@@ -67,6 +67,7 @@ range() {
 # netns [LOW HIGH] -- CMD...: CMD in a network namespace of its own, loopback
 # up, with the ephemeral range LOW-HIGH (without them, the kernel's default):
 # a run that must not meet the test's own sockets, TIME_WAITs or range
+# shellcheck disable=SC2016 # the child's script, expanded there
 netns() {
 	if [ "$1" = -- ]; then
 		shift

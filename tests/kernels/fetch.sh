@@ -21,7 +21,7 @@
 # of the private configuration.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=../lib.sh
+# shellcheck source=SCRIPTDIR/../lib.sh
 . "$here/../lib.sh"
 
 CACHE=${1:-/var/cache/bindguard-kernels}

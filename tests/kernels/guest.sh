@@ -24,7 +24,7 @@ tree_root=$(cd "$(dirname "$SCENARIO")/.." 2>/dev/null && pwd -P)
 echo "RESULT kernel=$KREL case=tree root=${tree_root:-none} missing=${tree_missing:-none} outside=${tree_outside:-none}"
 # shellcheck source=../../tools/scenario.sh
 source "$SCENARIO"
-# shellcheck source=../lib.sh
+# shellcheck source=SCRIPTDIR/../lib.sh
 source "$TESTLIB" # preload
 ns_setup
 echo "INFO guest uptime at test start: $(cut -d' ' -f1 /proc/uptime) s"

@@ -17,7 +17,7 @@
 # by default).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=../lib.sh
+# shellcheck source=SCRIPTDIR/../lib.sh
 . "$here/../lib.sh"
 
 usage="usage: initramfs.sh OUT.cpio.gz [--as GUEST_PATH] FILE..."
