@@ -33,6 +33,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "../tests/common/net.h"
+
 static volatile sig_atomic_t stop;
 
 static void on_term(int sig)
@@ -53,32 +55,15 @@ static void hold(void)
 	sigprocmask(SIG_SETMASK, &old, NULL);
 }
 
+/* parse: an address the actor was given; one that is not is a usage error */
 static int parse(const char *ip, const char *port, struct sockaddr_storage *ss, socklen_t *len)
 {
-	memset(ss, 0, sizeof(*ss));
-	struct sockaddr_in *in = (struct sockaddr_in *)ss;
-	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
-	int p = atoi(port);
-	if (inet_pton(AF_INET, ip, &in->sin_addr) == 1) {
-		in->sin_family = AF_INET;
-		in->sin_port = htons((uint16_t)p);
-		*len = sizeof(*in);
-		return AF_INET;
+	int fam = sockaddr_of(ip, atoi(port), ss, len);
+	if (fam < 0) {
+		fprintf(stderr, "bindguard-actor: not an IP address: %s\n", ip);
+		exit(2);
 	}
-	if (inet_pton(AF_INET6, ip, &in6->sin6_addr) == 1) {
-		in6->sin6_family = AF_INET6;
-		in6->sin6_port = htons((uint16_t)p);
-		*len = sizeof(*in6);
-		return AF_INET6;
-	}
-	fprintf(stderr, "bindguard-actor: not an IP address: %s\n", ip);
-	exit(2);
-}
-
-static const char *ename(int err)
-{
-	const char *n = strerrorname_np(err);
-	return n ? n : "EUNKNOWN";
+	return fam;
 }
 
 static void local_port(int fd, char *ip, size_t iplen, int *port)
@@ -98,17 +83,6 @@ static void local_port(int fd, char *ip, size_t iplen, int *port)
 		inet_ntop(AF_INET6, &in6->sin6_addr, ip, (socklen_t)iplen);
 		*port = ntohs(in6->sin6_port);
 	}
-}
-
-static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void say(const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-	fflush(stdout);
 }
 
 static int role_server(const char *ip, const char *port)

@@ -3,12 +3,12 @@
 # docs/usage.md says, and the installed command finds the installed library.
 set -uo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
+source "$here/tests/lib.sh"
 dest=$(mktemp -d /tmp/bindguard-install.XXXXXX)
 trap 'rm -rf "$dest"' EXIT
-pass=0 fail=0
 check() {
-	if [ -e "$dest/$1" ]; then pass=$((pass + 1)); echo "ok installed $1"
-	else fail=$((fail + 1)); echo "FAIL installed $1"; fi
+	if [ -e "$dest/$1" ]; then pass "installed $1"
+	else fail "installed $1"; fi
 }
 make -C "$here" -s install PREFIX=/usr/local DESTDIR="$dest" >/dev/null
 for f in usr/local/lib/bindguard/libbindguard.so usr/local/bin/bindguard \
@@ -23,9 +23,8 @@ for f in "$here"/docs/*.md; do
 done
 out=$(BINDGUARD_LIBRARY= "$dest/usr/local/bin/bindguard" run -- sh -c 'echo $LD_PRELOAD')
 if [ "$out" = "$dest/usr/local/lib/bindguard/libbindguard.so" ]; then
-	pass=$((pass + 1)); echo "ok installed command finds installed library"
+	pass "installed command finds installed library"
 else
-	fail=$((fail + 1)); echo "# got LD_PRELOAD=$out"; echo "FAIL installed command finds installed library"
+	echo "# got LD_PRELOAD=$out"; fail "installed command finds installed library"
 fi
-echo "$pass passed, $fail failed"
-[ $fail -eq 0 ]
+tally

@@ -7,6 +7,7 @@
 set -uo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
+source tests/lib.sh
 BUILD=${1:-build}
 ASAN=${2:-build/asan}
 total_pass=0
@@ -36,8 +37,9 @@ suite() {
 }
 
 fmt_check() {
-	if make -s check-fmt >/dev/null 2>&1; then echo "ok clang-format"; echo "1 passed, 0 failed"
-	else make -s check-fmt 2>&1 | head -20 | sed 's/^/# /'; echo "FAIL clang-format"; echo "0 passed, 1 failed"; fi
+	if make -s check-fmt >/dev/null 2>&1; then pass clang-format
+	else make -s check-fmt 2>&1 | head -20 | sed 's/^/# /'; fail clang-format; fi
+	tally
 }
 suite "style: clang-format" fmt_check
 suite "style: doc links" tests/doclinks.sh
@@ -81,12 +83,11 @@ conform_host() {
 	local rc=$?
 	echo "$out" | grep -vE '^ +sequence:' | sed 's/^/# /'
 	if [ $rc -eq 0 ] && grep -q 'divergences=0' <<<"$out"; then
-		echo "ok conformance on $(uname -r)"
-		echo "1 passed, 0 failed"
+		pass "conformance on $(uname -r)"
 	else
-		echo "FAIL conformance on $(uname -r)"
-		echo "0 passed, 1 failed"
+		fail "conformance on $(uname -r)"
 	fi
+	tally
 }
 suite "conformance: regressions (host kernel)" "$BUILD/conform" --replay-file tests/conformance/regressions.txt
 suite "conformance: random sequences (host kernel)" conform_host

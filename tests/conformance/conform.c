@@ -36,6 +36,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../common/net.h"
 #include "bucket.h"
 #include "kernel.h"
 
@@ -243,20 +244,12 @@ static void lo_up(void)
 	close(s);
 }
 
+/* make_addr: the harness's addresses are literals, IPv4 or IPv6 */
 static socklen_t make_addr(struct sockaddr_storage *ss, const char *ip, int port)
 {
-	memset(ss, 0, sizeof(*ss));
-	struct sockaddr_in *in = (struct sockaddr_in *)ss;
-	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
-	if (inet_pton(AF_INET, ip, &in->sin_addr) == 1) {
-		in->sin_family = AF_INET;
-		in->sin_port = htons((uint16_t)port);
-		return sizeof(*in);
-	}
-	inet_pton(AF_INET6, ip, &in6->sin6_addr);
-	in6->sin6_family = AF_INET6;
-	in6->sin6_port = htons((uint16_t)port);
-	return sizeof(*in6);
+	socklen_t l;
+	sockaddr_of(ip, port, ss, &l);
+	return l;
 }
 
 static void addr_port(const struct sockaddr_storage *ss, struct in6_addr *a, uint16_t *port)

@@ -15,7 +15,6 @@ suite_env
 # ---- helpers available inside every test -----------------------------------
 helpers() {
 	source "$here/tools/scenario.sh"
-	shimenv() { echo "LD_PRELOAD=${PRELOAD_PREFIX:-}$SHIM BINDGUARD_LOG=$WORK/ev.jsonl BINDGUARD_MODE=$1"; }
 	binds() { jq -c 'select(.event.action=="bind" or .event.action=="listen")' "$WORK/ev.jsonl" 2>/dev/null; }
 	field() { binds | head -1 | jq -r "$1"; }
 	# after B closed, the pin outlives it only on pre-6.18 kernels
@@ -41,7 +40,7 @@ t_seed_without_shim_is_the_kernels_own_pin() {
 
 t_seed_two_processes_audit_logs_pin_halfclosed() {
 	seed_owner || return 1
-	start b $(shimenv audit) -- bind 127.0.0.2 40000
+	start b $(preload BINDGUARD_MODE=audit) -- bind 127.0.0.2 40000
 	wait_line "$WORK/b.out" "^bind" || return 1
 	expect "bind (kernel's result)" "$(head -1 "$WORK/b.out")" "bind ok 127.0.0.2 40000"
 	expect "probe while B open" "$(probe)" "EADDRNOTAVAIL"
@@ -75,7 +74,7 @@ t_seed_two_processes_audit_logs_pin_halfclosed() {
 
 t_seed_two_processes_enforce_blocks_and_port_stays_shared() {
 	seed_owner || return 1
-	start b $(shimenv enforce) -- bind 127.0.0.2 40000
+	start b $(preload BINDGUARD_MODE=enforce) -- bind 127.0.0.2 40000
 	wait_line "$WORK/b.out" "^bind" || return 1
 	expect "bind" "$(head -1 "$WORK/b.out")" "bind error EADDRINUSE"
 	expect "probe gets the shared port" "$("$ACTOR" probe 127.0.0.1 5003)" "probe ok 127.0.0.1 40000"
@@ -95,7 +94,7 @@ t_audit_returns_what_the_kernel_returns_in_the_seed() {
 	wait_line "$WORK/b.out" "^bind" || return 1
 	plain="$(head -1 "$WORK/b.out") $(probe)"
 	stop b
-	start c $(shimenv audit) -- bind 127.0.0.3 40000
+	start c $(preload BINDGUARD_MODE=audit) -- bind 127.0.0.3 40000
 	wait_line "$WORK/c.out" "^bind" || return 1
 	shim="$(head -1 "$WORK/c.out" | sed 's/127.0.0.3/127.0.0.2/') $(probe)"
 	stop c
@@ -109,7 +108,7 @@ t_seed_in_one_process_audit_and_enforce() {
 	local plain audit
 	plain=$("$ACTOR" inprocess 127.0.0.1 9000 127.0.0.2 127.0.0.1 5003 | tr '\n' '|')
 	sleep 0.2
-	audit=$(env $(shimenv audit) "$ACTOR" inprocess 127.0.0.1 9000 127.0.0.2 127.0.0.1 5003 | tr '\n' '|')
+	audit=$(env $(preload BINDGUARD_MODE=audit) "$ACTOR" inprocess 127.0.0.1 9000 127.0.0.2 127.0.0.1 5003 | tr '\n' '|')
 	expect "audit output equals plain output" "$audit" "$plain"
 	expect "hazard" "$(field .bindguard.hazard)" pin_halfclosed
 	expect "own owner is known connect-bound" "$(field '.bindguard.owners[0].connect_bound')" yes
@@ -118,14 +117,14 @@ t_seed_in_one_process_audit_and_enforce() {
 	rm -f "$WORK/ev.jsonl"
 	sleep 0.2
 	local enforce
-	enforce=$(env $(shimenv enforce) "$ACTOR" inprocess 127.0.0.1 9000 127.0.0.2 127.0.0.1 5003 | tr '\n' '|')
+	enforce=$(env $(preload BINDGUARD_MODE=enforce) "$ACTOR" inprocess 127.0.0.1 9000 127.0.0.2 127.0.0.1 5003 | tr '\n' '|')
 	expect "enforce" "$enforce" "closewait 127.0.0.1 40000|bind error EADDRINUSE|probe ok 127.0.0.1 40000|probe ok 127.0.0.1 40000|"
 	expect "decision" "$(field .bindguard.decision)" block
 }
 
 t_v6only_loopback_binder_is_caught() {
 	seed_owner || return 1
-	start b $(shimenv audit) -- bind ::1 40000
+	start b $(preload BINDGUARD_MODE=audit) -- bind ::1 40000
 	wait_line "$WORK/b.out" "^bind" || return 1
 	expect "bind" "$(head -1 "$WORK/b.out")" "bind ok ::1 40000"
 	expect "probe while B open" "$(probe)" "EADDRNOTAVAIL"
@@ -133,7 +132,7 @@ t_v6only_loopback_binder_is_caught() {
 	expect "hazard" "$(field .bindguard.hazard)" pin_halfclosed
 	expect "source.ip" "$(field .source.ip)" "::1"
 	rm -f "$WORK/ev.jsonl"
-	start c $(shimenv enforce) -- bind :: 40000 v6only
+	start c $(preload BINDGUARD_MODE=enforce) -- bind :: 40000 v6only
 	wait_line "$WORK/c.out" "^bind" || return 1
 	expect "[::] v6only under enforce" "$(head -1 "$WORK/c.out")" "bind error EADDRINUSE"
 	expect "probe" "$(probe)" "ok"
@@ -144,12 +143,12 @@ t_v6only_loopback_binder_is_caught() {
 
 t_dual_stack_wildcard_conflicts_and_stays_silent() {
 	seed_owner || return 1
-	start b $(shimenv enforce) -- bind :: 40000
+	start b $(preload BINDGUARD_MODE=enforce) -- bind :: 40000
 	wait_line "$WORK/b.out" "^bind" || return 1
 	expect "kernel refuses [::]:40000 (overlaps A)" "$(head -1 "$WORK/b.out")" "bind error EADDRINUSE"
 	stop b
 	expect "no hazard event for a bind the kernel refuses" "$(binds | wc -l)" 0
-	start c $(shimenv enforce) -- bind 127.0.0.1 40000 reuseaddr
+	start c $(preload BINDGUARD_MODE=enforce) -- bind 127.0.0.1 40000 reuseaddr
 	wait_line "$WORK/c.out" "^bind" || return 1
 	expect "same address, owner without SO_REUSEADDR" "$(head -1 "$WORK/c.out")" "bind error EADDRINUSE"
 	stop c
@@ -158,7 +157,7 @@ t_dual_stack_wildcard_conflicts_and_stays_silent() {
 
 t_bind_port_zero_landing_on_connect_port_is_logged() {
 	seed_owner || return 1
-	start b $(shimenv enforce) -- bind 127.0.0.2 0
+	start b $(preload BINDGUARD_MODE=enforce) -- bind 127.0.0.2 0
 	wait_line "$WORK/b.out" "^bind" || return 1
 	expect "kernel picked the connect-created port" "$(head -1 "$WORK/b.out")" "bind ok 127.0.0.2 40000"
 	expect "probe while B open" "$(probe)" "EADDRNOTAVAIL"
@@ -171,12 +170,12 @@ t_bind_port_zero_landing_on_connect_port_is_logged() {
 
 t_bind_outside_range_is_silent_and_costs_no_query() {
 	seed_owner || return 1
-	start b $(shimenv audit) -- bind 127.0.0.2 5555
+	start b $(preload BINDGUARD_MODE=audit) -- bind 127.0.0.2 5555
 	wait_line "$WORK/b.out" "^bind" || return 1
 	stop b
 	expect "bind events at info level" "$(binds | wc -l)" 0
 	printf '{"level":"debug"}' > "$WORK/debug.json"
-	start c $(shimenv audit) BINDGUARD_CONFIG="$WORK/debug.json" -- bind 127.0.0.2 5556
+	start c $(preload BINDGUARD_MODE=audit) BINDGUARD_CONFIG="$WORK/debug.json" -- bind 127.0.0.2 5556
 	wait_line "$WORK/c.out" "^bind" || return 1
 	stop c
 	expect "debug event" "$(binds | wc -l)" 1
@@ -187,9 +186,9 @@ t_bind_outside_range_is_silent_and_costs_no_query() {
 }
 
 t_second_reuseaddr_binder_without_connect_bucket_is_silent() {
-	start b1 $(shimenv enforce) -- bind 127.0.0.3 40000 reuseaddr
+	start b1 $(preload BINDGUARD_MODE=enforce) -- bind 127.0.0.3 40000 reuseaddr
 	wait_line "$WORK/b1.out" "^bind" || return 1
-	start b2 $(shimenv enforce) -- bind 127.0.0.4 40000 reuseaddr
+	start b2 $(preload BINDGUARD_MODE=enforce) -- bind 127.0.0.4 40000 reuseaddr
 	wait_line "$WORK/b2.out" "^bind" || return 1
 	expect "first binder" "$(head -1 "$WORK/b1.out")" "bind ok 127.0.0.3 40000"
 	expect "second binder" "$(head -1 "$WORK/b2.out")" "bind ok 127.0.0.4 40000"
@@ -199,7 +198,7 @@ t_second_reuseaddr_binder_without_connect_bucket_is_silent() {
 
 t_reuseaddr_listen_binder_on_connect_port_is_caught() {
 	seed_owner || return 1
-	start b $(shimenv audit) -- bind 127.0.0.2 40000 reuseaddr listen
+	start b $(preload BINDGUARD_MODE=audit) -- bind 127.0.0.2 40000 reuseaddr listen
 	wait_line "$WORK/b.out" "^listen" || return 1
 	expect "bind" "$(head -1 "$WORK/b.out")" "bind ok 127.0.0.2 40000"
 	expect "probe while B listens" "$(probe)" "EADDRNOTAVAIL"
@@ -212,8 +211,8 @@ t_reuseaddr_listen_binder_on_connect_port_is_caught() {
 
 t_audit_keeps_return_values_and_errno_of_failing_calls() {
 	local plain shim
-	plain=$(unshare -n bash -c 'ip link set lo up; "$0"' "$BUILD/fidelity")
-	shim=$(unshare -n bash -c 'ip link set lo up; LD_PRELOAD="$1" BINDGUARD_LOG=/dev/null "$0"' "$BUILD/fidelity" "${PRELOAD_PREFIX:-}$SHIM")
+	plain=$(netns -- "$BUILD/fidelity")
+	shim=$(netns -- env $(preload BINDGUARD_LOG=/dev/null) "$BUILD/fidelity")
 	expect "lines" "$(wc -l <<<"$plain")" "$(wc -l <<<"$shim")"
 	local d
 	d=$(diff <(echo "$plain") <(echo "$shim"))
@@ -224,7 +223,7 @@ t_audit_keeps_return_values_and_errno_of_failing_calls() {
 t_broken_config_never_takes_the_service_down() {
 	printf '{\n  "mode": "enforce",\n  "rules": [ oops ]\n}\n' > "$WORK/bad.json"
 	seed_owner || return 1
-	start b $(shimenv enforce) BINDGUARD_CONFIG="$WORK/bad.json" -- bind 127.0.0.2 40000
+	start b $(preload BINDGUARD_MODE=enforce) BINDGUARD_CONFIG="$WORK/bad.json" -- bind 127.0.0.2 40000
 	wait_line "$WORK/b.out" "^bind" || return 1
 	stop b
 	expect "bind runs in audit mode" "$(head -1 "$WORK/b.out")" "bind ok 127.0.0.2 40000"
@@ -235,7 +234,7 @@ t_broken_config_never_takes_the_service_down() {
 	expect "the hazard is still logged" "$(field .bindguard.decision)" log
 	schema_ok
 	printf '{"mode":"enforce","rules":[{"ports":["40000-x"]}]}' > "$WORK/bad2.json"
-	start c $(shimenv audit) BINDGUARD_CONFIG="$WORK/bad2.json" -- bind 127.0.0.3 40000
+	start c $(preload BINDGUARD_MODE=audit) BINDGUARD_CONFIG="$WORK/bad2.json" -- bind 127.0.0.3 40000
 	wait_line "$WORK/c.out" "^bind" || return 1
 	stop c
 	expect_match "value errors name the field" "$(cat "$WORK/c.err")" "bad2.json: rules\[0\]\.ports\[0\]: expected a port or \"LOW-HIGH\""
@@ -246,7 +245,7 @@ t_broken_config_never_takes_the_service_down() {
 t_bad_env_value_drops_the_files_rules_too() {
 	printf '{"mode":"audit","rules":[{"ports":["40000"],"mode":"enforce"}]}' > "$WORK/rules.json"
 	seed_owner || return 1
-	start b $(shimenv ENFORCE) BINDGUARD_CONFIG="$WORK/rules.json" -- bind 127.0.0.2 40000
+	start b $(preload BINDGUARD_MODE=ENFORCE) BINDGUARD_CONFIG="$WORK/rules.json" -- bind 127.0.0.2 40000
 	wait_line "$WORK/b.out" "^bind" || return 1
 	stop b
 	expect "bind goes through" "$(head -1 "$WORK/b.out")" "bind ok 127.0.0.2 40000"
@@ -264,11 +263,11 @@ t_rules_pick_mode_by_port_and_address() {
 	 "rules": [{"ports": ["40000-40000"], "addresses": ["127.0.0.2/32"], "mode": "enforce"}]}
 	JSON
 	seed_owner || return 1
-	start b $(shimenv audit) BINDGUARD_MODE= BINDGUARD_CONFIG="$WORK/rules.json" -- bind 127.0.0.2 40000
+	start b $(preload BINDGUARD_MODE=audit) BINDGUARD_MODE= BINDGUARD_CONFIG="$WORK/rules.json" -- bind 127.0.0.2 40000
 	wait_line "$WORK/b.out" "^bind" || return 1
 	expect "rule enforces 127.0.0.2:40000" "$(head -1 "$WORK/b.out")" "bind error EADDRINUSE"
 	stop b
-	start c $(shimenv audit) BINDGUARD_MODE= BINDGUARD_CONFIG="$WORK/rules.json" -- bind 127.0.0.3 40000
+	start c $(preload BINDGUARD_MODE=audit) BINDGUARD_MODE= BINDGUARD_CONFIG="$WORK/rules.json" -- bind 127.0.0.3 40000
 	wait_line "$WORK/c.out" "^bind" || return 1
 	expect "other address: global audit" "$(head -1 "$WORK/c.out")" "bind ok 127.0.0.3 40000"
 	stop c
@@ -310,7 +309,7 @@ t_model_agrees_with_kernel_on_every_bind() {
 	local args
 	for args in "127.0.0.2 40000" "127.0.0.1 40000" "0.0.0.0 40000 reuseaddr" ":: 40000" "::1 40000" \
 		"127.0.0.2 0" "127.0.0.5 40000 reuseaddr reuseport"; do
-		start b $(shimenv audit) BINDGUARD_CONFIG="$WORK/debug.json" -- bind $args
+		start b $(preload BINDGUARD_MODE=audit) BINDGUARD_CONFIG="$WORK/debug.json" -- bind $args
 		wait_line "$WORK/b.out" "^bind" || return 1
 		stop b
 	done
@@ -327,7 +326,7 @@ t_model_agrees_with_kernel_on_every_bind() {
 # refuses (23, 15) reach it unchanged.
 t_short_sockaddr_in6_is_judged() {
 	seed_owner || return 1
-	start b $(shimenv enforce) -- bind ::ffff:127.0.0.2 40000 len=24
+	start b $(preload BINDGUARD_MODE=enforce) -- bind ::ffff:127.0.0.2 40000 len=24
 	wait_line "$WORK/b.out" "^bind" || return 1
 	expect "enforce, len 24" "$(head -1 "$WORK/b.out")" "bind error EADDRINUSE"
 	expect "probe gets the shared port" "$("$ACTOR" probe 127.0.0.1 5003)" "probe ok 127.0.0.1 40000"
@@ -338,25 +337,25 @@ t_short_sockaddr_in6_is_judged() {
 	rm -f "$WORK/ev.jsonl"
 	local len
 	for len in 27 28 32 128; do
-		start c $(shimenv enforce) -- bind ::ffff:127.0.0.2 40000 len=$len
+		start c $(preload BINDGUARD_MODE=enforce) -- bind ::ffff:127.0.0.2 40000 len=$len
 		wait_line "$WORK/c.out" "^bind" || return 1
 		expect "enforce, len $len" "$(head -1 "$WORK/c.out")" "bind error EADDRINUSE"
 		stop c
 	done
 	expect "decisions" "$(binds | jq -r .bindguard.decision | tr '\n' ' ')" "block block block block "
 	rm -f "$WORK/ev.jsonl"
-	start d $(shimenv audit) -- bind ::ffff:127.0.0.3 40000 len=24
+	start d $(preload BINDGUARD_MODE=audit) -- bind ::ffff:127.0.0.3 40000 len=24
 	wait_line "$WORK/d.out" "^bind" || return 1
 	expect "audit, len 24: the kernel's result" "$(head -1 "$WORK/d.out")" "bind ok ::ffff:127.0.0.3 40000"
 	expect "probe while D holds the pin" "$(probe)" "EADDRNOTAVAIL"
 	stop d
 	expect "audit hazard" "$(field '[.bindguard.hazard,.bindguard.decision]|@csv')" '"pin_halfclosed","log"'
 	rm -f "$WORK/ev.jsonl"
-	start e $(shimenv enforce) -- bind ::ffff:127.0.0.2 40000 len=23
+	start e $(preload BINDGUARD_MODE=enforce) -- bind ::ffff:127.0.0.2 40000 len=23
 	wait_line "$WORK/e.out" "^bind" || return 1
 	expect "len 23: the kernel refuses" "$(head -1 "$WORK/e.out")" "bind error EINVAL"
 	stop e
-	start f $(shimenv enforce) -- bind 127.0.0.2 40000 len=15
+	start f $(preload BINDGUARD_MODE=enforce) -- bind 127.0.0.2 40000 len=15
 	wait_line "$WORK/f.out" "^bind" || return 1
 	expect "len 15: the kernel refuses" "$(head -1 "$WORK/f.out")" "bind error EINVAL"
 	stop f
@@ -367,11 +366,11 @@ t_short_sockaddr_in6_is_judged() {
 t_unspec_family_on_ipv4_is_judged() {
 	printf '{"level":"debug"}' > "$WORK/debug.json"
 	seed_owner || return 1
-	start b $(shimenv audit) BINDGUARD_CONFIG="$WORK/debug.json" -- bind 0.0.0.0 40000 unspec
+	start b $(preload BINDGUARD_MODE=audit) BINDGUARD_CONFIG="$WORK/debug.json" -- bind 0.0.0.0 40000 unspec
 	wait_line "$WORK/b.out" "^bind" || return 1
 	expect "kernel: 0.0.0.0:40000 overlaps A" "$(head -1 "$WORK/b.out")" "bind error EADDRINUSE"
 	stop b
-	start c $(shimenv audit) BINDGUARD_CONFIG="$WORK/debug.json" -- bind 0.0.0.0 40001 unspec
+	start c $(preload BINDGUARD_MODE=audit) BINDGUARD_CONFIG="$WORK/debug.json" -- bind 0.0.0.0 40001 unspec
 	wait_line "$WORK/c.out" "^bind" || return 1
 	expect "kernel: 0.0.0.0:40001" "$(head -1 "$WORK/c.out")" "bind ok 0.0.0.0 40001"
 	stop c
@@ -413,8 +412,8 @@ print("bind0-connect", p, v4_wildcard(p)); rst(d)
 	local plain
 	plain=$(python3 -c "$v6only_cases" | tr '\n' ' ')
 	expect "the kernel" "$plain" "port0 40000 ok noport 40000 ok bind0-connect 40000 ok "
-	expect "under the shim" "$(env $(shimenv audit) BINDGUARD_CONFIG="$WORK/debug.json" python3 -c "$v6only_cases" | tr '\n' ' ')" "$plain"
-	expect "with the remedy" "$(env $(shimenv audit) BINDGUARD_CONFIG="$WORK/remedy.json" python3 -c "$v6only_cases" | tr '\n' ' ')" "$plain"
+	expect "under the shim" "$(env $(preload BINDGUARD_MODE=audit) BINDGUARD_CONFIG="$WORK/debug.json" python3 -c "$v6only_cases" | tr '\n' ' ')" "$plain"
+	expect "with the remedy" "$(env $(preload BINDGUARD_MODE=audit) BINDGUARD_CONFIG="$WORK/remedy.json" python3 -c "$v6only_cases" | tr '\n' ' ')" "$plain"
 	expect "remedy applied" "$(binds | jq -r 'select(.bindguard.remedy=="applied")|.source.ip' | sort -u)" "::1"
 	expect "model_divergence events" "$(jq -c 'select(.event.action=="model_divergence")' "$WORK/ev.jsonl" | wc -l)" 0
 	expect "IPv4 0.0.0.0 binds: no conflict predicted" \
@@ -440,12 +439,12 @@ except OSError as e:
     print(e.errno)
 '
 	expect "the kernel" "$(python3 -c "$prog" | tr '\n' ' ')" "99 22 "
-	expect "under the shim" "$(env $(shimenv audit) BINDGUARD_CONFIG="$WORK/debug.json" python3 -c "$prog" | tr '\n' ' ')" "99 22 "
+	expect "under the shim" "$(env $(preload BINDGUARD_MODE=audit) BINDGUARD_CONFIG="$WORK/debug.json" python3 -c "$prog" | tr '\n' ' ')" "99 22 "
 	local failed_binds='select(.event.outcome=="failure")|[.source.ip,.source.port,.bindguard.port_auto,.bindguard.bucket,.error.code,.log.level]|@csv'
 	expect "events" "$(binds | jq -r "$failed_binds" | tr '\n' ' ')" \
 		'"2001:db8::1",0,true,,"EADDRNOTAVAIL","debug" "127.0.0.1",0,true,,"EINVAL","debug" '
 	rm -f "$WORK/ev.jsonl"
-	expect "with the remedy" "$(env $(shimenv audit) BINDGUARD_CONFIG="$WORK/remedy.json" python3 -c "$prog" | tr '\n' ' ')" "99 22 "
+	expect "with the remedy" "$(env $(preload BINDGUARD_MODE=audit) BINDGUARD_CONFIG="$WORK/remedy.json" python3 -c "$prog" | tr '\n' ' ')" "99 22 "
 	expect "events with the remedy" "$(binds | jq -r "$failed_binds" | tr '\n' ' ')" \
 		'"2001:db8::1",0,true,,"EADDRNOTAVAIL","debug" "127.0.0.1",0,true,,"EINVAL","debug" '
 	schema_ok
@@ -470,11 +469,11 @@ sys.stdout.flush()
 ctypes.CDLL(None).exit(0)  # exit() with the sockets open: the self-check runs at exit
 '
 	local check='.bindguard.self_check|[.sockets,.mismatches]|@csv'
-	env $(shimenv audit) BINDGUARD_SELF_CHECK=1 python3 -c "$prog" > "$WORK/p.out"
+	env $(preload BINDGUARD_MODE=audit) BINDGUARD_SELF_CHECK=1 python3 -c "$prog" > "$WORK/p.out"
 	expect "ran" "$(tail -1 "$WORK/p.out")" done
 	expect "bound to ::1: sockets, mismatches" "$(events_of "$WORK/ev.jsonl" stop | jq -r "$check")" "2,0"
 	rm -f "$WORK/ev.jsonl"
-	env $(shimenv audit) BINDGUARD_SELF_CHECK=1 python3 -c "$prog" raw > "$WORK/p.out"
+	env $(preload BINDGUARD_MODE=audit) BINDGUARD_SELF_CHECK=1 python3 -c "$prog" raw > "$WORK/p.out"
 	expect "raw setsockopt" "$(head -1 "$WORK/p.out")" 0
 	expect "with a raw IPV6_V6ONLY" "$(events_of "$WORK/ev.jsonl" stop | jq -r "$check")" "3,1"
 	expect "the mismatch" "$(events_of "$WORK/ev.jsonl" self_check_mismatch | jq -r '[.bindguard.fields,.bindguard.model.v6only,.bindguard.kernel.v6only]|@csv')" '"v6only",false,true'
@@ -503,10 +502,10 @@ try:
     c = socket.create_connection(("127.0.0.1", 5003)); print("probe ok", c.getsockname()[1])
 except OSError as e:
     print("probe", e.errno)'
-	expect "audit" "$(env $(shimenv audit) python3 -c "$b" | tr '\n' ' ')" "bind ok probe 99 "
+	expect "audit" "$(env $(preload BINDGUARD_MODE=audit) python3 -c "$b" | tr '\n' ' ')" "bind ok probe 99 "
 	expect "audit hazard" "$(field '[.bindguard.hazard,.bindguard.decision,.bindguard.owners[0].state,.bindguard.owners[0].connect_bound]|@csv')" '"pin_halfclosed","log","CLOSE_WAIT","inferred"'
 	rm -f "$WORK/ev.jsonl"
-	expect "enforce" "$(env $(shimenv enforce) python3 -c "$b" | tr '\n' ' ')" "bind 98 probe ok 40000 "
+	expect "enforce" "$(env $(preload BINDGUARD_MODE=enforce) python3 -c "$b" | tr '\n' ' ')" "bind 98 probe ok 40000 "
 	expect "enforce decision" "$(field .bindguard.decision)" block
 	schema_ok
 	kill %1 %2 %3 2>/dev/null
@@ -521,7 +520,7 @@ t_socket_churn_does_not_grow_memory() {
 	echo 1 > /proc/sys/net/ipv4/tcp_tw_reuse
 	local plain shim
 	plain=$("$BUILD/churn" 40000 | awk '{print $2}')
-	shim=$(env $(shimenv audit) "$BUILD/churn" 40000 | awk '{print $2}')
+	shim=$(env $(preload BINDGUARD_MODE=audit) "$BUILD/churn" 40000 | awk '{print $2}')
 	echo "#   resident growth over 20,000 rounds: ${plain} KiB without, ${shim} KiB with the shim"
 	expect_match "growth with the shim stays under 512 KiB" "$shim" '^-?[0-9]+$'
 	[ "${shim:-99999}" -lt 512 ] || { echo "#   grew by $shim KiB"; failed=1; }
@@ -529,7 +528,7 @@ t_socket_churn_does_not_grow_memory() {
 
 t_non_socket_programs_run_unchanged() {
 	local out
-	out=$(LD_PRELOAD=${PRELOAD_PREFIX:-}$SHIM BINDGUARD_LOG=$WORK/ev.jsonl sh -c 'exec 3>"$1"; echo hello >&3; exec 3>&-; cat "$1"; ls / >/dev/null && echo listed' sh "$WORK/f")
+	out=$(env $(preload) sh -c 'exec 3>"$1"; echo hello >&3; exec 3>&-; cat "$1"; ls / >/dev/null && echo listed' sh "$WORK/f")
 	expect "output" "$(tr '\n' ' ' <<<"$out")" "hello listed "
 	expect "no events for non-socket work" "$(jq -c 'select(.event.action!="start" and .event.action!="stop")' "$WORK/ev.jsonl" | wc -l)" 0
 }

@@ -18,6 +18,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../common/net.h"
+
 static void show(const char *name, long r)
 {
 	int e = errno;
@@ -41,16 +43,6 @@ static void show(const char *name, long r)
 		printf("%-28s %s errno-kept=%d\n", name, r_ < 0 ? "-1" : "ok", errno == EDOM); \
 		errno = 0;                                                                     \
 	} while (0)
-
-static struct sockaddr_in v4(const char *ip, int port)
-{
-	struct sockaddr_in a;
-	memset(&a, 0, sizeof(a));
-	a.sin_family = AF_INET;
-	a.sin_port = htons((uint16_t)port);
-	inet_pton(AF_INET, ip, &a.sin_addr);
-	return a;
-}
 
 /* ---- the first call a fresh image makes --------------------------------------------- */
 

@@ -9,8 +9,8 @@
 # The wall time goes to stderr.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=lib.sh
-. "$here/lib.sh"
+# shellcheck source=SCRIPTDIR/../lib.sh
+. "$here/../lib.sh"
 
 [ $# -ge 2 ] || die "usage: boot.sh VMLINUZ INITRAMFS [TIMEOUT]"
 KERNEL=$1

@@ -21,8 +21,8 @@
 # of the private configuration.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=lib.sh
-. "$here/lib.sh"
+# shellcheck source=SCRIPTDIR/../lib.sh
+. "$here/../lib.sh"
 
 CACHE=${1:-/var/cache/bindguard-kernels}
 MIRROR=${BINDGUARD_DEBIAN_MIRROR:-http://deb.debian.org/debian}

@@ -1,6 +1,6 @@
 # guest.sh: the body of the guest's /run-tests.sh (run.sh prepends
-# "#!/bin/bash", GUEST_ROOT and the ACTOR, SHIM, TOOL, SCENARIO, CONFORM and
-# REGRESSIONS paths, all under GUEST_ROOT). First reports the tree:
+# "#!/bin/bash", GUEST_ROOT and the ACTOR, SHIM, TOOL, SCENARIO, TESTLIB,
+# CONFORM and REGRESSIONS paths, all under GUEST_ROOT). First reports the tree:
 #   RESULT kernel=K case=tree root=R missing=none|F,.. outside=none|F,..
 # (R: the folder holding tools/scenario.sh; missing: files not there; outside:
 # paths not under GUEST_ROOT). Then runs the seed
@@ -16,7 +16,7 @@ set -u
 export ACTOR SHIM
 KREL=$(uname -r)
 tree_missing="" tree_outside=""
-for f in "$ACTOR" "$SHIM" "$TOOL" "$SCENARIO" "$CONFORM" "$REGRESSIONS"; do
+for f in "$ACTOR" "$SHIM" "$TOOL" "$SCENARIO" "$TESTLIB" "$CONFORM" "$REGRESSIONS"; do
 	[ -f "$f" ] || tree_missing+="${tree_missing:+,}$f"
 	case $f in "$GUEST_ROOT"/*) ;; *) tree_outside+="${tree_outside:+,}$f" ;; esac
 done
@@ -24,6 +24,8 @@ tree_root=$(cd "$(dirname "$SCENARIO")/.." 2>/dev/null && pwd -P)
 echo "RESULT kernel=$KREL case=tree root=${tree_root:-none} missing=${tree_missing:-none} outside=${tree_outside:-none}"
 # shellcheck source=../../tools/scenario.sh
 source "$SCENARIO"
+# shellcheck source=SCRIPTDIR/../lib.sh
+source "$TESTLIB" # preload
 ns_setup
 echo "INFO guest uptime at test start: $(cut -d' ' -f1 /proc/uptime) s"
 echo "INFO ip_local_port_range $(tr '\t' ' ' </proc/sys/net/ipv4/ip_local_port_range)"
@@ -69,10 +71,9 @@ run_case() {
 	fi
 	p0=$(probe)
 	case $mode in
-	audit | enforce) envs=(LD_PRELOAD="$SHIM" BINDGUARD_MODE="$mode" BINDGUARD_LOG="$WORK/events.jsonl") ;;
+	audit | enforce) read -ra envs <<<"$(preload BINDGUARD_MODE="$mode")" ;;
 	autobind | remedy)
-		envs=(LD_PRELOAD="$SHIM" BINDGUARD_MODE=audit BINDGUARD_LOG="$WORK/events.jsonl")
-		envs+=(BINDGUARD_REMEDY="$([ "$mode" = remedy ] && echo on || echo off)")
+		read -ra envs <<<"$(preload BINDGUARD_MODE=audit BINDGUARD_REMEDY="$([ "$mode" = remedy ] && echo on || echo off)")"
 		args=(bind 127.0.0.2 0 noname connect=127.0.0.1:9000)
 		;;
 	esac
@@ -93,11 +94,11 @@ run_case() {
 	line="RESULT kernel=$KREL case=$mode bind=$bind probe_before_bind=$p0 probe_while_open=$p1"
 	line+=" probe_after_b_closed=$p2 probe_after_a_closed=$p3"
 	if [ "$mode" != noshim ]; then
-		line+=" $(fields "$WORK/events.jsonl")"
+		line+=" $(fields "$WORK/ev.jsonl")"
 	fi
 	echo "$line"
 	if [ "$mode" != noshim ]; then
-		echo "EVENT case=$mode $(message "$WORK/events.jsonl")"
+		echo "EVENT case=$mode $(message "$WORK/ev.jsonl")"
 	fi
 	[ -s "$WORK/b.err" ] && sed "s/^/LOG case=$mode b.err: /" "$WORK/b.err"
 	rm -rf "$WORK"

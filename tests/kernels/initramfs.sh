@@ -17,8 +17,8 @@
 # by default).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=lib.sh
-. "$here/lib.sh"
+# shellcheck source=SCRIPTDIR/../lib.sh
+. "$here/../lib.sh"
 
 usage="usage: initramfs.sh OUT.cpio.gz [--as GUEST_PATH] FILE..."
 [ $# -ge 1 ] || die "$usage"

@@ -2,8 +2,8 @@
 # run.sh [BUILD_DIR]: the seed scenario on Debian's 6.1 and 6.12 cloud kernels,
 # the classic-profile kernels the 6.18 host cannot show. Fetches the kernels
 # (cached, fetch.sh), builds one busybox initramfs per kernel carrying the
-# shim, the actor, the bindguard tool, tools/scenario.sh, bash, jq and
-# guest.sh, boots each under QEMU/TCG (boot.sh) and judges the guest's RESULT
+# shim, the actor, the bindguard tool, tools/scenario.sh, tests/lib.sh, bash,
+# jq and guest.sh, boots each under QEMU/TCG (boot.sh) and judges the guest's RESULT
 # lines. Prints "ok NAME" / "FAIL NAME" lines and, last, "N passed, N failed".
 #
 # BUILD_DIR (default build) is relative to the repository unless absolute;
@@ -15,8 +15,8 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
-# shellcheck source=lib.sh
-. "$here/lib.sh"
+# shellcheck source=SCRIPTDIR/../lib.sh
+. "$root/tests/lib.sh"
 
 BUILD=${1:-build}
 case $BUILD in /*) B=$BUILD ;; *) B=$root/$BUILD ;; esac
@@ -27,7 +27,7 @@ SEED=${SEED:-$(date +%s)}
 SEQUENCES=${N:-2000}
 STEPS=${STEPS:-30}
 
-for f in "$B/libbindguard.so" "$B/bindguard-actor" "$B/bindguard" "$B/conform" "$root/tools/scenario.sh" /bin/bash; do
+for f in "$B/libbindguard.so" "$B/bindguard-actor" "$B/bindguard" "$B/conform" "$root/tools/scenario.sh" "$root/tests/lib.sh" /bin/bash; do
 	[ -f "$f" ] || die "missing $f (run make first, or pass the build folder)"
 done
 need_cmd qemu-system-x86_64 qemu-system-x86
@@ -51,13 +51,15 @@ tree=(
 	"$B/bindguard" "$GUEST_ROOT/build/bindguard"
 	"$B/conform" "$GUEST_ROOT/build/conform"
 	"$root/tools/scenario.sh" "$GUEST_ROOT/tools/scenario.sh"
+	"$root/tests/lib.sh" "$GUEST_ROOT/tests/lib.sh"
 	"$root/tests/conformance/regressions.txt" "$GUEST_ROOT/tests/conformance/regressions.txt"
 )
 {
 	echo "#!/bin/bash"
 	printf 'GUEST_ROOT=%q\n' "$GUEST_ROOT"
-	printf 'ACTOR=%q SHIM=%q TOOL=%q SCENARIO=%q\n' "$GUEST_ROOT/build/bindguard-actor" \
-		"$GUEST_ROOT/build/libbindguard.so" "$GUEST_ROOT/build/bindguard" "$GUEST_ROOT/tools/scenario.sh"
+	printf 'ACTOR=%q SHIM=%q TOOL=%q SCENARIO=%q TESTLIB=%q\n' "$GUEST_ROOT/build/bindguard-actor" \
+		"$GUEST_ROOT/build/libbindguard.so" "$GUEST_ROOT/build/bindguard" "$GUEST_ROOT/tools/scenario.sh" \
+		"$GUEST_ROOT/tests/lib.sh"
 	printf 'CONFORM=%q REGRESSIONS=%q CONFORM_SEED=%q CONFORM_SEQUENCES=%q CONFORM_STEPS=%q\n' \
 		"$GUEST_ROOT/build/conform" "$GUEST_ROOT/tests/conformance/regressions.txt" "$SEED" "$SEQUENCES" "$STEPS"
 	cat "$here/guest.sh"
@@ -73,15 +75,11 @@ else
 	echo "# jq not found: the guest reads the events with grep and sed"
 fi
 
-pass=0
-fail=0
 check() { # check NAME WANT GOT
 	if [ "$2" = "$3" ]; then
-		echo "ok $1=$2"
-		pass=$((pass + 1))
+		pass "$1=$2"
 	else
-		echo "FAIL $1=$2 (got ${3:-nothing})"
-		fail=$((fail + 1))
+		fail "$1=$2 (got ${3:-nothing})"
 	fi
 }
 
@@ -159,8 +157,7 @@ while read -r _ series rel ver vmlinuz dir; do
 	check "$k/conformance/sequences" "$SEQUENCES" "$(sed -n 's/.* sequences=\([0-9]*\).*/\1/p' <<<"$summary")"
 done <<<"$kernels"
 
-if [ "$fail" != 0 ] && [ -z "${BINDGUARD_KERNEL_LOGS:-}" ]; then
+if [ "$fails" != 0 ] && [ -z "${BINDGUARD_KERNEL_LOGS:-}" ]; then
 	mkdir -p "$work.logs" && cp -r "$logs"/. "$work.logs"/ && echo "# consoles kept in $work.logs"
 fi
-echo "$pass passed, $fail failed"
-[ "$fail" = 0 ]
+tally

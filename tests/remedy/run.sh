@@ -21,7 +21,7 @@ helpers() {
 	ns_setup
 	# shim MODE REMEDY: the environment of a client under the shim
 	# (with the self-check at exit: the model must agree with the kernel)
-	shim() { echo "LD_PRELOAD=${PRELOAD_PREFIX:-}$SHIM BINDGUARD_LOG=$WORK/ev.jsonl BINDGUARD_MODE=$1 BINDGUARD_REMEDY=$2 BINDGUARD_SELF_CHECK=1"; }
+	shim() { preload BINDGUARD_MODE="$1" BINDGUARD_REMEDY="$2" BINDGUARD_SELF_CHECK=1; }
 	servers() {
 		start server -- server 127.0.0.1 9000
 		start probesrv -- server 127.0.0.1 5003
@@ -187,8 +187,7 @@ print()'
 t_bind_then_listen_still_gets_a_port() {
 	debug_config
 	range 40000 40003 # a client of the listener needs a port too
-	start l LD_PRELOAD="${PRELOAD_PREFIX:-}$SHIM" BINDGUARD_LOG="$WORK/ev.jsonl" BINDGUARD_CONFIG="$WORK/cfg.json" \
-		-- bind 127.0.0.2 0 noname listen
+	start l $(preload BINDGUARD_CONFIG="$WORK/cfg.json") -- bind 127.0.0.2 0 noname listen
 	wait_line "$WORK/l.out" "^listen" || return 1
 	local port
 	port=$(awk '/^listen ok/ {print $4}' "$WORK/l.out")
@@ -236,7 +235,8 @@ t_rules_choose_where_the_remedy_applies() {
 {"remedy": true, "level": "debug", "rules": [{"addresses": ["127.0.0.3"], "remedy": false}, {"addresses": ["127.0.0.4"], "mode": "off"}]}
 JSON
 	chmod 644 "$WORK/cfg.json"
-	local envs="LD_PRELOAD=${PRELOAD_PREFIX:-}$SHIM BINDGUARD_LOG=$WORK/ev.jsonl BINDGUARD_CONFIG=$WORK/cfg.json"
+	local envs
+	envs=$(preload BINDGUARD_CONFIG="$WORK/cfg.json")
 	start c2 $envs -- bind 127.0.0.2 0 noname connect=127.0.0.1:9000
 	wait_line "$WORK/c2.out" "^connect" || return 1
 	stop c2

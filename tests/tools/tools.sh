@@ -15,7 +15,8 @@ BUILD=$(cd "$here/${1:-build}" && pwd)
 FILTER=${2:-}
 SKIP=${SKIP:-}
 export here BUILD
-export ACTOR="$BUILD/bindguard-actor" SHIM="$BUILD/libbindguard.so" TOOL="$BUILD/bindguard"
+source "$here/tests/lib.sh"
+suite_env
 export MANYCONN="$BUILD/bindguard-manyconn"
 if [ ! -x "$MANYCONN" ]; then
 	${CC:-cc} -O2 -o "$MANYCONN" "$here/tests/tools/manyconn.c" 2>/dev/null ||
@@ -50,7 +51,6 @@ signal.sigwait([signal.SIGTERM])
 	qr() { jq -r "$@" "$WORK/scan.json"; }
 }
 export -f helpers
-source "$here/tests/lib.sh"
 
 # ---- scan --------------------------------------------------------------------------
 
@@ -345,12 +345,11 @@ make_shim_log() {
 	start a2 -- closewait 127.0.0.1 9000
 	wait_line "$WORK/a2.out" ^closewait || return 1
 	printf '{"level":"debug"}' > "$WORK/debug.json"
-	local log=$WORK/ev.jsonl
-	start b LD_PRELOAD="${PRELOAD_PREFIX:-}$SHIM" BINDGUARD_LOG="$log" BINDGUARD_MODE=audit -- bind 127.0.0.2 "$(port_of a1)"
+	start b $(preload BINDGUARD_MODE=audit) -- bind 127.0.0.2 "$(port_of a1)"
 	wait_line "$WORK/b.out" "^bind" || return 1
-	start c LD_PRELOAD="${PRELOAD_PREFIX:-}$SHIM" BINDGUARD_LOG="$log" BINDGUARD_MODE=enforce -- bind 127.0.0.2 "$(port_of a2)"
+	start c $(preload BINDGUARD_MODE=enforce) -- bind 127.0.0.2 "$(port_of a2)"
 	wait_line "$WORK/c.out" "^bind" || return 1
-	start d LD_PRELOAD="${PRELOAD_PREFIX:-}$SHIM" BINDGUARD_LOG="$log" BINDGUARD_CONFIG="$WORK/debug.json" -- bind 127.0.0.1 5000
+	start d $(preload BINDGUARD_CONFIG="$WORK/debug.json") -- bind 127.0.0.1 5000
 	wait_line "$WORK/d.out" "^bind" || return 1
 	stop b
 	stop c
@@ -517,8 +516,7 @@ t_check_config_good_and_bad_files() {
 		out=$("$TOOL" check-config "$WORK/bad.json" 2>&1 >"$WORK/eff.json")
 		expect "bad $bad: exit code" "$?" 1
 		local shim
-		shim=$(BINDGUARD_CONFIG="$WORK/bad.json" LD_PRELOAD="${PRELOAD_PREFIX:-}$SHIM" BINDGUARD_LOG=/dev/null \
-			"$ACTOR" probe 127.0.0.1 1 2>&1 >/dev/null | grep '^bindguard:')
+		shim=$(env $(preload BINDGUARD_CONFIG="$WORK/bad.json" BINDGUARD_LOG=/dev/null) "$ACTOR" probe 127.0.0.1 1 2>&1 >/dev/null | grep '^bindguard:')
 		expect_match "bad $bad: says defaults" "$out" "; running in audit mode with defaults$"
 		expect "bad $bad: the shim's message" "$out" "$shim"
 		expect "bad $bad: runs with defaults" "$(jq -c '[.source,.mode,.rules]' "$WORK/eff.json")" '["built-in defaults","audit",[]]'
@@ -527,8 +525,7 @@ t_check_config_good_and_bad_files() {
 	printf '{"mode":"audit","rules":[{"ports":["40000"],"mode":"enforce"}]}' > "$WORK/rules.json"
 	out=$(BINDGUARD_CONFIG="$WORK/rules.json" BINDGUARD_MODE=ENFORCE "$TOOL" check-config 2>&1 >"$WORK/eff.json")
 	expect "bad env: exit code" "$?" 1
-	shim=$(BINDGUARD_CONFIG="$WORK/rules.json" BINDGUARD_MODE=ENFORCE LD_PRELOAD="${PRELOAD_PREFIX:-}$SHIM" \
-		BINDGUARD_LOG=/dev/null "$ACTOR" probe 127.0.0.1 1 2>&1 >/dev/null | grep '^bindguard:')
+	shim=$(env $(preload BINDGUARD_CONFIG="$WORK/rules.json" BINDGUARD_MODE=ENFORCE BINDGUARD_LOG=/dev/null) "$ACTOR" probe 127.0.0.1 1 2>&1 >/dev/null | grep '^bindguard:')
 	expect "bad env: the message" "$out" 'bindguard: environment: BINDGUARD_MODE: expected off, audit or enforce, got "ENFORCE"; running in audit mode with defaults'
 	expect "bad env: the shim's message" "$shim" "$out"
 	expect "bad env: runs with defaults" "$(jq -c '[.mode,.rules,.log]' "$WORK/eff.json")" '["audit",[],"stderr"]'

@@ -53,28 +53,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static void result(const char *what, int r)
-{
-	if (r >= 0)
-		printf("%s ok\n", what);
-	else
-		printf("%s error %s\n", what, strerrorname_np(errno));
-	fflush(stdout);
-}
-
-static struct sockaddr_in addr_of(const char *ip, int port)
-{
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-	if (inet_pton(AF_INET, ip, &a.sin_addr) != 1) {
-		fprintf(stderr, "attack-run: not an IPv4 address: %s\n", ip);
-		exit(2);
-	}
-	return a;
-}
+#include "../../common/net.h"
 
 static int bind_to(int s, const char *ip, int port)
 {
-	struct sockaddr_in a = addr_of(ip, port);
+	struct sockaddr_in a = v4(ip, port);
 	return bind(s, (struct sockaddr *)&a, sizeof(a));
 }
 
@@ -275,7 +258,7 @@ static int do_altstack(const char *how, size_t size, const char *ip, int port)
 
 static int do_badargs(void)
 {
-	struct sockaddr_in ok = addr_of("127.0.0.1", 7000);
+	struct sockaddr_in ok = v4("127.0.0.1", 7000);
 	int s = socket(AF_INET, SOCK_STREAM, 0); /* the shim sets up (and maps) first */
 	long page = sysconf(_SC_PAGESIZE);
 	/* unmapped: reserved PROT_NONE, so that no later mmap() reuses it */

@@ -18,23 +18,14 @@
 #   KNOWN=1 also runs the tests marked KNOWN (a failure not fixed yet).
 set -uo pipefail
 here=$(cd "$(dirname "$0")/../../.." && pwd)
-case ${1:-build} in
-/*) BUILD=$1 ;;
-*) BUILD=$here/${1:-build} ;;
-esac
-FILTER=${2:-${FILTER:-}}
-for b in attack-run libbindguard.so bindguard-actor; do
-	[ -e "$BUILD/$b" ] || make -s -C "$here" BUILD="$BUILD" "$BUILD/$b" >/dev/null || exit 1
-done
+source "$here/tests/lib.sh"
+export FILTER=${2:-${FILTER:-}}
+suite_build "${1:-}" attack-run libbindguard.so bindguard-actor
 [ -x "$here/build/schema-check" ] || make -s -C "$here" build/schema-check >/dev/null || exit 1
-BUILD=$(cd "$BUILD" && pwd)
-export BUILD here FILTER
-# PRELOAD_PREFIX: a library to preload first (the ASan runtime, for an ASan shim)
-export ACTOR="$BUILD/bindguard-actor" SHIM="${PRELOAD_PREFIX:-}$BUILD/libbindguard.so"
+suite_env # PRELOAD_PREFIX: a library to preload first (the ASan runtime, for an ASan shim)
 export RUN="$BUILD/attack-run"
 # under ASan its interceptors read some pointers themselves: attack-run leaves those out
 [ -n "${PRELOAD_PREFIX:-}" ] && export ATTACK_ASAN=1
-export SCHEMA_CHECK="$here/build/schema-check" EVENT_SCHEMA="$here/conf/bindguard-event.schema.json"
 
 helpers() {
 	source "$here/tools/scenario.sh"
@@ -42,8 +33,7 @@ helpers() {
 	# the shim (MODE, default audit) with the self-check, debug events in $WORK/ev.jsonl
 	shim() {
 		echo '{"level": "debug"}' >"$WORK/debug.json"
-		echo "LD_PRELOAD=$SHIM BINDGUARD_LOG=$WORK/ev.jsonl BINDGUARD_MODE=${1:-audit}" \
-			"BINDGUARD_CONFIG=$WORK/debug.json BINDGUARD_SELF_CHECK=1"
+		preload BINDGUARD_MODE="${1:-audit}" BINDGUARD_CONFIG="$WORK/debug.json" BINDGUARD_SELF_CHECK=1
 	}
 	# stop FIELD: bindguard.FIELD of the last stop event
 	stopped() { events_of "$WORK/ev.jsonl" stop | tail -1 | jq -r ".bindguard.$1"; }
@@ -55,9 +45,7 @@ helpers() {
 		events_of "$WORK/ev.jsonl" self_check_mismatch | jq -r '"#   " + .message'
 	}
 	# fresh CMD...: CMD in a namespace of its own, set up as this one
-	fresh() {
-		unshare -n bash -c 'ip link set lo up; echo "$0 $0" >/proc/sys/net/ipv4/ip_local_port_range; exec "$@"' "$PORT" "$@"
-	}
+	fresh() { netns "$PORT" "$PORT" -- "$@"; }
 	# same CASE ARGS...: attack-run's output under the shim is the kernel's
 	# (each run in a namespace of its own: the first leaves TIME_WAITs)
 	same() {
@@ -73,7 +61,6 @@ helpers() {
 	}
 }
 export -f helpers
-source "$here/tests/lib.sh"
 
 # ---- 1. children that share the parent's memory ----------------------------------------
 
@@ -140,8 +127,7 @@ t_netns_change_passes_through_unjudged() {
 t_emfile_at_setup_is_deferred_then_enforced() {
 	seed_owner || return 1
 	echo '{"mode": "enforce"}' >"$WORK/enforce.json"
-	out=$(env LD_PRELOAD="$SHIM" BINDGUARD_LOG="$WORK/ev.jsonl" BINDGUARD_CONFIG="$WORK/enforce.json" \
-		"$RUN" emfile 127.0.0.2 40000 2>&1)
+	out=$(env $(preload BINDGUARD_CONFIG="$WORK/enforce.json") "$RUN" emfile 127.0.0.2 40000 2>&1)
 	sed 's/^/# /' <<<"$out"
 	expect "first socket" "$(grep '^first socket' <<<"$out")" "first socket ok"
 	expect "bind into the hazard" "$(grep '^bind 40000' <<<"$out")" "bind 40000 error EADDRINUSE"
@@ -167,7 +153,7 @@ t_altstack_bind_in_a_handler_does_not_crash() {
 			continue
 		fi
 		for how in warm cold; do
-			out=$(env LD_PRELOAD="$SHIM" BINDGUARD_LOG="$WORK/ev.jsonl" "$RUN" altstack $how $size 127.0.0.2 40000 2>&1; echo "exit $?")
+			out=$(env $(preload) "$RUN" altstack $how $size 127.0.0.2 40000 2>&1; echo "exit $?")
 			expect "$how $size" "$(tr '\n' ' ' <<<"$out")" "handler bind ok exit 0 "
 		done
 	done

@@ -12,17 +12,8 @@ set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../../.." && pwd)
 cd "$root"
+source "$root/tests/lib.sh"
 SECONDS_EACH=${FUZZ_SECONDS:-60}
-pass=0
-fail=0
-ok() {
-	echo "ok $1"
-	pass=$((pass + 1))
-}
-bad() {
-	echo "FAIL $1"
-	fail=$((fail + 1))
-}
 
 tmp=$(mktemp -d /tmp/bg_fuzz.XXXXXX)
 [ "${FUZZ_KEEP:-0}" = 1 ] || trap 'rm -rf "$tmp"' EXIT
@@ -30,8 +21,8 @@ mkdir -p "$tmp/tmp" build/fuzz/artifacts
 
 if ! make -s --no-print-directory fuzz-build >"$tmp/build.log" 2>&1; then
 	sed 's/^/# /' "$tmp/build.log" | tail -20
-	bad "build (clang -fsanitize=fuzzer,address,undefined)"
-	echo "$pass passed, $fail failed"
+	fail "build (clang -fsanitize=fuzzer,address,undefined)"
+	tally
 	exit 1
 fi
 
@@ -57,7 +48,7 @@ for name in config event; do
 	cov=$(sed -n 's/.* cov: \([0-9]*\) ft: \([0-9]*\) .*/cov: \1 ft: \2/p' <<<"$last")
 	echo "# fuzz_$name: ${runs:-?} runs (${eps:-?}/s), corpus $before -> $after files, ${cov:-cov: ?}, peak rss ${rss:-?} MB, $SECONDS_EACH s"
 	if [ $rc -eq 0 ] && grep -aq 'Done [0-9]* runs' "$log"; then
-		ok "fuzz_$name"
+		pass "fuzz_$name"
 	else
 		grep -aE 'property broken|ERROR: |SUMMARY: |runtime error|line:|input \(' "$log" | head -12 |
 			LC_ALL=C tr -c '[:print:]\n' '?' | sed 's/^/# /'
@@ -66,7 +57,7 @@ for name in config event; do
 			cp "$a" build/fuzz/artifacts/
 			echo "# input kept: build/fuzz/artifacts/$(basename "$a")"
 		done
-		bad "fuzz_$name (exit $rc)"
+		fail "fuzz_$name (exit $rc)"
 	fi
 
 	# replay every regression input, one process each (a crash in one does
@@ -83,11 +74,10 @@ for name in config event; do
 		}
 	done
 	if [ ${#failed[@]} -eq 0 ]; then
-		ok "regressions_$name ($n inputs)"
+		pass "regressions_$name ($n inputs)"
 	else
-		bad "regressions_$name: ${failed[*]}"
+		fail "regressions_$name: ${failed[*]}"
 	fi
 done
 [ "${FUZZ_KEEP:-0}" = 1 ] && echo "# corpora kept in $tmp"
-echo "$pass passed, $fail failed"
-[ $fail -eq 0 ]
+tally

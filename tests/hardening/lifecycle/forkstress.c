@@ -27,6 +27,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../../common/net.h"
+
 #define LISTEN_PORT 7000
 #define THREAD_PORT 21000
 #define CHILD_PORT  22000
@@ -35,16 +37,6 @@ static atomic_int stop_hammer, stop_signals;
 static atomic_int sigfd = -1;
 static atomic_int handled;
 static pthread_t main_thread;
-
-static struct sockaddr_in v4(const char *ip, int port)
-{
-	struct sockaddr_in a;
-	memset(&a, 0, sizeof(a));
-	a.sin_family = AF_INET;
-	a.sin_port = htons((uint16_t)port);
-	inet_pton(AF_INET, ip, &a.sin_addr);
-	return a;
-}
 
 static void on_usr1(int sig)
 {

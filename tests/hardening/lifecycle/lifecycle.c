@@ -48,15 +48,7 @@
 #include <syslog.h>
 #include <unistd.h>
 
-static void say(const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-	fflush(stdout);
-}
+#include "../../common/net.h"
 
 static void die(const char *what)
 {
@@ -67,19 +59,6 @@ static void die(const char *what)
 static const char *res(int r)
 {
 	return r == 0 ? "ok" : strerrorname_np(errno) ? strerrorname_np(errno) : "EUNKNOWN";
-}
-
-static struct sockaddr_in v4(const char *ip, int port)
-{
-	struct sockaddr_in a;
-	memset(&a, 0, sizeof(a));
-	a.sin_family = AF_INET;
-	a.sin_port = htons((uint16_t)port);
-	if (inet_pton(AF_INET, ip, &a.sin_addr) != 1) {
-		fprintf(stderr, "lifecycle: not an IPv4 address: %s\n", ip);
-		exit(2);
-	}
-	return a;
 }
 
 static unsigned long inode_of(int fd)

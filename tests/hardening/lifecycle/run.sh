@@ -9,21 +9,11 @@
 # Usage: tests/hardening/lifecycle/run.sh BUILD [NAME-FILTER]
 set -uo pipefail
 here=$(cd "$(dirname "$0")/../../.." && pwd)
-case ${1:-build} in
-/*) BUILD=$1 ;;
-*) BUILD=$here/${1:-build} ;;
-esac
-FILTER=${2:-${FILTER:-}}
-for b in lifecycle-roles lifecycle-fork fidelity libbindguard.so bindguard-actor bindguard; do
-	[ -e "$BUILD/$b" ] || make -s -C "$here" BUILD="$BUILD" "$BUILD/$b" >/dev/null || exit 1
-done
-BUILD=$(cd "$BUILD" && pwd)
-export BUILD here FILTER
-# PRELOAD_PREFIX: a library to preload first (the ASan runtime, for an ASan shim)
-export ACTOR="$BUILD/bindguard-actor" SHIM="${PRELOAD_PREFIX:-}$BUILD/libbindguard.so" TOOL="$BUILD/bindguard"
+source "$here/tests/lib.sh"
+export FILTER=${2:-${FILTER:-}}
+suite_build "${1:-}" lifecycle-roles lifecycle-fork fidelity libbindguard.so bindguard-actor bindguard
+suite_env # PRELOAD_PREFIX: a library to preload first (the ASan runtime, for an ASan shim)
 export ROLES="$BUILD/lifecycle-roles" FORK="$BUILD/lifecycle-fork"
-export SCHEMA_CHECK="$here/build/schema-check" EVENT_SCHEMA="$here/conf/bindguard-event.schema.json"
-[ -x "$SCHEMA_CHECK" ] || SCHEMA_CHECK="$BUILD/schema-check"
 export NFORKS=${NFORKS:-500}
 # under ASan (PRELOAD_PREFIX=libasan), a fork child's first malloc (the shim's
 # event) can hang on libasan's allocator lock, which fork does not reset
@@ -34,12 +24,12 @@ helpers() {
 	source "$here/tools/scenario.sh"
 	# the shim in audit mode, events in $WORK/ev.jsonl; `shimenv debug`: every bind is an event
 	shimenv() {
-		local e="LD_PRELOAD=$SHIM BINDGUARD_LOG=$WORK/ev.jsonl BINDGUARD_MODE=audit"
-		if [ "${1:-}" = debug ]; then
-			echo '{"level": "debug"}' >"$WORK/debug.json"
-			e="$e BINDGUARD_CONFIG=$WORK/debug.json"
+		if [ "${1:-}" != debug ]; then
+			preload BINDGUARD_MODE=audit
+			return
 		fi
-		echo "$e"
+		echo '{"level": "debug"}' >"$WORK/debug.json"
+		preload BINDGUARD_MODE=audit BINDGUARD_CONFIG="$WORK/debug.json"
 	}
 	# bind events (jq filter on them, one result a line)
 	binds() { jq -r "select(.event.action==\"bind\") | $1" "$WORK/ev.jsonl" 2>/dev/null; }
@@ -85,7 +75,6 @@ helpers() {
 	ns_setup
 }
 export -f helpers
-source "$here/tests/lib.sh"
 
 # ---- 1. fork in a multi-threaded process -----------------------------------------------
 
@@ -237,7 +226,7 @@ t_sockets_received_over_scm_rights_are_learned() {
 t_socket_from_a_parent_without_the_shim_learned_on_bind() {
 	servers || return 1
 	# the parent runs without the shim; the exec'd image has it
-	env LC_PRELOAD="$SHIM" BINDGUARD_LOG="$WORK/ev.jsonl" BINDGUARD_MODE=audit \
+	env LC_PRELOAD="${PRELOAD_PREFIX:-}$SHIM" BINDGUARD_LOG="$WORK/ev.jsonl" BINDGUARD_MODE=audit \
 		"$ROLES" closewait-exec 9000 spare -- "$ROLES" bind-after 127.0.0.2 40000 spare >"$WORK/x.out" 2>&1
 	local spare
 	spare=$(word "$WORK/x.out" spare fd)
@@ -278,7 +267,7 @@ t_syslog_events_leave_the_applications_openlog_alone() {
 		"$ROLES" syslog-recv /dev/log >"$WORK/sys.out" 2>&1 &
 		r=$!
 		for i in $(seq 1 250); do [ -S /dev/log ] && break; sleep 0.02; done
-		env LD_PRELOAD="$SHIM" BINDGUARD_LOG=syslog BINDGUARD_MODE=audit "$ROLES" syslog-app 127.0.0.2 40000 >"$WORK/app.out" 2>&1
+		env $(preload BINDGUARD_LOG=syslog BINDGUARD_MODE=audit) "$ROLES" syslog-app 127.0.0.2 40000 >"$WORK/app.out" 2>&1
 		for i in $(seq 1 250); do grep -q "app 3" "$WORK/sys.out" && break; sleep 0.02; done
 		kill $r
 	'
@@ -307,9 +296,9 @@ t_fork_under_threads_with_syslog_never_deadlocks() {
 
 t_fidelity_matrix_identical_with_and_without_the_shim() {
 	local plain shim
-	plain=$(unshare -n bash -c 'ip link set lo up; "$0"' "$BUILD/fidelity")
+	plain=$(netns -- "$BUILD/fidelity")
 	echo '{"level": "debug"}' >"$WORK/debug.json"
-	shim=$(unshare -n bash -c 'ip link set lo up; LD_PRELOAD="$1" BINDGUARD_LOG="$2" BINDGUARD_CONFIG="$3" "$0"' "$BUILD/fidelity" "$SHIM" "$WORK/fid.jsonl" "$WORK/debug.json")
+	shim=$(netns -- env $(preload BINDGUARD_LOG="$WORK/fid.jsonl" BINDGUARD_CONFIG="$WORK/debug.json") "$BUILD/fidelity")
 	expect "differences" "$(diff <(echo "$plain") <(echo "$shim"))" ""
 	# every address length the kernel's bind takes is judged (ports 40011-40028:
 	# sockaddr_in6 of 24, 27, 28, 32, 128 bytes, a 20-byte sockaddr_in,

@@ -34,34 +34,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../../common/net.h"
+
 #define HOLD 20
-
-static const char *ename(int err)
-{
-	const char *n = strerrorname_np(err);
-	return n ? n : "EUNKNOWN";
-}
-
-static int addr_of(const char *ip, const char *port, struct sockaddr_storage *ss, socklen_t *len)
-{
-	memset(ss, 0, sizeof(*ss));
-	struct sockaddr_in *in = (struct sockaddr_in *)ss;
-	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
-	int p = atoi(port);
-	if (inet_pton(AF_INET, ip, &in->sin_addr) == 1) {
-		in->sin_family = AF_INET;
-		in->sin_port = htons((uint16_t)p);
-		*len = sizeof(*in);
-		return AF_INET;
-	}
-	if (inet_pton(AF_INET6, ip, &in6->sin6_addr) == 1) {
-		in6->sin6_family = AF_INET6;
-		in6->sin6_port = htons((uint16_t)p);
-		*len = sizeof(*in6);
-		return AF_INET6;
-	}
-	return -1;
-}
 
 /* ---- stress ------------------------------------------------------------------ */
 
@@ -250,7 +225,7 @@ static int role_serve(void)
 		if (strcmp(cmd, "bind") == 0 || strcmp(cmd, "connect") == 0) {
 			struct sockaddr_storage ss;
 			socklen_t len;
-			int fam = addr_of(ip, port, &ss, &len);
+			int fam = sockaddr_of(ip, atoi(port), &ss, &len);
 			int fd = fam < 0 ? -1 : socket(fam, SOCK_STREAM, 0);
 			if (fd < 0) {
 				printf("%s %s %s error %s\n", cmd, ip, port, ename(errno));

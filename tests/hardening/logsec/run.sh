@@ -8,6 +8,7 @@
 # "N passed, N failed".
 set -uo pipefail
 here=$(cd "$(dirname "$0")/../../.." && pwd)
+source "$here/tests/lib.sh"
 BUILD_ARG=${1:-build}
 FILTER=${2:-}
 SKIP=${SKIP:-}
@@ -15,7 +16,8 @@ make -s -C "$here" BUILD="$BUILD_ARG" "$BUILD_ARG/logsec-actor" "$BUILD_ARG/bind
 	"$BUILD_ARG/libbindguard.so" >/dev/null || echo "# cannot build the test programs"
 BUILD=$(cd "$here/$BUILD_ARG" && pwd)
 export here BUILD FILTER SKIP
-export SHIM="$BUILD/libbindguard.so" ACTOR="$BUILD/bindguard-actor" LACTOR="$BUILD/logsec-actor"
+suite_env
+export LACTOR="$BUILD/logsec-actor"
 export CHECK="$here/tests/hardening/logsec/logcheck.py"
 export NOBODY="setpriv --reuid=65534 --regid=65534 --clear-groups"
 
@@ -27,7 +29,7 @@ helpers() {
 	printf '{"level":"debug"}\n' >"$WORK/debug.json"
 	declare -gA FD SENT
 	# shimenv LOG: the shim, at debug level (every bind is an event), logging to LOG
-	shimenv() { echo "LD_PRELOAD=$SHIM BINDGUARD_CONFIG=$WORK/debug.json BINDGUARD_LOG=$1"; }
+	shimenv() { preload BINDGUARD_CONFIG="$WORK/debug.json" BINDGUARD_LOG="$1"; }
 	# serve NAME [PREFIX...]: a long-running logsec-actor serve, fed by cmd NAME
 	serve() {
 		local name=$1 fd
@@ -91,7 +93,6 @@ helpers() {
 	}
 }
 export -f helpers
-source "$here/tests/lib.sh"
 
 # ---- 1. many writers at once ------------------------------------------------------------
 
@@ -391,8 +392,8 @@ config_case() { # NAME OWNER MODE RUN-AS(root|nobody)
 	chmod "$3" "$cfg"
 	local pre=()
 	[ "$4" = nobody ] && pre=($NOBODY)
-	echo "bind 127.0.0.1 20001" | "${pre[@]}" env LD_PRELOAD="$SHIM" BINDGUARD_CONFIG="$cfg" \
-		BINDGUARD_LOG="$WORK/logs/$name.jsonl" "$LACTOR" serve >"$WORK/$name.out" 2>"$WORK/$name.err"
+	echo "bind 127.0.0.1 20001" | "${pre[@]}" env $(preload BINDGUARD_CONFIG="$cfg" \
+		BINDGUARD_LOG="$WORK/logs/$name.jsonl") "$LACTOR" serve >"$WORK/$name.out" 2>"$WORK/$name.err"
 	expect "$name: exit" "$?" 0
 	expect "$name: bind" "$(head -1 "$WORK/$name.out")" "bind 127.0.0.1 20001 ok"
 }
@@ -433,7 +434,7 @@ t_config_writable_by_others_is_refused() {
 t_no_shim_descriptor_survives_exec() {
 	local i before after logfd nl=0
 	for i in 1 2 3 4 5; do
-		serve s$i env LD_PRELOAD="$SHIM" BINDGUARD_LOG="$WORK/ev$i.jsonl"
+		serve s$i env $(preload BINDGUARD_LOG="$WORK/ev$i.jsonl")
 		cmd s$i "bind 127.0.0.1 40001" "fds" "churn 40002" || return 1
 		before=$(sed -n '/^fds$/,/^\.$/p' "$WORK/s$i.out" | grep '^fd ' | sort)
 		logfd=$(grep " $WORK/ev$i.jsonl\$" <<<"$before" | awk '{print $2}')
@@ -546,7 +547,7 @@ bind 127.0.0.1 20002"
 	local run rc
 	for run in plain shim; do
 		local envs=()
-		[ $run = shim ] && envs=(LD_PRELOAD="$SHIM" BINDGUARD_CONFIG="$WORK/debug.json" BINDGUARD_LOG=stderr)
+		[ $run = shim ] && read -ra envs <<<"$(shimenv stderr)"
 		# stderr: a pipe whose reader is gone before the first event
 		{ (sleep 0.5; echo "$cmds") | env "${envs[@]}" "$LACTOR" serve 2>&1 >"$WORK/pipe-$run.out" | true; } 2>/dev/null
 		echo "exit ${PIPESTATUS[1]}" >>"$WORK/pipe-$run.out"
@@ -555,7 +556,7 @@ bind 127.0.0.1 20002"
 		"$(cat "$WORK/pipe-shim.out")" "$(cat "$WORK/pipe-plain.out")"
 	for run in plain shim; do
 		local envs=()
-		[ $run = shim ] && envs=(LD_PRELOAD="$SHIM" BINDGUARD_CONFIG="$WORK/debug.json" BINDGUARD_LOG="$WORK/fsize.jsonl")
+		[ $run = shim ] && read -ra envs <<<"$(shimenv "$WORK/fsize.jsonl")"
 		# RLIMIT_FSIZE 0: no file may grow, the log nor stderr (a file)
 		echo "$cmds" | bash -c 'ulimit -f 0; exec "$@"' - env "${envs[@]}" "$LACTOR" serve 2>"$WORK/fsize-$run.err" | cat >"$WORK/fsize-$run.out"
 		echo "exit ${PIPESTATUS[1]}" >>"$WORK/fsize-$run.out"

@@ -12,6 +12,7 @@
 # node (see packages).
 set -uo pipefail
 here=$(cd "$(dirname "$0")/../../.." && pwd)
+source "$here/tests/lib.sh"
 BUILD=$(cd "$here/${1:-build}" && pwd)
 FILTER=${2:-${FILTER:-}}
 export BUILD FILTER SHIM="$BUILD/libbindguard.so" ACTOR="$BUILD/bindguard-actor"
@@ -19,7 +20,12 @@ export EVENT_SCHEMA="$here/conf/bindguard-event.schema.json" SCHEMA_CHECK="$BUIL
 [ -x "$SCHEMA_CHECK" ] || make -s -C "$here" BUILD="$BUILD" "$SCHEMA_CHECK" >/dev/null ||
 	SCHEMA_CHECK="$here/build/schema-check"
 for p in nginx redis-server redis-cli redis-benchmark vsftpd curl socat python3 jq go javac java node memcached haproxy ssh ssh-keygen; do
-	command -v "$p" >/dev/null || { echo "# missing $p (tests/hardening/services/packages)"; echo "0 passed, 1 failed"; exit 1; }
+	command -v "$p" >/dev/null || {
+		echo "# missing $p (tests/hardening/services/packages)"
+		fail packages
+		tally
+		exit 1
+	}
 done
 
 helpers() {
@@ -29,8 +35,7 @@ helpers() {
 	chmod 600 "$WORK/bg.json"
 	# shim NAME: the environment that preloads the shim, logging to $WORK/NAME.jsonl
 	shim() {
-		echo "LD_PRELOAD=$SHIM BINDGUARD_MODE=${MODE:-audit} BINDGUARD_CONFIG=$WORK/bg.json" \
-			"BINDGUARD_LOG=$WORK/$1.jsonl"
+		preload BINDGUARD_MODE="${MODE:-audit}" BINDGUARD_CONFIG="$WORK/bg.json" BINDGUARD_LOG="$WORK/$1.jsonl"
 	}
 	# spawn NAME [VAR=VAL...] -- CMD...: a service in its own process group
 	# (setsid execs it: $! is the service), output in $WORK/NAME.out
@@ -123,7 +128,6 @@ helpers() {
 	}
 }
 export -f helpers
-source "$here/tests/lib.sh"
 export here
 
 # ---- nginx ------------------------------------------------------------------------
@@ -820,8 +824,7 @@ t_config_read_before_privilege_drop() {
 		install -m 640 /dev/null "$WORK/$how.jsonl" # the operator's log, root's
 		for run in plain shim; do
 			env=()
-			[ $run = shim ] && env=(LD_PRELOAD="$SHIM" BINDGUARD_CONFIG="$WORK/root.json"
-				BINDGUARD_LOG="$WORK/$how.jsonl")
+			[ $run = shim ] && read -ra env <<<"$(preload BINDGUARD_CONFIG="$WORK/root.json" BINDGUARD_LOG="$WORK/$how.jsonl")"
 			env "${env[@]}" python3 -c 'import errno, os, socket, sys, time
 how, port, jail = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 if how == "chroot":

@@ -22,14 +22,9 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-static unsigned lo, hi;
+#include "../../common/net.h"
 
-static struct sockaddr_in v4(const char *ip, unsigned port)
-{
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-	inet_pton(AF_INET, ip, &a.sin_addr);
-	return a;
-}
+static unsigned lo, hi;
 
 static int check(const char *what, int r)
 {

@@ -18,6 +18,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "../../common/net.h"
+
 static atomic_int cur = -1, stop;
 static int spare = -1;	/* a socket the closer dup2()s over the fd */
 static int target = -1; /* the fd number the loop dup2()s onto */
@@ -36,16 +38,6 @@ static void *closer(void *arg)
 			dup2(spare, fd);
 	}
 	return NULL;
-}
-
-static struct sockaddr_in v4(const char *ip, int port)
-{
-	struct sockaddr_in a;
-	memset(&a, 0, sizeof(a));
-	a.sin_family = AF_INET;
-	a.sin_port = htons((uint16_t)port);
-	inet_pton(AF_INET, ip, &a.sin_addr);
-	return a;
 }
 
 int main(int argc, char **argv)

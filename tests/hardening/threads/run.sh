@@ -20,6 +20,7 @@
 set -uo pipefail
 here=$(cd "$(dirname "$0")/../../.." && pwd)
 cd "$here"
+source "$here/tests/lib.sh"
 BUILD=${1:-build}
 FILTER=${2:-${FILTER:-}}
 TSAN=${TSAN_DIR:-build/tsan} # SHIM and TSAN_DIR: other builds of the shim, to see a test fail
@@ -33,8 +34,8 @@ buildlog=$(mktemp "${TMPDIR:-/tmp}/bindguard-threads-build.XXXXXX")
 trap 'rm -f "$buildlog"' EXIT
 if ! make -s --no-print-directory BUILD="$BUILD" "${want[@]}" >"$buildlog" 2>&1; then
 	sed 's/^/# /' "$buildlog" | tail -20
-	echo "FAIL build"
-	echo "0 passed, 1 failed"
+	fail build
+	tally
 	exit 1
 fi
 BUILD=$(cd "$BUILD" && pwd)
@@ -50,8 +51,9 @@ export ASAN_SHIM="${ASAN_SHIM:-$here/$ASAN_BUILD/libbindguard.so}" ASAN_RT="$(gc
 
 helpers() {
 	range 40000 40063
-	# shim LIB: the environment for the shim LIB, events in $WORK/ev.jsonl
-	shim() { echo "LD_PRELOAD=${PRELOAD_PREFIX:-}$1 BINDGUARD_MODE=audit BINDGUARD_LOG=$WORK/ev.jsonl BINDGUARD_SELF_CHECK=1"; }
+	# shim: the environment for the shim in audit mode with the self-check,
+	# events in $WORK/ev.jsonl (SHIM=LIB shim: another build of it)
+	shim() { preload BINDGUARD_MODE=audit BINDGUARD_SELF_CHECK=1; }
 	# sc FIELD: bindguard.self_check.FIELD of the last stop event
 	sc() { events_of "$WORK/ev.jsonl" stop | tail -1 | jq -r ".bindguard.self_check.$1"; }
 	mismatches() { events_of "$WORK/ev.jsonl" self_check_mismatch; }
@@ -64,13 +66,12 @@ helpers() {
 	}
 }
 export -f helpers
-source "$here/tests/lib.sh"
 
 t_selfcheck_agrees_on_listen_and_wildcard_connect() {
 	local c
 	for c in listen-ephemeral connect-wildcard; do
 		rm -f "$WORK/ev.jsonl"
-		env $(shim "$SHIM") "$BUILD/threads-cases" $c >/dev/null || { echo "#   cases $c failed"; return 1; }
+		env $(shim) "$BUILD/threads-cases" $c >/dev/null || { echo "#   cases $c failed"; return 1; }
 		echo "# selfcheck $c: fds=$(sc fds) mismatches=$(sc mismatches)"
 		agree
 		schema_ok
@@ -83,7 +84,7 @@ t_selfcheck_catches_what_bypasses_the_shim() {
 		what=${c#*:}
 		c=${c%%:*}
 		rm -f "$WORK/ev.jsonl"
-		fd=$(env $(shim "$SHIM") "$BUILD/threads-cases" $c | awk '/^fd /{print $2}')
+		fd=$(env $(shim) "$BUILD/threads-cases" $c | awk '/^fd /{print $2}')
 		expect "$c: mismatches" "$(sc mismatches)" 1
 		expect "$c: the event names fd" "$(mismatches | jq -r .bindguard.fd)" "$fd"
 		expect_match "$c: fields" "$(mismatches | jq -r .bindguard.fields)" "(^|,)$what(,|$)"
@@ -93,7 +94,7 @@ t_selfcheck_catches_what_bypasses_the_shim() {
 
 t_stress_16_threads_model_agrees_with_kernel() {
 	local out rc ss
-	out=$(timeout 120 env $(shim "$SHIM") "$BUILD/threads-stress" --threads 16 \
+	out=$(timeout 120 env $(shim) "$BUILD/threads-stress" --threads 16 \
 		--seconds "$STRESS_SECONDS" --ss 2>&1)
 	rc=$?
 	grep '^# ' <<<"$out"
@@ -125,7 +126,7 @@ t_stress_under_thread_sanitizer() {
 	# it. setarch -R: LLVM 14's TSan cannot map its shadow under the address
 	# randomisation of newer kernels (vm.mmap_rnd_bits > 28)
 	out=$(setarch "$(uname -m)" -R timeout 120 env TSAN_OPTIONS="halt_on_error=1 exitcode=66 history_size=4" \
-		$(shim "$TSAN/libbindguard.so") "$TSAN/threads-stress" --threads 16 --seconds "$TSAN_SECONDS" 2>&1)
+		$(SHIM="$TSAN/libbindguard.so" shim) "$TSAN/threads-stress" --threads 16 --seconds "$TSAN_SECONDS" 2>&1)
 	rc=$?
 	grep '^# threads' <<<"$out" | sed 's/^# /# tsan: /'
 	expect "exit status (66: a ThreadSanitizer report)" "$rc" 0
@@ -140,7 +141,7 @@ t_stress_under_thread_sanitizer() {
 
 t_signal_storm_no_deadlock() {
 	local out rc
-	out=$(timeout 60 env $(shim "$SHIM") "$BUILD/threads-sigstorm" --threads 4 \
+	out=$(timeout 60 env $(shim) "$BUILD/threads-sigstorm" --threads 4 \
 		--iterations 1500 --interval-us 100 2>&1)
 	rc=$?
 	grep '^# ' <<<"$out"
@@ -158,7 +159,7 @@ t_signal_storm_no_deadlock() {
 
 t_close_takes_no_lock_and_allocates_nothing() {
 	local out rc
-	out=$(env PRELOAD_PREFIX="$BUILD/threads-counter.so:" $(PRELOAD_PREFIX="$BUILD/threads-counter.so:" shim "$SHIM") \
+	out=$(env PRELOAD_PREFIX="$BUILD/threads-counter.so:" $(PRELOAD_PREFIX="$BUILD/threads-counter.so:" shim) \
 		"$BUILD/threads-nolock" 100000 2>&1)
 	rc=$?
 	grep '^# ' <<<"$out" | grep -v '^# nolock: ok'
@@ -171,9 +172,8 @@ t_close_takes_no_lock_and_allocates_nothing() {
 # on a use after free (it did, before wrappers took references).
 t_close_during_calls_is_safe_under_asan() {
 	local out rc
-	out=$(env LD_PRELOAD="$ASAN_RT:$ASAN_SHIM" ASAN_OPTIONS=detect_leaks=0:halt_on_error=1 \
-		BINDGUARD_MODE=audit BINDGUARD_LOG="$WORK/ev.jsonl" BINDGUARD_REMEDY=on \
-		"$BUILD/threads-closerace" 100000 2>&1)
+	out=$(env $(PRELOAD_PREFIX="$ASAN_RT:" SHIM="$ASAN_SHIM" preload BINDGUARD_MODE=audit BINDGUARD_REMEDY=on) \
+		ASAN_OPTIONS=detect_leaks=0:halt_on_error=1 "$BUILD/threads-closerace" 100000 2>&1)
 	rc=$?
 	grep -E 'ERROR: AddressSanitizer|^    #[0-5] ' <<<"$out" | head -8 | sed 's/^/#   /'
 	expect "closerace exit status" "$rc" 0
@@ -191,7 +191,7 @@ t_small_stacks_bind_connect_close() {
 	range 40000 40000
 	for how in warm cold; do
 		rm -f "$WORK/ev.jsonl"
-		out=$(env $(shim "$SHIM") "$BUILD/threads-smallstack" $how 2>&1)
+		out=$(env $(shim) "$BUILD/threads-smallstack" $how 2>&1)
 		rc=$?
 		sed "s/^/# $how: /" <<<"$out"
 		expect "$how: exit status" "$rc" 0
@@ -207,7 +207,7 @@ t_small_stacks_bind_connect_close() {
 t_small_stacks_node_starts_clean() {
 	command -v node >/dev/null || { echo "#   node missing (tests/hardening/threads/packages)"; return 1; }
 	local err rc
-	err=$(env $(shim "$SHIM") node -e 'require("net").createServer().listen(0, "127.0.0.1", function () { this.close(); })' 2>&1 >/dev/null)
+	err=$(env $(shim) node -e 'require("net").createServer().listen(0, "127.0.0.1", function () { this.close(); })' 2>&1 >/dev/null)
 	rc=$?
 	[ -n "$err" ] && sed 's/^/#   node: /' <<<"$err" | head -5
 	expect "node exit status" "$rc" 0

@@ -21,14 +21,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-static void result(const char *what, int r)
-{
-	if (r == 0)
-		printf("%s ok\n", what);
-	else
-		printf("%s error %s\n", what, strerrorname_np(errno));
-	fflush(stdout);
-}
+#include "../../common/net.h"
 
 int main(int argc, char **argv)
 {
@@ -36,11 +29,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: view-emfile ADDR PORT\n");
 		return 2;
 	}
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(argv[2]))};
-	if (inet_pton(AF_INET, argv[1], &a.sin_addr) != 1) {
-		fprintf(stderr, "view-emfile: not an IPv4 address: %s\n", argv[1]);
-		return 2;
-	}
+	struct sockaddr_in a = v4(argv[1], atoi(argv[2]));
 	int s = socket(AF_INET, SOCK_STREAM, 0);
 	if (s < 0) {
 		perror("socket");

@@ -14,31 +14,20 @@
 # Usage: tests/hardening/view/run.sh BUILD [NAME-FILTER]
 set -uo pipefail
 here=$(cd "$(dirname "$0")/../../.." && pwd)
-case ${1:-build} in
-/*) BUILD=$1 ;;
-*) BUILD=$here/${1:-build} ;;
-esac
-FILTER=${2:-${FILTER:-}}
-for b in view-conns view-emfile view-nonetlink libbindguard.so bindguard-actor; do
-	[ -e "$BUILD/$b" ] || make -s -C "$here" BUILD="$BUILD" "$BUILD/$b" >/dev/null || exit 1
-done
+source "$here/tests/lib.sh"
+export FILTER=${2:-${FILTER:-}}
+suite_build "${1:-}" view-conns view-emfile view-nonetlink libbindguard.so bindguard-actor
 [ -x "$here/build/schema-check" ] || make -s -C "$here" build/schema-check >/dev/null || exit 1
-BUILD=$(cd "$BUILD" && pwd)
-export BUILD here FILTER
-# PRELOAD_PREFIX: a library to preload first (the ASan runtime, for an ASan shim)
-export ACTOR="$BUILD/bindguard-actor" SHIM="${PRELOAD_PREFIX:-}$BUILD/libbindguard.so"
+suite_env # PRELOAD_PREFIX: a library to preload first (the ASan runtime, for an ASan shim)
 export CONNS="$BUILD/view-conns" EMFILE="$BUILD/view-emfile" NONETLINK="$BUILD/view-nonetlink"
-export SCHEMA_CHECK="$here/build/schema-check" EVENT_SCHEMA="$here/conf/bindguard-event.schema.json"
 
 helpers() {
 	source "$here/tools/scenario.sh"
 	ns_setup
-	enforce() { echo "LD_PRELOAD=$SHIM BINDGUARD_LOG=$WORK/ev.jsonl BINDGUARD_MODE=enforce"; }
 	# the last bind event, through jq filter F
 	lastbind() { events_of "$WORK/ev.jsonl" bind | tail -1 | jq -r "$1"; }
 }
 export -f helpers
-source "$here/tests/lib.sh"
 
 # More sockets on the port than the shim keeps in its view must not hide the
 # half-closed owner: which of them sock_diag lists first follows the kernel's
@@ -54,7 +43,7 @@ t_crowded_port_still_sees_the_halfclosed_owner() {
 		expect "round $round: sockets on 127.0.0.1:40000" \
 			"$(ss -Htan src 127.0.0.1:40000 | wc -l)" 1001
 		rm -f "$WORK/ev.jsonl"
-		start b$round $(enforce) -- bind 127.0.0.2 40000
+		start b$round $(preload BINDGUARD_MODE=enforce) -- bind 127.0.0.2 40000
 		wait_line "$WORK/b$round.out" "^bind" || return 1
 		stop b$round
 		b=$(head -1 "$WORK/b$round.out")
@@ -78,7 +67,7 @@ t_crowded_port_still_sees_the_halfclosed_owner() {
 t_emfile_bind_is_reported_blind_then_seen_again() {
 	seed_owner || return 1
 	local out
-	out=$(env $(enforce) "$EMFILE" 127.0.0.2 40000 2>&1)
+	out=$(env $(preload BINDGUARD_MODE=enforce) "$EMFILE" 127.0.0.2 40000 2>&1)
 	sed 's/^/# /' <<<"$out"
 	expect "blind bind" "$(grep '^blind bind' <<<"$out")" "blind bind ok"
 	expect "bind with fds free" "$(grep '^bind' <<<"$out")" "bind error EADDRINUSE"
@@ -104,7 +93,7 @@ t_emfile_bind_is_reported_blind_then_seen_again() {
 # starts with view proc, and its binds are judged through /proc/net/tcp.
 t_start_event_says_what_the_view_found() {
 	seed_owner || return 1
-	start b $(enforce) "$NONETLINK" -- bind 127.0.0.2 40000
+	start b $(preload BINDGUARD_MODE=enforce) "$NONETLINK" -- bind 127.0.0.2 40000
 	wait_line "$WORK/b.out" "^bind" || return 1
 	stop b
 	expect "bind" "$(head -1 "$WORK/b.out")" "bind error EADDRINUSE"
@@ -112,7 +101,7 @@ t_start_event_says_what_the_view_found() {
 	expect "bind: view, view_error" "$(lastbind '[.bindguard.view, .bindguard.view_error]|@csv')" '"proc","EAFNOSUPPORT"'
 	expect "bind: hazard" "$(lastbind .bindguard.hazard)" pin_halfclosed
 	rm -f "$WORK/ev.jsonl"
-	start c $(enforce) -- bind 127.0.0.3 40000
+	start c $(preload BINDGUARD_MODE=enforce) -- bind 127.0.0.3 40000
 	wait_line "$WORK/c.out" "^bind" || return 1
 	stop c
 	expect "without the filter: start view" "$(events_of "$WORK/ev.jsonl" start | jq -r .bindguard.view)" sock_diag
