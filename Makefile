@@ -167,6 +167,7 @@ install: all
 	install -m 0644 conf/systemd/bindguard.conf $(DESTDIR)$(PREFIX)/share/bindguard/systemd/bindguard.conf
 	test -e $(DESTDIR)/etc/bindguard/bindguard.json || install -m 0644 conf/bindguard.json $(DESTDIR)/etc/bindguard/bindguard.json
 	install -m 0644 README.md $(DESTDIR)$(PREFIX)/share/doc/bindguard/README.md
+	install -D -m 0644 -t $(DESTDIR)$(PREFIX)/share/doc/bindguard/docs docs/*.md
 	install -d $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(PREFIX)/share/man/man7
 	install -m 0644 man/bindguard.1 $(DESTDIR)$(PREFIX)/share/man/man1/bindguard.1
 	install -m 0644 man/bindguard.conf.5 $(DESTDIR)$(PREFIX)/share/man/man5/bindguard.conf.5

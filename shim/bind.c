@@ -137,6 +137,51 @@ static void count(const struct bg_bind_event *e)
 		atomic_fetch_add(&bg_proc.n.hazards, 1);
 }
 
+/* Does the model hold no bucket for port? Then a bind there creates one:
+ * no conflict, no pin, nothing to judge (under the lock, briefly). */
+static bool model_empty(uint16_t port)
+{
+	if (!bg_lock())
+		return false;
+	bool empty = bg_tb_find(bg_proc.table, port) == NULL;
+	bg_unlock();
+	return empty;
+}
+
+/* The kernel's answer made the model's: the socket owns the port. */
+static void commit_port(struct bg_sock *s, struct bg_sk *cand, uint16_t port)
+{
+	struct bg_tb *before = s->sk.tb;
+	if (cand != &s->sk) { /* bind; listen passes the socket itself */
+		take_address(s, cand);
+		s->sk.state = cand->state;
+	}
+	s->sk.bindport_lock = true;
+	if (!before || before->port == port)
+		bg_bind_commit(bg_proc.table, &s->sk, port);
+	bg_changed(s);
+}
+
+/* A port outside the ephemeral range that the model holds no bucket for,
+ * with no debug event asked for: connect() never picks such a port, so no
+ * bucket there can be connect()'s, and the prediction is known (a new
+ * bucket, no conflict, no pin). Call, and commit; a bind of a listener on
+ * its well-known port costs one lock more than the plain call. */
+static int ungoverned_get_port(struct bg_sock *s, struct bg_sk *cand, uint16_t port,
+			       int (*call)(int, const void *, long), int fd, const void *arg,
+			       long argl)
+{
+	int r = call(fd, arg, argl);
+	int err = errno;
+	atomic_fetch_add(&bg_proc.n.binds, 1);
+	if (r == 0 && bg_lock()) {
+		commit_port(s, cand, port);
+		bg_unlock();
+	}
+	errno = err;
+	return r;
+}
+
 /* Shared by bind with an explicit port and listen on a bound socket. cand
  * is what the model is asked about under the lock: a copy for bind, the
  * socket itself for listen; seen is a copy read under the lock, for the
@@ -145,10 +190,13 @@ static int guarded_get_port(struct bg_sock *s, int fd, const char *action, struc
 			    const struct bg_sk *seen, uint16_t port,
 			    int (*call)(int, const void *, long), const void *arg, long argl)
 {
+	bool ephemeral = bg_kernel_port_ephemeral(port);
+	if (!ephemeral && bg_proc.cfg.level != BG_LEVEL_DEBUG && model_empty(port))
+		return ungoverned_get_port(s, cand, port, call, fd, arg, argl);
 	struct bg_bind_event e;
 	unsigned block;
 	event_for(&e, action, fd, seen, port, &block);
-	e.ephemeral = bg_kernel_port_ephemeral(port);
+	e.ephemeral = ephemeral;
 	struct bg_portview v;
 	bg_judge_look(&e, &v, port, e.ephemeral && model_needs_kernel(port),
 		      atomic_load(&bg_proc.changes));
@@ -175,18 +223,8 @@ static int guarded_get_port(struct bg_sock *s, int fd, const char *action, struc
 
 	int r = call(fd, arg, argl);
 	int err = errno;
-	if (bg_lock()) {
-		if (r == 0) {
-			struct bg_tb *before = s->sk.tb;
-			if (cand != &s->sk) { /* bind; listen passes the socket itself */
-				take_address(s, cand);
-				s->sk.state = cand->state;
-			}
-			s->sk.bindport_lock = true;
-			if (!before || before->port == port)
-				bg_bind_commit(bg_proc.table, &s->sk, port);
-			bg_changed(s);
-		}
+	if (r == 0 && bg_lock()) {
+		commit_port(s, cand, port);
 		bg_unlock();
 	}
 	if (bg_judge_divergence(&bg_proc.cfg, action, seen, port, p.conflict, saw_others, r, err))

@@ -33,7 +33,10 @@ start() {
 	local envs=()
 	while [ "$1" != "--" ]; do envs+=("$1"); shift; done
 	shift
-	env "${envs[@]}" "$ACTOR" "$@" > "$WORK/$name.out" 2> "$WORK/$name.err" &
+	# emptied here, not in the child: a name used again must not show the
+	# last run's lines to wait_line before the new process has written any
+	: >"$WORK/$name.out"
+	env "${envs[@]}" "$ACTOR" "$@" >> "$WORK/$name.out" 2> "$WORK/$name.err" &
 	echo $! > "$WORK/$name.pid"
 	_bg_pids+=($!)
 }
