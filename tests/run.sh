@@ -43,6 +43,7 @@ fmt_check() {
 }
 suite "style: clang-format" fmt_check
 suite "style: doc links" tests/doclinks.sh
+suite "style: the shim's includes follow the layout's arrows" tests/layers.sh
 # every tests/unit/test_NAME.c, in each build (make test-build made them)
 for b in "$BUILD:gcc" "build/clang:clang" "$ASAN:asan+ubsan"; do
 	for t in tests/unit/test_*.c; do
