@@ -430,7 +430,7 @@ int bg_guard_bind(struct bg_sock *s, int fd, const struct sockaddr *addr, sockle
 
 int bg_guard_listen(struct bg_sock *s, int fd, int backlog)
 {
-	/* under the lock: other threads' sync_port() read and write the
+	/* under the lock: other threads' merges (bg_merge_port) read and write the
 	 * states and buckets of owners, and may listen this socket too */
 	if (!bg_lock())
 		return bg_real.listen(fd, backlog); /* re-entered from a signal handler */

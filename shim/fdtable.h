@@ -24,7 +24,7 @@ struct bg_sock {
 	bool listening;
 	struct in6_addr daddr; /* peer, v4-mapped, once connected */
 	uint16_t dport;
-	unsigned long changed; /* guard.c's change count when this process last changed it */
+	unsigned long changed; /* process.c's change count when this process last changed it */
 	struct bg_sk sk;       /* the model's view of it */
 };
 

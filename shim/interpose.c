@@ -207,7 +207,7 @@ EXPORT int setsockopt(int fd, int level, int opt, const void *val, socklen_t len
 }
 
 /* A socket the remedy left without a port: the program asks for its port
- * before connect(), so it gets one now (guard.c: bg_remedy_withdraw). While
+ * before connect(), so it gets one now (bind.c: bg_remedy_withdraw). While
  * no socket of the process waits so, one relaxed load. */
 EXPORT int getsockname(int fd, struct sockaddr *addr, socklen_t *len)
 {
