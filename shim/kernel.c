@@ -189,9 +189,10 @@ struct diag_request {
  * Bit 13 (TCP_BOUND_INACTIVE, 6.6+) adds sockets that are bound and nothing
  * else, reported in state CLOSE; older kernels ignore it and such sockets of
  * other processes stay invisible. */
-#define DIAG_STATES ((0xfffu & ~(1u << BG_TCP_NEW_SYN_RECV)) | (1u << 13))
+#define DIAG_STATES	    ((0xfffu & ~(1u << BG_TCP_NEW_SYN_RECV)) | DIAG_BOUND_INACTIVE)
+#define DIAG_BOUND_INACTIVE (1u << 13)
 
-static void diag_request_init(struct diag_request *r, uint16_t low, uint16_t high)
+static void diag_request_init(struct diag_request *r, uint16_t low, uint16_t high, uint32_t states)
 {
 	memset(r, 0, sizeof(*r));
 	r->nlh.nlmsg_len = sizeof(*r);
@@ -199,7 +200,7 @@ static void diag_request_init(struct diag_request *r, uint16_t low, uint16_t hig
 	r->nlh.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
 	r->nlh.nlmsg_seq = 1;
 	r->req.idiag_family = AF_UNSPEC;
-	r->req.idiag_states = DIAG_STATES;
+	r->req.idiag_states = states;
 	r->bc_attr.nla_len = sizeof(r->bc_attr) + sizeof(r->bc);
 	r->bc_attr.nla_type = INET_DIAG_REQ_BYTECODE;
 	r->bc[0] = (struct inet_diag_bc_op){INET_DIAG_BC_S_GE, 8, 16 + 4};
@@ -246,10 +247,11 @@ static void ksock_from_msg(struct bg_ksock *k, const struct inet_diag_msg *m, un
  * rest of the answer is left unread; the socket is closed after). buf:
  * DIAG_BUF bytes (from the heap: this runs on the application's stack, which
  * may be small); a 32 KiB buffer lets the kernel fill each skb. */
-static int diag_walk(int nl, long *buf, uint16_t low, uint16_t high, bg_ksock_fn fn, void *arg)
+static int diag_walk(int nl, long *buf, uint16_t low, uint16_t high, uint32_t states,
+		     bg_ksock_fn fn, void *arg)
 {
 	struct diag_request req;
-	diag_request_init(&req, low, high);
+	diag_request_init(&req, low, high, states);
 	struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
 	if (sendto(nl, &req, sizeof(req), MSG_NOSIGNAL, (struct sockaddr *)&kernel,
 		   sizeof(kernel)) < 0)
@@ -290,7 +292,8 @@ static int diag_walk(int nl, long *buf, uint16_t low, uint16_t high, bg_ksock_fn
 }
 
 /* A netlink socket and a receive buffer around one diag_walk(). */
-static int diag_range(uint16_t low, uint16_t high, int rcvbuf, bg_ksock_fn fn, void *arg)
+static int diag_range(uint16_t low, uint16_t high, uint32_t states, int rcvbuf, bg_ksock_fn fn,
+		      void *arg)
 {
 	long *buf = malloc(DIAG_BUF);
 	if (!buf)
@@ -303,7 +306,7 @@ static int diag_range(uint16_t low, uint16_t high, int rcvbuf, bg_ksock_fn fn, v
 	}
 	if (rcvbuf)
 		bg_sys_setsockopt(nl, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
-	int n = diag_walk(nl, buf, low, high, fn, arg);
+	int n = diag_walk(nl, buf, low, high, states, fn, arg);
 	bg_sys_close(nl);
 	free(buf);
 	return n;
@@ -325,7 +328,7 @@ static int each_one(const struct bg_ksock *k, void *arg)
 static int diag_port(uint16_t port, bg_ksock_fn fn, void *arg)
 {
 	struct each e = {fn, arg};
-	return diag_range(port, port, 0, each_one, &e);
+	return diag_range(port, port, DIAG_STATES, 0, each_one, &e);
 }
 
 enum bg_view bg_kernel_view_probe(int *why)
@@ -334,7 +337,7 @@ enum bg_view bg_kernel_view_probe(int *why)
 	if (atomic_load(&diag_absent))
 		return BG_VIEW_PROC;
 	struct diag_request req;
-	diag_request_init(&req, 0, 0);
+	diag_request_init(&req, 0, 0, DIAG_STATES);
 	/* no state asked for: inet_diag walks no table (it skips the listening
 	 * hash without TCPF_LISTEN and stops before the established one without
 	 * any other state), yet answers only where TCP's handler is there */
@@ -485,7 +488,14 @@ int bg_kernel_port_sockets(uint16_t port, struct bg_ksock *out, int max, enum bg
 
 int bg_kernel_dump_sockets(uint16_t low, uint16_t high, bg_ksock_fn fn, void *arg)
 {
-	return diag_range(low, high, 1 << 20, fn, arg);
+	return diag_range(low, high, DIAG_STATES, 1 << 20, fn, arg);
+}
+
+int bg_kernel_dump_live(uint16_t low, uint16_t high, bg_ksock_fn fn, void *arg)
+{
+	/* bound-only sockets made their buckets by bind(): never connect()'s.
+	 * Leaving them out spares the kernel its walk of the bind hash. */
+	return diag_range(low, high, DIAG_STATES & ~DIAG_BOUND_INACTIVE, 1 << 20, fn, arg);
 }
 
 /* ---- small questions about one socket ---------------------------------------- */

@@ -153,7 +153,7 @@ static void take(struct bg_port_range r)
 		snaps = s;
 	}
 	memset(scratch, 0, sizeof(*scratch));
-	int n = bg_kernel_dump_sockets(r.low, r.high, scratch_add, scratch);
+	int n = bg_kernel_dump_live(r.low, r.high, scratch_add, scratch);
 	int idx = atomic_load(&published) == 0 ? 1 : 0;
 	struct snapshot *s = &snaps[idx];
 	atomic_fetch_add_explicit(&s->gen, 1, memory_order_acq_rel); /* odd: being written */
