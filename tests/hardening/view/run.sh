@@ -130,7 +130,7 @@ a = bind("127.0.0.3", 40005)  # free: takes the snapshot
 b = bind("127.0.0.2", 40000)  # the half-closed owner's port
 PY
 	echo '{"level": "debug"}' >"$WORK/debug.json"
-	env $(enforce) BINDGUARD_CONFIG="$WORK/debug.json" python3 "$WORK/two.py" >"$WORK/two.out" 2>&1
+	env $(preload BINDGUARD_MODE=enforce) BINDGUARD_CONFIG="$WORK/debug.json" python3 "$WORK/two.py" >"$WORK/two.out" 2>&1
 	expect "free port" "$(sed -n 1p "$WORK/two.out")" "bind ok 127.0.0.3 40005"
 	expect "owner's port" "$(sed -n 2p "$WORK/two.out" | cut -d' ' -f1,2)" "bind error"
 	local ev
