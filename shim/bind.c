@@ -137,17 +137,6 @@ static void count(const struct bg_bind_event *e)
 		atomic_fetch_add(&bg_proc.n.hazards, 1);
 }
 
-/* Does the model hold no bucket for port? Then a bind there creates one:
- * no conflict, no pin, nothing to judge (under the lock, briefly). */
-static bool model_empty(uint16_t port)
-{
-	if (!bg_lock())
-		return false;
-	bool empty = bg_tb_find(bg_proc.table, port) == NULL;
-	bg_unlock();
-	return empty;
-}
-
 /* The kernel's answer made the model's: the socket owns the port. */
 static void commit_port(struct bg_sock *s, struct bg_sk *cand, uint16_t port)
 {
@@ -185,13 +174,14 @@ static int ungoverned_get_port(struct bg_sock *s, struct bg_sk *cand, uint16_t p
 /* Shared by bind with an explicit port and listen on a bound socket. cand
  * is what the model is asked about under the lock: a copy for bind, the
  * socket itself for listen; seen is a copy read under the lock, for the
- * event and the rules outside it. */
+ * event and the rules outside it. model_empty: the model held no bucket
+ * for port when the caller looked (under the lock). */
 static int guarded_get_port(struct bg_sock *s, int fd, const char *action, struct bg_sk *cand,
-			    const struct bg_sk *seen, uint16_t port,
+			    const struct bg_sk *seen, uint16_t port, bool model_empty,
 			    int (*call)(int, const void *, long), const void *arg, long argl)
 {
 	bool ephemeral = bg_kernel_port_ephemeral(port);
-	if (!ephemeral && bg_proc.cfg.level != BG_LEVEL_DEBUG && model_empty(port))
+	if (!ephemeral && model_empty && bg_proc.cfg.level != BG_LEVEL_DEBUG)
 		return ungoverned_get_port(s, cand, port, call, fd, arg, argl);
 	struct bg_bind_event e;
 	unsigned block;
@@ -385,6 +375,8 @@ int bg_guard_bind(struct bg_sock *s, int fd, const struct sockaddr *addr, sockle
 	if (!bg_lock())
 		return bg_real.bind(fd, addr, len); /* re-entered from a signal handler */
 	bool bound = s->sk.tb != NULL, no_port = s->bind_address_no_port;
+	/* no bucket: outside the range, nothing to judge (guarded_get_port) */
+	bool empty = bg_tb_find(bg_proc.table, port) == NULL;
 	bool remedy_eligible = !no_port && !s->connected && !s->listening;
 	struct bg_sk cand = candidate(s, &a, scope);
 	/* EINVAL before get_port: a v4-mapped address on a v6-only socket, a
@@ -425,7 +417,7 @@ int bg_guard_bind(struct bg_sock *s, int fd, const struct sockaddr *addr, sockle
 		errno = err;
 		return r;
 	}
-	return guarded_get_port(s, fd, "bind", &cand, &cand, port, call_bind, addr, len);
+	return guarded_get_port(s, fd, "bind", &cand, &cand, port, empty, call_bind, addr, len);
 }
 
 int bg_guard_listen(struct bg_sock *s, int fd, int backlog)
@@ -467,7 +459,8 @@ int bg_guard_listen(struct bg_sock *s, int fd, int backlog)
 	if (listening)
 		return bg_real.listen(fd, backlog); /* changing the backlog only */
 	seen.state = BG_TCP_LISTEN;
-	int r = guarded_get_port(s, fd, "listen", &s->sk, &seen, port, call_listen, NULL, backlog);
+	int r = guarded_get_port(s, fd, "listen", &s->sk, &seen, port, false, call_listen, NULL,
+				 backlog);
 	if (bg_lock()) {
 		if (r != 0)
 			s->sk.state = old;
