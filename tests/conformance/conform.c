@@ -180,6 +180,13 @@ struct slot {
 	uint64_t cookie;
 	bool connected, listening, active, no_port, bound_noport, gone;
 	bool recycled; /* its timewait was taken over by another connect() */
+	/* Before 6.1 a connect() whose port search failed leaves the source
+	 * address it chose on the socket (6.1 resets it): a dual-stack socket
+	 * whose connect() to a v4-mapped address failed so keeps
+	 * ::ffff:127.0.0.1, and its connect() to an IPv6 address then fails
+	 * in the route lookup with EAFNOSUPPORT. A bind that reaches the port
+	 * check sets or clears the address again. */
+	bool kept_mapped_src;
 	struct in6_addr daddr;
 	uint16_t dport;
 	int peer_fd; /* server side of a connection to a peer server */
@@ -576,6 +583,8 @@ static void do_bind(struct world *w, struct slot *s, const struct op *o, const c
 	}
 	if (predicted)
 		expect_result(w, step, r, err, want);
+	if (r == 0 || err == EADDRINUSE)
+		s->kept_mapped_src = false;
 	if (r != 0) {
 		/* __inet_bind() sets the address before get_port() and, when that
 		 * fails, zeroes it: an earlier NO_PORT address is lost too */
@@ -729,6 +738,8 @@ static void do_connect(struct world *w, struct slot *s, const struct op *o, cons
 	int want, recycle = -1;
 	if (s->listening || s->connected || s->sk.state != BG_TCP_CLOSE)
 		want = EISCONN; /* inet_stream_connect(): SS_CONNECTED, or not CLOSE */
+	else if (s->kept_mapped_src && !dst_is_v4(&dst))
+		want = EAFNOSUPPORT;
 	else if (!s->sk.num)
 		want = connect_port_available(w, &src, &dst, dport) ? 0 : EADDRNOTAVAIL;
 	else {
@@ -748,6 +759,10 @@ static void do_connect(struct world *w, struct slot *s, const struct op *o, cons
 	if (want >= 0)
 		expect_result(w, step, r, err, want);
 	if (r != 0) {
+		if (err == EADDRNOTAVAIL && !s->sk.num && s->fam == 1 && dst_is_v4(&dst) &&
+		    bg_addr_is_any(&s->sk.rcv_saddr, AF_INET6) &&
+		    w->t->profile.kver < BG_KVER(6, 1, 0))
+			s->kept_mapped_src = true;
 		/* A failed connect() of a socket bound to a wildcard moved it to
 		 * its source address's TB2 and back (inet_bhash2_reset_saddr);
 		 * where it lands on 6.18 the model does not know yet (seen once
