@@ -23,10 +23,10 @@ obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 # uses no shim internals (its own fds are raw system calls: shim/sys.h).
 # Compiled once, position-independent, for both: with -fvisibility=hidden
 # that costs the command nothing, and a build compiles each file once.
-COMMON_SRC := shim/bucket.c shim/config.c shim/policy.c shim/trust.c shim/kernel.c
+COMMON_SRC := shim/bucket.c shim/config.c shim/policy.c shim/trust.c shim/kernel.c shim/probefile.c
 COMMON := $(BUILD)/libbgcommon.a
 SHIM_SRC := $(filter-out $(COMMON_SRC),$(wildcard shim/*.c))
-TOOL_SRC := tools/bindguard.c tools/scan.c tools/scanout.c tools/svg.c tools/report.c tools/procfd.c
+TOOL_SRC := tools/bindguard.c tools/scan.c tools/scanout.c tools/svg.c tools/report.c tools/procfd.c tools/probe.c
 LIB := $(BUILD)/libbindguard.so
 TOOL := $(BUILD)/bindguard
 ACTOR := $(BUILD)/bindguard-actor

@@ -364,21 +364,30 @@ void bg_event_bind(const struct bg_bind_event *e, enum bg_severity sev)
 	emit(o, sev);
 }
 
-void bg_event_start(const char *version, const char *profile, const char *kernel, const char *view,
-		    const char *config_json)
+void bg_event_start(const struct bg_start_info *s)
 {
 	cJSON *o = envelope("start", "event", NULL, BG_SEV_INFO);
-	char msg[256];
+	char msg[640];
+	const char *note = s->profile_note ? s->profile_note : "";
 	snprintf(msg, sizeof(msg),
-		 "bindguard %s watching binds; kernel %s, profile %s, others seen via %s", version,
-		 kernel, profile, view);
+		 "bindguard %s watching binds; kernel %s, profile %s (chosen by %s%s%s), others "
+		 "seen "
+		 "via %s",
+		 s->version, s->kernel, s->profile, s->profile_source, *note ? ": " : "", note,
+		 s->view);
 	cJSON_AddStringToObject(o, "message", msg);
 	cJSON *b = cJSON_AddObjectToObject(o, "bindguard");
-	cJSON_AddStringToObject(b, "version", version);
-	cJSON_AddStringToObject(b, "profile", profile);
-	cJSON_AddStringToObject(b, "kernel", kernel);
-	cJSON_AddStringToObject(b, "view", view);
-	cJSON *cfg = cJSON_Parse(config_json ? config_json : "{}");
+	cJSON_AddStringToObject(b, "version", s->version);
+	cJSON_AddStringToObject(b, "profile", s->profile);
+	cJSON *ps = cJSON_AddObjectToObject(b, "profile_choice");
+	cJSON_AddStringToObject(ps, "source", s->profile_source);
+	cJSON_AddStringToObject(ps, "by_uname", s->profile_by_uname);
+	cJSON_AddBoolToObject(ps, "disagree", s->profile_disagree);
+	if (*note)
+		cJSON_AddStringToObject(ps, "note", note);
+	cJSON_AddStringToObject(b, "kernel", s->kernel);
+	cJSON_AddStringToObject(b, "view", s->view);
+	cJSON *cfg = cJSON_Parse(s->config_json ? s->config_json : "{}");
 	if (cfg)
 		cJSON_AddItemToObject(b, "config", cfg);
 	emit(o, BG_SEV_INFO);

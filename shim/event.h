@@ -63,9 +63,16 @@ void bg_event_process(pid_t pid, const char *name);
 /* Encode a bind/listen event and hand it to the sink. */
 void bg_event_bind(const struct bg_bind_event *e, enum bg_severity sev);
 
-/* "start": version, profile, view, effective config (JSON text). */
-void bg_event_start(const char *version, const char *profile, const char *kernel, const char *view,
-		    const char *config_json);
+/* "start": version, profile and what chose it, view, effective config. */
+struct bg_start_info {
+	const char *version, *profile, *kernel, *view;
+	const char *config_json;      /* bg_config_json(), or NULL */
+	const char *profile_source;   /* config, probe or uname (probefile.h) */
+	const char *profile_by_uname; /* the version table's profile for kernel */
+	bool profile_disagree;	      /* a probe of this kernel and the table differ */
+	const char *profile_note;     /* how they differ, or why a probe file was ignored; or "" */
+};
+void bg_event_start(const struct bg_start_info *s);
 /* What the self-check (shim/selfcheck.c, BINDGUARD_SELF_CHECK=1) found at exit. */
 struct bg_self_check_result {
 	uint64_t fds;	     /* fds naming a tracked TCP socket, checked */

@@ -3,6 +3,7 @@
  */
 #define _GNU_SOURCE
 #include "process.h"
+#include "probefile.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -323,8 +324,19 @@ void bg_init(void)
 	bg_proc.euid = geteuid();
 
 	unsigned kver = bg_kernel_version(bg_proc.kernel, sizeof(bg_proc.kernel));
-	bg_proc.profile = bg_proc.cfg.profile_auto ? bg_profile_for_kernel(kver)
-						   : bg_profile_named(bg_proc.cfg.profile, kver);
+	/* the config, then a probe of this kernel, then the version table */
+	struct bg_profile_choice choice;
+	{
+		const char *path = secure_getenv("BINDGUARD_PROBE_FILE");
+		if (!path || !*path)
+			path = BG_DEFAULT_PROBE_FILE;
+		struct bg_probe_file pf;
+		char why[200];
+		int rc = bg_probe_file_read(path, &pf, why, sizeof(why));
+		bg_profile_choose(bg_proc.cfg.profile_auto, bg_proc.cfg.profile, bg_proc.kernel,
+				  kver, path, rc, &pf, why, &choice);
+	}
+	bg_proc.profile = choice.profile;
 
 	if (bg_proc.active) {
 		void *m = mmap(NULL, sizeof(struct bg_table), PROT_READ | PROT_WRITE,
@@ -344,8 +356,18 @@ void bg_init(void)
 			bg_event_config_error(bg_proc.cfg.error);
 		char *cfg = bg_config_json(&bg_proc.cfg);
 		int why;
-		bg_event_start(BG_VERSION, bg_profile_name(bg_proc.profile.id), bg_proc.kernel,
-			       bg_view_name(bg_kernel_view_probe(&why)), cfg);
+		struct bg_start_info si = {
+			.version = BG_VERSION,
+			.profile = bg_profile_name(bg_proc.profile.id),
+			.kernel = bg_proc.kernel,
+			.view = bg_view_name(bg_kernel_view_probe(&why)),
+			.config_json = cfg,
+			.profile_source = bg_profile_source_name(choice.source),
+			.profile_by_uname = bg_profile_name(choice.by_uname),
+			.profile_disagree = choice.disagree,
+			.profile_note = choice.note,
+		};
+		bg_event_start(&si);
 		free(cfg);
 		atexit(at_exit);
 	}

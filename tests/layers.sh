@@ -14,7 +14,7 @@ declare -A rank=(
 	[portview]=4 [merge]=4
 	[fdtable]=5 [bucket]=5 [kernel]=5
 	[libc]=6 [sys]=6 [sanitizer]=6 [wrapped]=6
-	[policy]=L [event]=L [sink]=L [config]=L [trust]=L [version]=L
+	[policy]=L [event]=L [sink]=L [config]=L [trust]=L [version]=L [probefile]=L
 )
 pass=0 fail=0
 for f in "$here"/shim/*.[ch]; do

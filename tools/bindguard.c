@@ -18,6 +18,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include "../shim/probefile.h"
 #include "cmd.h"
 #include "config.h"
 
@@ -38,6 +39,7 @@ static void usage(FILE *f)
 		"       bindguard report [--json] [--top N] [FILE...|-]\n"
 		"       bindguard check-config [--program NAME] [FILE]\n"
 		"       bindguard profile [KERNEL-RELEASE]\n"
+		"       bindguard probe [--json] [--write [--file PATH]]\n"
 		"       bindguard --version\n"
 		"       bindguard COMMAND --help\n"
 		"\n"
@@ -55,10 +57,14 @@ static void usage(FILE *f)
 		"              --program NAME evaluates the rules' program selectors for NAME\n"
 		"profile       the bind-bucket profile of this kernel (or of KERNEL-RELEASE), and\n"
 		"              what it means for a pinned port\n"
+		"probe         as root, tell the profile by experiment in a private network\n"
+		"              namespace; --write stores it where the shim reads it at start\n"
+		"              (" BG_DEFAULT_PROBE_FILE ")\n"
 		"\n"
 		"exit codes: 0 ok; 1 invalid configuration; 2 usage error; 3 library not found;\n"
 		"            4 kernel query failed (scan); 5 a file could not be read or written\n"
-		"            (scan, report); 127 CMD could not be started (run); otherwise run\n"
+		"            (scan, report, probe); 6 no profile decided (probe); 127 CMD could\n"
+		"            not be started (run); otherwise run\n"
 		"            exits with CMD's own status\n");
 }
 
@@ -315,6 +321,8 @@ int main(int argc, char **argv)
 		return cmd_scan(argc - 2, argv + 2);
 	if (strcmp(argv[1], "report") == 0)
 		return cmd_report(argc - 2, argv + 2);
+	if (strcmp(argv[1], "probe") == 0)
+		return cmd_probe(argc - 2, argv + 2);
 	fprintf(stderr, "bindguard: unknown command %s\n", argv[1]);
 	usage(stderr);
 	return EXIT_USAGE;

@@ -12,12 +12,14 @@ enum {
 	EXIT_USAGE = 2,
 	EXIT_NO_LIBRARY = 3, /* run: libbindguard.so not found */
 	EXIT_KERNEL = 4,     /* scan: the sock_diag query failed */
-	EXIT_IO = 5,	     /* scan, report: a file could not be read or written */
+	EXIT_IO = 5,	     /* scan, report, probe: a file could not be read or written */
+	EXIT_PROBE = 6,	     /* probe: the experiments gave no profile (not root?) */
 	EXIT_EXEC = 127,     /* run: CMD could not be started */
 };
 
 int cmd_scan(int argc, char **argv);
 int cmd_report(int argc, char **argv);
+int cmd_probe(int argc, char **argv);
 
 /* "--help" or "-h" */
 int is_help(const char *arg);

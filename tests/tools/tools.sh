@@ -539,7 +539,7 @@ t_check_config_good_and_bad_files() {
 
 t_help_version_and_exit_codes() {
 	local c
-	for c in run scan report check-config profile; do
+	for c in run scan report check-config profile probe; do
 		"$TOOL" $c --help > "$WORK/h" 2>&1
 		expect "$c --help: exit code" "$?" 0
 		expect_match "$c --help: usage" "$(head -1 "$WORK/h")" "^usage: bindguard $c"
@@ -569,6 +569,67 @@ t_man_pages_render_without_warnings() {
 	for m in man1/bindguard.1 man5/bindguard.conf.5 man7/libbindguard.7; do
 		[ -f "$WORK/root/usr/share/man/$m" ] || expect "installed $m" missing present
 	done
+}
+
+# ---- probe ----------------------------------------------------------------------------
+
+# The probe on this kernel gives the version table's profile and an era that
+# holds the release. The shim prefers a probe file taken on this kernel to
+# `uname -r` and its start event says which decided and whether they
+# disagree; a stale, untrusted, linked or broken file is ignored with the
+# reason, and an explicit profile in the config still wins.
+t_probe_agrees_with_the_table_and_its_file_wins() {
+	local rel want other v from to
+	rel=$(uname -r)
+	want=$("$TOOL" profile | sed -n '1s/.*: profile \([^ ]*\).*/\1/p')
+	"$TOOL" probe --json > "$WORK/p.json" 2> "$WORK/p.err"
+	expect "probe exit" "$?" 0
+	expect "probe: the table's profile" "$(jq -r .profile "$WORK/p.json")" "$want"
+	expect "probe: this kernel" "$(jq -r .kernel "$WORK/p.json")" "$rel"
+	expect "probe: no experiment unclear" "$(jq -r '[.experiments[] | select(.answer == "unclear")] | length' "$WORK/p.json")" 0
+	v=${rel%%[!0-9.]*}
+	from=$(jq -r '.era.from' "$WORK/p.json")
+	to=$(jq -r '.era.to // empty' "$WORK/p.json")
+	expect "probe: era starts at or below $v" "$(printf '%s\n%s\n' "$from" "$v" | sort -V | head -1)" "$from"
+	[ -z "$to" ] || expect "probe: era ends above $v" "$(printf '%s\n%s\n' "$to" "$v" | sort -V | tail -1)" "$to"
+	[ "$to" != "$v" ] || expect "probe: era ends above $v" "$to" "above $v"
+	"$TOOL" probe --write --file "$WORK/probe.json" > "$WORK/w.out"
+	expect "probe --write exit" "$?" 0
+	expect_match "probe --write says" "$(cat "$WORK/w.out")" "wrote $WORK/probe.json: the shim uses profile $want"
+	expect "probe --write: the --json content" "$(jq -c 'del(.taken)' "$WORK/probe.json")" "$(jq -c 'del(.taken)' "$WORK/p.json")"
+	"$TOOL" probe --file relative.json > /dev/null 2>&1
+	expect "probe --file relative: usage" "$?" 2
+
+	# start_with FILE [ENV...]: the start event's profile and what chose it
+	start_with() {
+		local f=$1
+		shift
+		rm -f "$WORK/s.jsonl"
+		env BINDGUARD_PROBE_FILE="$f" $(preload BINDGUARD_LOG="$WORK/s.jsonl" "$@") "$ACTOR" probe 127.0.0.1 9 > /dev/null 2>&1
+		jq -c 'select(.event.action == "start") | .bindguard | [.profile, .profile_choice.source, .profile_choice.by_uname, .profile_choice.disagree, (.profile_choice.note // "")]' "$WORK/s.jsonl"
+	}
+	other=$([ "$want" = release ] && echo classic || echo release)
+	jq --arg p "$other" '.profile = $p' "$WORK/probe.json" > "$WORK/other.json"
+	expect "a disagreeing probe file wins" "$(start_with "$WORK/other.json")" \
+		"[\"$other\",\"probe\",\"$want\",true,\"the probe saw profile $other; the version table says $want for $rel\"]"
+	expect "an agreeing probe file" "$(start_with "$WORK/probe.json")" "[\"$want\",\"probe\",\"$want\",false,\"\"]"
+	expect "no probe file: the table" "$(start_with "$WORK/none.json")" "[\"$want\",\"uname\",\"$want\",false,\"\"]"
+	expect "the config's explicit profile beats the file" "$(start_with "$WORK/other.json" BINDGUARD_PROFILE="$want")" \
+		"[\"$want\",\"config\",\"$want\",true,\"the probe saw profile $other; the version table says $want for $rel\"]"
+	jq '.kernel = "0.0.1-elsewhere"' "$WORK/other.json" > "$WORK/stale.json"
+	expect_match "a file from another kernel: ignored" "$(start_with "$WORK/stale.json")" \
+		"^\\[\"$want\",\"uname\",\"$want\",false,\"probe file .*stale.json was taken on kernel 0.0.1-elsewhere, this is .*; ignored"
+	cp "$WORK/other.json" "$WORK/open.json"
+	chmod o+w "$WORK/open.json"
+	expect_match "a world-writable file: ignored" "$(start_with "$WORK/open.json")" "^\\[\"$want\",\"uname\".*writable by other users.*ignored"
+	ln -s "$WORK/other.json" "$WORK/link.json"
+	expect_match "a symlink: ignored" "$(start_with "$WORK/link.json")" "^\\[\"$want\",\"uname\".*symlinks are refused.*ignored"
+	printf '{"schema": 1, "kernel": "%s", "profile": "newest"}' "$rel" > "$WORK/bad.json"
+	expect_match "a bad profile name: ignored" "$(start_with "$WORK/bad.json")" "^\\[\"$want\",\"uname\".*profile.*is not legacy-2.6, classic or release.*ignored"
+	mkfifo "$WORK/fifo.json"
+	expect_match "a FIFO: ignored, no hang" "$(timeout 10 bash -c "$(declare -f start_with preload); WORK=$WORK ACTOR=$ACTOR SHIM=$SHIM start_with $WORK/fifo.json")" "^\\[\"$want\",\"uname\".*not a regular file.*ignored"
+	head -c 70000 /dev/zero | tr '\0' ' ' > "$WORK/big.json"
+	expect_match "a file over 64 KiB: ignored" "$(start_with "$WORK/big.json")" "^\\[\"$want\",\"uname\".*larger than.*ignored"
 }
 
 # ---- runner ------------------------------------------------------------------------------

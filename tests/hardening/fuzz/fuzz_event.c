@@ -609,6 +609,11 @@ static void fuzz_start(struct rd *r, const char *pname)
 	str(r, profile, sizeof(profile) - 1);
 	str(r, kernel, sizeof(kernel) - 1);
 	str(r, view, sizeof(view) - 1);
+	char source[16], by_uname[32], note[320];
+	str(r, source, sizeof(source) - 1);
+	str(r, by_uname, sizeof(by_uname) - 1);
+	str(r, note, sizeof(note) - 1);
+	bool disagree = u8(r) & 1;
 	bool null_config = u8(r) == 0xff;
 	char *config = rest(r);
 	cJSON *want_cfg = cJSON_Parse(null_config ? "{}" : config);
@@ -618,7 +623,9 @@ static void fuzz_start(struct rd *r, const char *pname)
 		return;
 	}
 	struct bg_sink_stats before = bg_sink_stats();
-	bg_event_start(version, profile, kernel, view, null_config ? NULL : config);
+	struct bg_start_info si = {version, profile,  kernel,	view, null_config ? NULL : config,
+				   source,  by_uname, disagree, note};
+	bg_event_start(&si);
 	size_t len;
 	char *line = take_line(&len, before);
 	cJSON *o = check_line(line, len, "start", pname);
@@ -627,6 +634,8 @@ static void fuzz_start(struct rd *r, const char *pname)
 	want_in(o, "bindguard.profile", profile, SIZE_MAX);
 	want_in(o, "bindguard.kernel", kernel, SIZE_MAX);
 	want_in(o, "bindguard.view", view, SIZE_MAX);
+	want_in(o, "bindguard.profile_choice.source", source, SIZE_MAX);
+	want_in(o, "bindguard.profile_choice.by_uname", by_uname, SIZE_MAX);
 	gstr(o, "message");
 	const cJSON *got = cJSON_GetObjectItemCaseSensitive(get(o, "bindguard"), "config");
 	CHECK(!want_cfg == !got, "bindguard.config %s, expected %s", got ? "present" : "absent",

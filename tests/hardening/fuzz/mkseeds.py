@@ -182,11 +182,14 @@ def event_seeds(d):
     cfg = open(os.path.join(ROOT, "conf", "bindguard.json"), "rb").read()
     put(d, "start-example.bin",
         bytes([3]) + s8("app") + s8("0.4.0") + s8("classic") + s8("6.1.0-28-cloud-amd64") + s8("sock_diag")
-        + bytes([0]) + cfg)
+        + s8("probe") + s8("classic") + s8("") + bytes([0]) + bytes([0]) + cfg)
     put(d, "start-null-config.bin",
-        bytes([3]) + s8("app") + s8("0.4.0") + s8("release") + s8("6.18.0") + s8("proc") + bytes([0xff]))
+        bytes([3]) + s8("app") + s8("0.4.0") + s8("release") + s8("6.18.0") + s8("proc")
+        + s8("uname") + s8("release") + s8("probe file /var/lib/bindguard/probe.json: a FIFO; ignored")
+        + bytes([1]) + bytes([0xff]))
     put(d, "start-odd.bin",
-        bytes([3]) + s8(b"\xff") + s8("é" * 30) + s8(b"\xc3") + s8("k" * 127) + s8("none") + bytes([1])
+        bytes([3]) + s8(b"\xff") + s8("é" * 30) + s8(b"\xc3") + s8("k" * 127) + s8("none")
+        + s8(b"\xc3") + s8("\t" * 20) + s8("n\u00e9\"\\" * 40) + bytes([1]) + bytes([1])
         + b'{"n": 1e999, "s": "\\u0001\\ud83d\\ude00", "a": [1, -0, 1.5e300, null, true], "d": {"d": {}}}')
     put(d, "stop.bin", bytes([4]) + s8("app") + struct.pack("<QQIII", 12, 3, 1, 0, 40))
     put(d, "stop-huge.bin", bytes([4]) + s8("app") + b"\xff" * 28)
