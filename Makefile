@@ -128,7 +128,7 @@ tsan: tsan-build
 	@tests/hardening/threads/run.sh $(BUILD) stress_under_thread_sanitizer
 
 # The model against the kernel: `make conformance SEED=... N=...` (host
-# kernel), `make test-kernels` (Debian's 6.1 and 6.12 under qemu).
+# kernel), `make test-kernels` (seven kernels, 4.18 to 6.12, under qemu).
 N ?= 2000
 conformance: $(CONFORM)
 	@$(CONFORM) --replay-file tests/conformance/regressions.txt | tail -1

@@ -293,6 +293,27 @@ static int cmd_profile(int argc, char **argv)
 	struct bg_profile p = bg_profile_for_kernel(kver);
 	printf("kernel %s: profile %s\n%s\n", release, bg_profile_name(p.id),
 	       profile_meaning(p.id));
+	if (argc > 0)
+		return EXIT_OK;
+	/* the running kernel: what the shim will use, probe file included */
+	const char *path = secure_getenv("BINDGUARD_PROBE_FILE");
+	if (!path || !*path)
+		path = BG_DEFAULT_PROBE_FILE;
+	struct bg_probe_file pf;
+	struct bg_profile_choice c;
+	char why[200];
+	int rc = bg_probe_file_read(path, &pf, why, sizeof(why));
+	bg_profile_choose(true, p.id, release, kver, path, rc, &pf, why, &c);
+	if (rc == 1)
+		printf("no probe file %s: the shim goes by the version table (bindguard probe "
+		       "--write tells the profile by experiment)\n",
+		       path);
+	else
+		printf("the shim uses profile %s, chosen by %s%s%s\n", bg_profile_name(c.profile.id),
+		       c.source == BG_SOURCE_PROBE ? "the probe file " : "the version table",
+		       c.source == BG_SOURCE_PROBE ? path : "", c.note[0] ? "" : " (they agree)");
+	if (c.note[0])
+		printf("  %s\n", c.note);
 	return EXIT_OK;
 }
 

@@ -52,6 +52,7 @@ struct experiment {
 	enum answer (*run)(char *detail, size_t len);
 	unsigned yes_from, yes_to; /* versions [from, to) that answer yes; 0 = open */
 	unsigned no_from, no_to;   /* ... that answer no; both 0: no bound */
+	bool no_is_outside_yes;	   /* no: any version outside [yes_from, yes_to) */
 };
 
 /* ---- the namespace and sockets --------------------------------------------------- */
@@ -299,20 +300,40 @@ static enum answer ip_local_port_range_option(char *detail, size_t len)
 }
 
 static const struct experiment experiments[] = {
-	{"pin_outlives_binder", "a pin outlives the binder", pin_outlives_binder, 0,
-	 BG_KVER(6, 17, 8), BG_KVER(6, 17, 8), 0},
-	{"reuseaddr_binder_pins", "an SO_REUSEADDR binder pins", reuseaddr_binder_pins,
-	 BG_KVER(3, 9, 0), 0, 0, BG_KVER(3, 9, 0)},
-	{"autobind_on_connect_port", "bind(addr, 0) lands on a connect()-made port",
-	 autobind_on_connect_port, BG_KVER(4, 6, 0), 0, 0, BG_KVER(4, 6, 0)},
-	{"mapped_wildcard_per_family", "::ffff:127.0.0.2:P binds next to ::ffff:0.0.0.0:P",
-	 mapped_wildcard_per_family, BG_KVER(6, 1, 0), BG_KVER(6, 8, 0), 0, 0},
-	{"v4_and_mapped_share", "127.0.0.1:P and ::ffff:127.0.0.1:P conflict (one bucket)",
-	 v4_and_mapped_share, 0, 0, 0, 0},
-	{"first_owner_sets_state", "the first owner's SO_REUSEADDR sets the bucket's state",
-	 first_owner_sets_state, 0, BG_KVER(6, 8, 0), BG_KVER(6, 8, 0), 0},
-	{"ip_local_port_range_option", "IP_LOCAL_PORT_RANGE exists", ip_local_port_range_option,
-	 BG_KVER(6, 3, 0), 0, 0, BG_KVER(6, 3, 0)},
+	{.key = "pin_outlives_binder",
+	 .question = "a pin outlives the binder",
+	 .run = pin_outlives_binder,
+	 .yes_to = BG_KVER(6, 17, 8),
+	 .no_from = BG_KVER(6, 17, 8)},
+	{.key = "reuseaddr_binder_pins",
+	 .question = "an SO_REUSEADDR binder pins",
+	 .run = reuseaddr_binder_pins,
+	 .yes_from = BG_KVER(3, 9, 0),
+	 .no_to = BG_KVER(3, 9, 0)},
+	{.key = "autobind_on_connect_port",
+	 .question = "bind(addr, 0) lands on a connect()-made port",
+	 .run = autobind_on_connect_port,
+	 .yes_from = BG_KVER(4, 6, 0),
+	 .no_to = BG_KVER(4, 6, 0)},
+	{.key = "mapped_wildcard_per_family",
+	 .question = "::ffff:127.0.0.2:P binds next to ::ffff:0.0.0.0:P",
+	 .run = mapped_wildcard_per_family,
+	 .yes_from = BG_KVER(6, 1, 0),
+	 .yes_to = BG_KVER(6, 8, 0),
+	 .no_is_outside_yes = true},
+	{.key = "v4_and_mapped_share",
+	 .question = "127.0.0.1:P and ::ffff:127.0.0.1:P conflict (one bucket)",
+	 .run = v4_and_mapped_share},
+	{.key = "first_owner_sets_state",
+	 .question = "the first owner's SO_REUSEADDR sets the bucket's state",
+	 .run = first_owner_sets_state,
+	 .yes_to = BG_KVER(6, 8, 0),
+	 .no_from = BG_KVER(6, 8, 0)},
+	/* a socket option, not a bucket rule, and backported (Debian's 6.1.192
+	 * has it): reported, no bound on the era */
+	{.key = "ip_local_port_range_option",
+	 .question = "IP_LOCAL_PORT_RANGE exists (6.3+, some backports)",
+	 .run = ip_local_port_range_option},
 };
 #define NEXP (sizeof(experiments) / sizeof(experiments[0]))
 
@@ -385,6 +406,17 @@ static void narrow(struct bg_probe_era *e, unsigned lo, unsigned hi)
 		e->to = hi;
 }
 
+/* take [lo, hi) out of [from, to) where what is left is one interval */
+static void exclude(struct bg_probe_era *e, unsigned lo, unsigned hi)
+{
+	if (e->from >= lo && e->from < hi)
+		e->from = hi; /* the interval starts inside: it starts after */
+	else if (e->from < lo && e->to && e->to > lo && e->to <= hi)
+		e->to = lo; /* it ends inside: it ends before */
+	else if (e->from >= lo && e->to && e->to <= hi)
+		e->to = e->from; /* wholly inside: empty */
+}
+
 static void decide(struct verdict *v)
 {
 	struct bg_probe_era e = {0, 0};
@@ -395,6 +427,9 @@ static void decide(struct verdict *v)
 		else if (v->answers[i] == NO)
 			narrow(&e, x->no_from, x->no_to);
 	}
+	for (size_t i = 0; i < NEXP; i++)
+		if (v->answers[i] == NO && experiments[i].no_is_outside_yes)
+			exclude(&e, experiments[i].yes_from, experiments[i].yes_to);
 	v->era_known = !e.to || e.to > e.from;
 	v->era = e;
 	enum answer outlives = v->answers[0], reuse_pins = v->answers[1];

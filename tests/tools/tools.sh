@@ -628,6 +628,10 @@ t_probe_agrees_with_the_table_and_its_file_wins() {
 	expect_match "a bad profile name: ignored" "$(start_with "$WORK/bad.json")" "^\\[\"$want\",\"uname\".*profile.*is not legacy-2.6, classic or release.*ignored"
 	mkfifo "$WORK/fifo.json"
 	expect_match "a FIFO: ignored, no hang" "$(timeout 10 bash -c "$(declare -f start_with preload); WORK=$WORK ACTOR=$ACTOR SHIM=$SHIM start_with $WORK/fifo.json")" "^\\[\"$want\",\"uname\".*not a regular file.*ignored"
+	expect_match "bindguard profile names the file that decides" "$(BINDGUARD_PROBE_FILE="$WORK/other.json" "$TOOL" profile | tail -2)" \
+		"the shim uses profile $other, chosen by the probe file $WORK/other.json.*the probe saw profile $other"
+	expect_match "bindguard profile without a file" "$(BINDGUARD_PROBE_FILE="$WORK/none.json" "$TOOL" profile | tail -1)" \
+		"^no probe file .*none.json: the shim goes by the version table"
 	head -c 70000 /dev/zero | tr '\0' ' ' > "$WORK/big.json"
 	expect_match "a file over 64 KiB: ignored" "$(start_with "$WORK/big.json")" "^\\[\"$want\",\"uname\".*larger than.*ignored"
 }
