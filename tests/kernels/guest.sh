@@ -108,6 +108,21 @@ for c in noshim audit enforce autobind remedy; do
 	run_case "$c"
 done
 
+# bindguard probe: the profile by experiment, written where a shim is told to
+# read it; then a process under the shim reports what chose its profile.
+#   RESULT kernel=K case=probe rc=.. profile=.. era_from=.. era_to=..|open
+#          shim_source=.. shim_disagree=..
+pf=/tmp/probe.json
+"$TOOL" probe --write --file "$pf" 2>&1 | sed 's/^/PROBE /'
+prc=${PIPESTATUS[0]}
+pfield() { # the first "KEY": "VALUE" of the probe file
+	sed -n "s/^[[:space:]]*\"$1\":[[:space:]]*\"\([^\"]*\)\".*/\1/p" "$pf" 2>/dev/null | head -1
+}
+BINDGUARD_PROBE_FILE=$pf BINDGUARD_LOG=/tmp/probe-start.jsonl LD_PRELOAD=$SHIM "$ACTOR" probe 127.0.0.1 9 >/dev/null 2>&1
+shim_source=$(grep -o '"profile_choice":{"source":"[a-z]*"' /tmp/probe-start.jsonl 2>/dev/null | head -1 | sed 's/.*"source":"//; s/"$//')
+shim_disagree=$(grep -o '"disagree":[a-z]*' /tmp/probe-start.jsonl 2>/dev/null | head -1 | cut -d: -f2)
+echo "RESULT kernel=$KREL case=probe rc=$prc profile=$(pfield profile) era_from=$(pfield from) era_to=$(pfield to) shim_source=${shim_source:-none} shim_disagree=${shim_disagree:-none}"
+
 # The differential harness against this kernel: the regressions, then random
 # sequences. Each line is prefixed for run.sh.
 if [ -n "${CONFORM:-}" ] && [ -x "$CONFORM" ]; then

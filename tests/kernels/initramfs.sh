@@ -144,7 +144,7 @@ exec </dev/null >"$con" 2>&1
 echo "init: kernel $(uname -r)"
 for m in inet_diag tcp_diag; do
 	if [ ! -f /modules/$m.ko ]; then
-		echo "init: no /modules/$m.ko: sock_diag queries for TCP will fail"
+		echo "init: no /modules/$m.ko: sock_diag for TCP must be built into this kernel"
 	elif ! insmod /modules/$m.ko; then
 		echo "init: insmod $m.ko failed"
 	fi
