@@ -117,10 +117,9 @@ for f in "$HERE/image-$VER.x.config" "$HERE/image-$VER.$PL.config"; do
 	[ ! -f "$f" ] || FRAGS+=("$f")
 done
 
-B=${BUILD_DIR:-${TMPDIR:-/tmp}/bindguard-kbuild-${LABEL:-$KV}}
-mkdir -p "$B" || die "cannot create BUILD_DIR $B"
-B=$(cd "$B" && pwd -P)
+B=$(realpath -m -- "${BUILD_DIR:-${TMPDIR:-/tmp}/bindguard-kbuild-${LABEL:-$KV}}")
 case "$B/" in "$SRC"/*) die "BUILD_DIR $B is inside SRC_TREE $SRC" ;; esac
+mkdir -p "$B" || die "cannot create BUILD_DIR $B"
 OBJ=$B/obj
 mkdir -p "$OBJ" "$OUT_ARG" || die "cannot create $OBJ or OUT_DIR $OUT_ARG"
 OUT=$(cd "$OUT_ARG" && pwd -P)
