@@ -44,7 +44,8 @@
 #                   DIR/src when one is needed, config.log, merge.log and
 #                   build.log (default
 #                   ${TMPDIR:-/tmp}/bindguard-kbuild-LABEL, or -VERSION when
-#                   no LABEL is given); kept afterwards for a rebuild
+#                   no LABEL is given); kept afterwards: a rerun
+#                   rebuilds incrementally (SOURCE says so)
 #   LOCALVERSION=S  set CONFIG_LOCALVERSION="S", the uname -r suffix, e.g.
 #                   -147.5.1.el8_1 to match a distribution's release string
 #
@@ -155,7 +156,9 @@ fi
 # --- make, recording each command
 CMDS=()
 run() {
-	CMDS+=("$(printf '%q ' "$@")")
+	local q
+	q=$(printf '%q ' "$@")
+	CMDS+=("${q% }")
 	echo "+ $*" >&2
 	"$@"
 }
@@ -169,6 +172,8 @@ config_step() {
 }
 MK=(make --no-print-directory -C "$MK_SRC" O="$OBJ" ARCH=x86_64 LOCALVERSION=)
 : >"$B/config.log"
+fresh="from tinyconfig to bzImage"
+[ ! -e "$OBJ/vmlinux" ] || fresh="incremental: $OBJ held an earlier build"
 start=$(date +%s)
 
 config_step tinyconfig
@@ -180,7 +185,8 @@ fi
 # merge_config.sh writes its temporary files into the current folder; its
 # execute bit may be missing, so it goes through sh (its #! line)
 MERGE=(sh "$MK_SRC/scripts/kconfig/merge_config.sh" -m -O "$OBJ" "$OBJ/.config" "${merge[@]}")
-CMDS+=("(cd $(printf '%q' "$OBJ") && $(printf '%q ' "${MERGE[@]}"))")
+q=$(printf '%q ' "${MERGE[@]}")
+CMDS+=("(cd $(printf '%q' "$OBJ") && ${q% })")
 echo "+ (cd $OBJ && ${MERGE[*]})" >&2
 if ! (cd "$OBJ" && "${MERGE[@]}") >"$B/merge.log" 2>&1; then
 	cat "$B/merge.log" >&2
@@ -235,7 +241,8 @@ fi
 note "all ${#want[@]} required options are =y"
 
 release=$("${MK[@]}" -s kernelrelease 2>/dev/null | tail -1)
-CMDS+=("$(printf '%q ' "${MK[@]}") -s kernelrelease")
+q=$(printf '%q ' "${MK[@]}")
+CMDS+=("${q}-s kernelrelease")
 [ -n "$release" ] || die "make kernelrelease printed nothing (see $OBJ)"
 LABEL=${LABEL:-$release}
 case $LABEL in */* | .*) die "kernel release '$LABEL' cannot be a folder name: give a LABEL" ;; esac
@@ -286,7 +293,7 @@ git_info() {
 	printf '  %s\n' "${CMDS[@]}"
 	echo "gcc: $(gcc --version | head -1)"
 	echo "ld: $(ld --version | head -1)"
-	echo "build wall time: $secs s (make -j$JOBS on $(nproc) cores, from tinyconfig to bzImage)"
+	echo "build wall time: $secs s (make -j$JOBS on $(nproc) cores, $fresh)"
 	echo "bzImage: $(stat -c %s "$D/bzImage") bytes"
 } >"$D/SOURCE"
 note "wrote $D/{bzImage,config,SOURCE}: release $release, $(stat -c %s "$D/bzImage") bytes, $secs s"
