@@ -180,8 +180,8 @@ struct slot {
 	uint64_t cookie;
 	bool connected, listening, active, no_port, bound_noport, gone;
 	bool recycled; /* its timewait was taken over by another connect() */
-	/* Some kernels before 6.1 (4.18, 5.10.89, 5.14.2; not 5.4.286, whose
-	 * stable tree got the reset, nor 6.1+) leave the source address a
+	/* Some kernels before 6.1 (4.18, 5.10.89, 5.14.2; not 5.4.286 and
+	 * 5.15.85, whose stable trees got the reset, nor 6.1+) leave the source address a
 	 * failed port search chose on the socket: a dual-stack socket whose
 	 * connect() to a v4-mapped address failed so keeps ::ffff:127.0.0.1,
 	 * and its connect() to an IPv6 address then fails in the route lookup
