@@ -309,7 +309,8 @@ static int cmd_profile(int argc, char **argv)
 		       "--write tells the profile by experiment)\n",
 		       path);
 	else
-		printf("the shim uses profile %s, chosen by %s%s%s\n", bg_profile_name(c.profile.id),
+		printf("the shim uses profile %s, chosen by %s%s%s\n",
+		       bg_profile_name(c.profile.id),
 		       c.source == BG_SOURCE_PROBE ? "the probe file " : "the version table",
 		       c.source == BG_SOURCE_PROBE ? path : "", c.note[0] ? "" : " (they agree)");
 	if (c.note[0])
