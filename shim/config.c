@@ -605,57 +605,19 @@ int bg_config_load(struct bg_config *c, const char *path, const char *progname)
 	bool explicit = path != NULL;
 	if (!path)
 		path = BG_DEFAULT_CONFIG;
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
-	if (fd < 0) {
-		int err = errno;
+	/* trusted only if everyone who can write it is (trust.h) */
+	char *text, why[200];
+	size_t len;
+	int r = bg_read_trusted(path, 1 << 20, &text, &len, why, sizeof(why));
+	if (r != 0) {
 		bg_config_defaults(c);
-		if (!explicit && err == ENOENT)
+		if (r == 1 && !explicit)
 			return 0;
-		snprintf(c->error, sizeof(c->error), "%s: cannot open: %s%s", path, strerror(err),
-			 err == ELOOP ? " (symlinks are refused)" : "");
+		snprintf(c->error, sizeof(c->error), "%s: %s", path,
+			 r == 1 ? "cannot open: No such file or directory" : why);
 		return -1;
 	}
-	/* Trusted only if everyone who can write it is (trust.h). */
-	struct stat st;
-	char why[128] = "", who[112];
-	if (fstat(fd, &st) != 0)
-		snprintf(why, sizeof(why), "cannot stat");
-	else if (!S_ISREG(st.st_mode))
-		snprintf(why, sizeof(why), "not a regular file");
-	else if (!bg_trusted(&st, geteuid(), who, sizeof(who)))
-		snprintf(why, sizeof(why), "%s; refused", who);
-	else if (st.st_size > 1 << 20)
-		snprintf(why, sizeof(why), "larger than 1 MiB");
-	if (why[0]) {
-		close(fd);
-		bg_config_defaults(c);
-		snprintf(c->error, sizeof(c->error), "%s: %s", path, why);
-		return -1;
-	}
-	char *text = malloc((size_t)st.st_size + 1);
-	size_t off = 0;
-	int read_err = 0;
-	while (text && off < (size_t)st.st_size) {
-		ssize_t n = read(fd, text + off, (size_t)st.st_size - off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			read_err = errno;
-		if (n <= 0)
-			break;
-		off += (size_t)n;
-	}
-	close(fd);
-	if (!text || read_err) {
-		/* half a file is no configuration: never parse what a failed read left */
-		bg_config_defaults(c);
-		snprintf(c->error, sizeof(c->error), "%s: %s%s", path,
-			 text ? "cannot read: " : "out of memory", text ? strerror(read_err) : "");
-		free(text);
-		return -1;
-	}
-	text[off] = 0;
-	const char *nul = memchr(text, 0, off);
+	const char *nul = memchr(text, 0, len);
 	if (nul) {
 		/* a parser of strings would stop there and ignore the rest */
 		unsigned line, col;
@@ -666,7 +628,7 @@ int bg_config_load(struct bg_config *c, const char *path, const char *progname)
 		free(text);
 		return -1;
 	}
-	int r = bg_config_parse(c, text, path, progname);
+	r = bg_config_parse(c, text, path, progname);
 	free(text);
 	return r;
 }

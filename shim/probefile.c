@@ -2,13 +2,9 @@
 #include "probefile.h"
 
 #include <cjson/cJSON.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "trust.h"
 
@@ -83,52 +79,15 @@ int bg_probe_file_parse(const char *text, struct bg_probe_file *pf, char *why, s
 int bg_probe_file_read(const char *path, struct bg_probe_file *pf, char *why, size_t len)
 {
 	memset(pf, 0, sizeof(*pf));
-	why[0] = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
-	if (fd < 0) {
-		if (errno == ENOENT)
-			return 1;
-		snprintf(why, len, "cannot open: %s%s", strerror(errno),
-			 errno == ELOOP ? " (symlinks are refused)" : "");
-		return -1;
-	}
-	struct stat st;
-	char who[112];
-	if (fstat(fd, &st) != 0)
-		snprintf(why, len, "cannot stat: %s", strerror(errno));
-	else if (!S_ISREG(st.st_mode))
-		snprintf(why, len, "%s, not a regular file", bg_file_kind(st.st_mode));
-	else if (!bg_trusted(&st, geteuid(), who, sizeof(who)))
-		snprintf(why, len, "%s; refused", who);
-	else if (st.st_size > BG_PROBE_FILE_MAX)
-		snprintf(why, len, "larger than %d bytes", BG_PROBE_FILE_MAX);
-	if (why[0]) {
-		close(fd);
-		return -1;
-	}
-	char *text = malloc((size_t)st.st_size + 1);
-	size_t off = 0;
-	int err = text ? 0 : ENOMEM;
-	while (text && off < (size_t)st.st_size) {
-		ssize_t n = read(fd, text + off, (size_t)st.st_size - off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			err = errno;
-		if (n <= 0)
-			break;
-		off += (size_t)n;
-	}
-	close(fd);
-	int r = -1;
-	if (err)
-		snprintf(why, len, "cannot read: %s", strerror(err));
-	else if (memchr(text, 0, off))
-		bad(why, len, "holds a NUL byte");
-	else {
-		text[off] = 0;
+	char *text;
+	size_t n;
+	int r = bg_read_trusted(path, BG_PROBE_FILE_MAX, &text, &n, why, len);
+	if (r != 0)
+		return r;
+	if (memchr(text, 0, n))
+		r = bad(why, len, "holds a NUL byte");
+	else
 		r = bg_probe_file_parse(text, pf, why, len);
-	}
 	free(text);
 	return r;
 }

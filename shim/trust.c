@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -140,4 +141,73 @@ int bg_open_trusted_dir(const char *path, const char **leaf, char *why, size_t l
 			return -1;
 		}
 	}
+}
+
+/* "1 MiB", "64 KiB" or "100 bytes" */
+static void size_name(char *buf, size_t len, size_t n)
+{
+	if (n && n % (1u << 20) == 0)
+		snprintf(buf, len, "%zu MiB", n >> 20);
+	else if (n && n % 1024 == 0)
+		snprintf(buf, len, "%zu KiB", n >> 10);
+	else
+		snprintf(buf, len, "%zu bytes", n);
+}
+
+int bg_read_trusted(const char *path, size_t max, char **text, size_t *len, char *why,
+		    size_t whylen)
+{
+	*text = NULL;
+	*len = 0;
+	why[0] = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0) {
+		int err = errno;
+		if (err == ENOENT)
+			return 1;
+		snprintf(why, whylen, "cannot open: %s%s", strerror(err),
+			 err == ELOOP ? " (symlinks are refused)" : "");
+		return -1;
+	}
+	struct stat st;
+	char who[112], limit[32];
+	if (fstat(fd, &st) != 0) {
+		snprintf(why, whylen, "cannot stat: %s", strerror(errno));
+	} else if (!S_ISREG(st.st_mode)) {
+		snprintf(why, whylen, "%s, not a regular file", bg_file_kind(st.st_mode));
+	} else if (!bg_trusted(&st, geteuid(), who, sizeof(who))) {
+		snprintf(why, whylen, "%s; refused", who);
+	} else if ((size_t)st.st_size > max) {
+		size_name(limit, sizeof(limit), max);
+		snprintf(why, whylen, "larger than %s", limit);
+	}
+	if (why[0]) {
+		sys_close(fd);
+		return -1;
+	}
+	char *buf = malloc((size_t)st.st_size + 1);
+	size_t off = 0;
+	int err = buf ? 0 : ENOMEM;
+	while (buf && off < (size_t)st.st_size) {
+		ssize_t n = read(fd, buf + off, (size_t)st.st_size - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			err = errno;
+		if (n <= 0)
+			break;
+		off += (size_t)n;
+	}
+	sys_close(fd);
+	if (err) {
+		/* half a file is no file: never hand on what a failed read left */
+		snprintf(why, whylen, "%s%s", buf ? "cannot read: " : "out of memory",
+			 buf ? strerror(err) : "");
+		free(buf);
+		return -1;
+	}
+	buf[off] = 0;
+	*text = buf;
+	*len = off;
+	return 0;
 }

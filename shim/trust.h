@@ -36,4 +36,15 @@ void bg_one_line(char *dst, size_t len, const char *src);
  * O_PATH opens none of them. */
 int bg_open_trusted_dir(const char *path, const char **leaf, char *why, size_t len);
 
+/* Read the whole regular file at path, refusing what the config and the
+ * probe file must never be: a symlink (O_NOFOLLOW), not a regular file (a
+ * FIFO would block: O_NONBLOCK), a file failing bg_trusted(), or one larger
+ * than max bytes. Returns 0 with *text (malloc'd, NUL-terminated; it may hold
+ * NUL bytes before *len) and *len; 1 when there is no such file (ENOENT);
+ * -1 with why[whylen] saying what ("cannot open: ...", "a FIFO, not a
+ * regular file", "writable by other users (chmod o-w); refused", "larger
+ * than 1 MiB", "cannot read: ..."). */
+int bg_read_trusted(const char *path, size_t max, char **text, size_t *len, char *why,
+		    size_t whylen);
+
 #endif
