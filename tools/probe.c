@@ -34,6 +34,7 @@
 #include "../shim/probefile.h"
 #include "../shim/version.h"
 #include "cmd.h"
+#include "scan.h"
 
 #define PROBE_PORT 40000 /* the whole ephemeral range */
 #define SRV_PORT   5001	 /* the owner's peer */
@@ -480,10 +481,15 @@ static cJSON *verdict_json(const struct verdict *v, const char *release)
 	return o;
 }
 
-/* write text to path atomically (a temporary file beside it, then rename) */
-static int write_atomic(const char *path, const char *text)
+static int fill_text(FILE *f, const void *text)
 {
-	char dir[4096], tmp[4200];
+	return fputs(text, f) < 0 ? -1 : 0;
+}
+
+/* write text to path atomically (scan.h), its folder made when missing */
+static int write_probe_file(const char *path, const char *text)
+{
+	char dir[4096];
 	snprintf(dir, sizeof(dir), "%s", path);
 	char *slash = strrchr(dir, '/');
 	if (slash && slash != dir) {
@@ -491,31 +497,7 @@ static int write_atomic(const char *path, const char *text)
 		if (mkdir(dir, 0755) != 0 && errno != EEXIST)
 			return -1;
 	}
-	snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid());
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
-	if (fd < 0)
-		return -1;
-	size_t n = strlen(text), off = 0;
-	while (off < n) {
-		ssize_t w = write(fd, text + off, n - off);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			int err = errno;
-			close(fd);
-			unlink(tmp);
-			errno = err;
-			return -1;
-		}
-		off += (size_t)w;
-	}
-	if (fsync(fd) != 0 || close(fd) != 0 || rename(tmp, path) != 0) {
-		int err = errno;
-		unlink(tmp);
-		errno = err;
-		return -1;
-	}
-	return 0;
+	return write_atomic(path, fill_text, text);
 }
 
 static void probe_usage(FILE *f)
@@ -611,7 +593,7 @@ int cmd_probe(int argc, char **argv)
 	}
 	int rc = v.decided ? EXIT_OK : EXIT_PROBE;
 	if (write && v.decided) {
-		if (write_atomic(path, text) != 0) {
+		if (write_probe_file(path, text) != 0) {
 			fprintf(stderr, "bindguard probe: cannot write %s: %s\n", path,
 				strerror(errno));
 			rc = EXIT_IO;
