@@ -92,7 +92,7 @@ conform_host() {
 }
 suite "conformance: regressions (host kernel)" "$BUILD/conform" --replay-file tests/conformance/regressions.txt
 suite "conformance: random sequences (host kernel)" conform_host
-suite "kernels: Debian 6.1 and 6.12 under qemu (seed scenario + conformance)" env SEED="${SEED:-1795308366}" tests/kernels/run.sh "$BUILD"
+suite "kernels: RHEL 8 4.18, 5.4, 5.10, 5.14, 5.15, Debian 6.1 and 6.12 under qemu (seed scenario, probe, conformance)" env SEED="${SEED:-1795308366}" tests/kernels/run.sh "$BUILD"
 
 echo
 [ ${#failed_suites[@]} -eq 0 ] || echo "failed suites: ${failed_suites[*]}"
