@@ -162,7 +162,7 @@ while read -r _ series rel ver vmlinuz dir; do
 	fi
 	boot_one "$rel" "$vmlinuz" "$work/initramfs-$rel.cpio.gz" "$cpu" &
 	running=$((running + 1))
-done < <(sort -V -r -k3,3 <<<"$kernels") # the newest, slowest guests first: less idle at the end
+done <<<"$(sort -V -r -k3,3 <<<"$kernels")" # the newest, slowest guests first: less idle at the end
 wait
 
 while read -r _ series rel ver vmlinuz dir; do
