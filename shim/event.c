@@ -369,12 +369,10 @@ void bg_event_start(const struct bg_start_info *s)
 	cJSON *o = envelope("start", "event", NULL, BG_SEV_INFO);
 	char msg[640];
 	const char *note = s->profile_note ? s->profile_note : "";
-	snprintf(msg, sizeof(msg),
-		 "bindguard %s watching binds; kernel %s, profile %s (chosen by %s%s%s), others "
-		 "seen "
-		 "via %s",
-		 s->version, s->kernel, s->profile, s->profile_source, *note ? ": " : "", note,
-		 s->view);
+	const char *fmt = "bindguard %s watching binds; kernel %s, profile %s (chosen by %s%s%s), "
+			  "others seen via %s";
+	snprintf(msg, sizeof(msg), fmt, s->version, s->kernel, s->profile, s->profile_source,
+		 *note ? ": " : "", note, s->view);
 	cJSON_AddStringToObject(o, "message", msg);
 	cJSON *b = cJSON_AddObjectToObject(o, "bindguard");
 	cJSON_AddStringToObject(b, "version", s->version);

@@ -324,7 +324,8 @@ void bg_init(void)
 	bg_proc.euid = geteuid();
 
 	unsigned kver = bg_kernel_version(bg_proc.kernel, sizeof(bg_proc.kernel));
-	/* the config, then a probe of this kernel, then the version table */
+	/* the config, then a probe of this kernel, then the version table; an
+	 * inactive shim reads no file */
 	struct bg_profile_choice choice;
 	{
 		const char *path = secure_getenv("BINDGUARD_PROBE_FILE");
@@ -332,7 +333,7 @@ void bg_init(void)
 			path = BG_DEFAULT_PROBE_FILE;
 		struct bg_probe_file pf;
 		char why[200];
-		int rc = bg_probe_file_read(path, &pf, why, sizeof(why));
+		int rc = bg_proc.active ? bg_probe_file_read(path, &pf, why, sizeof(why)) : 1;
 		bg_profile_choose(bg_proc.cfg.profile_auto, bg_proc.cfg.profile, bg_proc.kernel,
 				  kver, path, rc, &pf, why, &choice);
 	}
