@@ -508,7 +508,10 @@ static void probe_usage(FILE *f)
 		"in a private network namespace with a one-port ephemeral range). Prints what\n"
 		"each experiment saw and the profile that follows. --write stores the result in\n"
 		"%s (or PATH), which the shim reads at start and prefers\n"
-		"to the version table for uname -r. --json prints that file's content.\n",
+		"to the version table for uname -r. --json prints that file's content.\n"
+		"\n"
+		"exit codes: 0 ok; 2 usage error; 5 the file could not be written; 6 no profile\n"
+		"            decided (not root, or the pin experiment gave no answer)\n",
 		BG_DEFAULT_PROBE_FILE);
 }
 
