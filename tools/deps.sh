@@ -5,7 +5,10 @@
 set -euo pipefail
 need=(gcc clang clang-format make libcjson-dev jq iproute2 util-linux libclang-rt-14-dev python3 socat
 	qemu-system-x86 busybox-static librsvg2-bin zlib1g-dev groff-base man-db gzip fonts-dejavu-core)
+# the packages, the units, the alert rules and rotation (issue 14): make test only
+test_need=(debhelper lintian rpm systemd logrotate prometheus prometheus-node-exporter)
 if [ "${1:-}" = test ]; then
+	need+=("${test_need[@]}")
 	root=$(cd "$(dirname "$0")/.." && pwd)
 	for f in "$root"/tests/hardening/*/packages; do
 		[ -f "$f" ] && need+=($(grep -v '^#' "$f"))
