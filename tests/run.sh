@@ -68,6 +68,7 @@ suite "remedy: IP_BIND_ADDRESS_NO_PORT for bind-before-connect (gcc)" tests/reme
 suite "remedy (asan+ubsan)" env PRELOAD_PREFIX="$asan_rt:" \
 	ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	tests/remedy/run.sh "$ASAN"
+suite "service: the scan's systemd units, the event log's rotation" tests/service/run.sh "$BUILD"
 suite "tools: bindguard command (gcc)" tests/tools/tools.sh "$BUILD"
 
 # hardening (issue 4): one suite a folder, tests/hardening/TOPIC/run.sh BUILD
