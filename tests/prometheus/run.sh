@@ -130,7 +130,7 @@ t_rules_name_only_metrics_the_scan_writes() {
 	unknown() {
 		local n
 		for n in $(grep -v '^ *#' "$1" | grep -oE 'bindguard_[a-z_]+' | sort -u); do
-			grep -q "^$n[{ ]" "$f" || echo "$n"
+			grep -q "^${n}[{ ]" "$f" || echo "$n"
 		done
 	}
 	expect "names in the rules" "$(grep -v '^ *#' "$RULES" | grep -oE 'bindguard_[a-z_]+' | sort -u | wc -l)" 8
@@ -187,8 +187,9 @@ EOF
 		--web.listen-address=127.0.0.1:9090 >"$WORK/prom.log" 2>&1 &
 	_bg_pids+=($!)
 
-	local i alert="" start_ns=$(date +%s%N)
-	for i in $(seq 1 200); do
+	local alert="" start_ns
+	start_ns=$(date +%s%N)
+	for _ in $(seq 1 200); do
 		alert=$(api alerts | jq -c '.data.alerts[] | select(.labels.alertname == "BindguardPinnedPorts" and .state == "firing")' 2>/dev/null)
 		[ -n "$alert" ] && break
 		sleep 0.1
@@ -198,7 +199,7 @@ EOF
 		tail -5 "$WORK/node.log" "$WORK/prom.log" | sed 's/^/# /'
 		return 1
 	fi
-	echo "# firing after $(((($(date +%s%N) - start_ns) / 1000000))) ms: $alert"
+	echo "# firing after $((($(date +%s%N) - start_ns) / 1000000)) ms: $alert"
 	expect "firing alert" "$(jq -c '[.labels.alertname, .labels.severity, .labels.instance, .labels.job, .value]' <<<"$alert")" \
 		'["BindguardPinnedPorts","warning","127.0.0.1:9100","node","1e+00"]'
 	expect_match "summary" "$(jq -r .annotations.summary <<<"$alert")" '^127\.0\.0\.1:9100: 1 ephemeral ports pinned by bind\(\)$'
