@@ -190,7 +190,7 @@ EOF
 	local alert="" start_ns
 	start_ns=$(date +%s%N)
 	for _ in $(seq 1 200); do
-		alert=$(api alerts | jq -c '.data.alerts[] | select(.labels.alertname == "BindguardPinnedPorts" and .state == "firing")' 2>/dev/null)
+		alert=$(api alerts 2>/dev/null | jq -c '.data.alerts[] | select(.labels.alertname == "BindguardPinnedPorts" and .state == "firing")' 2>/dev/null)
 		[ -n "$alert" ] && break
 		sleep 0.1
 	done
@@ -202,7 +202,7 @@ EOF
 	echo "# firing after $((($(date +%s%N) - start_ns) / 1000000)) ms: $alert"
 	expect "firing alert" "$(jq -c '[.labels.alertname, .labels.severity, .labels.instance, .labels.job, .value]' <<<"$alert")" \
 		'["BindguardPinnedPorts","warning","127.0.0.1:9100","node","1e+00"]'
-	expect_match "summary" "$(jq -r .annotations.summary <<<"$alert")" '^127\.0\.0\.1:9100: 1 ephemeral ports pinned by bind\(\)$'
+	expect_match "summary" "$(jq -r .annotations.summary <<<"$alert")" '^127\.0\.0\.1:9100: 1 ephemeral port\(s\) pinned by bind\(\)$'
 	expect "alerts firing" "$(api alerts | jq -c '[.data.alerts[] | select(.state == "firing") | .labels.alertname]')" \
 		'["BindguardPinnedPorts"]'
 	# the series and the recording rules, from the file's numbers
