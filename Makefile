@@ -221,3 +221,30 @@ test-hardening: all test-build $(HARDENING_BINS)
 
 # the headers each object and the list were made from (-MMD)
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null) $(wildcard $(BUILD)/wrapped.list.d)
+
+# ---- the agent (issue 15) ----
+# build/bindguard-agent: agent/agent.c with libbpf, and agent/bindguard.bpf.c
+# compiled for BPF against a vmlinux.h dumped from this kernel's BTF into
+# $(BUILD)/agent (never committed); the skeleton embeds the object. Built by
+# `make` only where the kernel has BTF; the shim and the command never link
+# libbpf. `make agent` builds it alone.
+AGENT := $(BUILD)/bindguard-agent
+AGENT_GEN := $(BUILD)/agent
+VMLINUX_BTF ?= /sys/kernel/btf/vmlinux
+BPF_CLANG ?= clang
+BPF_ARCH ?= $(patsubst x86_64,x86,$(patsubst aarch64,arm64,$(shell uname -m)))
+FMT_SRC += $(wildcard agent/*.[ch])
+.PHONY: agent
+agent: $(AGENT)
+all: $(if $(wildcard $(VMLINUX_BTF)),$(AGENT))
+$(AGENT_GEN)/vmlinux.h:
+	@mkdir -p $(@D)
+	bpftool btf dump file $(VMLINUX_BTF) format c >$@
+$(AGENT_GEN)/bindguard.bpf.o: agent/bindguard.bpf.c agent/bindguard.bpf.h $(AGENT_GEN)/vmlinux.h
+	$(BPF_CLANG) -target bpf -O2 -g -D__TARGET_ARCH_$(BPF_ARCH) -Wall -Werror \
+	  -I$(AGENT_GEN) -Iagent -c -o $@ $<
+$(AGENT_GEN)/bindguard.skel.h: $(AGENT_GEN)/bindguard.bpf.o
+	bpftool gen skeleton $< name bindguard_bpf >$@
+$(BUILD)/obj/agent/agent.o: $(AGENT_GEN)/bindguard.skel.h
+$(BUILD)/obj/agent/agent.o: BG_CPPFLAGS += -I$(AGENT_GEN) -Iagent
+$(eval $(call program,bindguard-agent,agent/agent.c $(COMMON),-lbpf -lcjson))

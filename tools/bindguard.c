@@ -4,6 +4,7 @@
  *   bindguard profile [KERNEL-RELEASE]
  *   bindguard scan [--json] [--prom FILE] [--svg FILE]      (scan.c, scanout.c, svg.c)
  *   bindguard report [--json] [--top N] [FILE...|-]          (report.c)
+ *   bindguard agent ARGS    execs bindguard-agent (agent/agent.c: libbpf)
  *   bindguard --version | --help
  * Shares the config parser with the shim, so check-config prints exactly the
  * message the shim would print for the same file.
@@ -40,6 +41,8 @@ static void usage(FILE *f)
 		"       bindguard check-config [--program NAME] [FILE]\n"
 		"       bindguard profile [KERNEL-RELEASE]\n"
 		"       bindguard probe [--json] [--write [--file PATH]]\n"
+		"       bindguard agent --cgroup PATH | --unit NAME [--mode M] [--config F] [--log "
+		"DEST]\n"
 		"       bindguard --version\n"
 		"       bindguard COMMAND --help\n"
 		"\n"
@@ -60,34 +63,40 @@ static void usage(FILE *f)
 		"probe         as root, tell the profile by experiment in a private network\n"
 		"              namespace; --write stores it where the shim reads it at start\n"
 		"              (" BG_DEFAULT_PROBE_FILE ")\n"
+		"agent         as root, eBPF: judge every bind of the programs in a cgroup v2\n"
+		"              (Go, static binaries too); runs bindguard-agent (its --help)\n"
 		"\n"
-		"exit codes: 0 ok; 1 invalid configuration; 2 usage error; 3 library not found;\n"
-		"            4 kernel query failed (scan); 5 a file could not be read or written\n"
-		"            (scan, report, probe); 6 no profile decided (probe); 127 CMD could\n"
+		"exit codes: 0 ok; 1 invalid configuration; 2 usage error; 3 library (or agent)\n"
+		"            not found; 4 kernel query failed (scan); 5 a file could not be read\n"
+		"            or written (scan, report, probe, agent); 6 no profile decided "
+		"(probe);\n"
+		"            7 not root (agent); 8 a kernel feature missing (agent); 127 CMD "
+		"could\n"
 		"            not be started (run); otherwise run\n"
 		"            exits with CMD's own status\n");
 }
 
-/* libbindguard.so beside an in-tree tool, or in ../lib/bindguard for an installed one. */
-static int find_library(char *out, size_t len)
+/* A file of bindguard's beside an in-tree tool, or where an installed one
+ * keeps it: $ENV first, then each of candidates ("%s" is this program's
+ * folder). */
+static int find_beside(const char *env_name, const char *const *candidates, unsigned n, char *out,
+		       size_t len)
 {
-	const char *env = secure_getenv("BINDGUARD_LIBRARY");
+	const char *env = secure_getenv(env_name);
 	if (env && *env && access(env, R_OK) == 0) {
 		snprintf(out, len, "%s", env);
 		return 0;
 	}
 	char self[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	if (n <= 0)
+	ssize_t got = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (got <= 0)
 		return -1;
-	self[n] = 0;
+	self[got] = 0;
 	char *slash = strrchr(self, '/');
 	if (!slash)
 		return -1;
 	*slash = 0;
-	const char *candidates[] = {"%s/libbindguard.so", "%s/../lib/bindguard/libbindguard.so",
-				    "%s/../lib/libbindguard.so"};
-	for (unsigned i = 0; i < sizeof(candidates) / sizeof(candidates[0]); i++) {
+	for (unsigned i = 0; i < n; i++) {
 		char path[PATH_MAX + 64];
 		snprintf(path, sizeof(path), candidates[i], self);
 		char real[PATH_MAX];
@@ -97,6 +106,41 @@ static int find_library(char *out, size_t len)
 		}
 	}
 	return -1;
+}
+
+/* libbindguard.so beside an in-tree tool, or in ../lib/bindguard for an installed one. */
+static int find_library(char *out, size_t len)
+{
+	static const char *const candidates[] = {"%s/libbindguard.so",
+						 "%s/../lib/bindguard/libbindguard.so",
+						 "%s/../lib/libbindguard.so"};
+	return find_beside("BINDGUARD_LIBRARY", candidates, 3, out, len);
+}
+
+/* bindguard agent ARGS: exec bindguard-agent, found as the library is (it
+ * links libbpf; this command does not). */
+static int cmd_agent(int argc, char **argv)
+{
+	static const char *const candidates[] = {"%s/bindguard-agent",
+						 "%s/../lib/bindguard/bindguard-agent",
+						 "%s/../libexec/bindguard/bindguard-agent"};
+	char agent[PATH_MAX];
+	if (find_beside("BINDGUARD_AGENT", candidates, 3, agent, sizeof(agent)) != 0) {
+		fprintf(stderr,
+			"bindguard agent: bindguard-agent not found beside this program or "
+			"in ../lib/bindguard (set BINDGUARD_AGENT; `make agent` builds it)\n");
+		return EXIT_NO_LIBRARY;
+	}
+	char **args = calloc((size_t)argc + 2, sizeof(*args));
+	if (!args)
+		return EXIT_EXEC;
+	args[0] = agent;
+	for (int i = 0; i < argc; i++)
+		args[i + 1] = argv[i];
+	execv(agent, args);
+	fprintf(stderr, "bindguard agent: cannot run %s: %s\n", agent, strerror(errno));
+	free(args);
+	return EXIT_EXEC;
 }
 
 static void run_usage(FILE *f)
@@ -345,6 +389,8 @@ int main(int argc, char **argv)
 		return cmd_report(argc - 2, argv + 2);
 	if (strcmp(argv[1], "probe") == 0)
 		return cmd_probe(argc - 2, argv + 2);
+	if (strcmp(argv[1], "agent") == 0)
+		return cmd_agent(argc - 2, argv + 2);
 	fprintf(stderr, "bindguard: unknown command %s\n", argv[1]);
 	usage(stderr);
 	return EXIT_USAGE;

@@ -14,6 +14,8 @@ enum {
 	EXIT_KERNEL = 4,     /* scan: the sock_diag query failed */
 	EXIT_IO = 5,	     /* scan, report, probe: a file could not be read or written */
 	EXIT_PROBE = 6,	     /* probe: the experiments gave no profile (not root?) */
+	EXIT_PRIVILEGE = 7,  /* agent: not root (agent/agent.c returns it) */
+	EXIT_FEATURE = 8,    /* agent: the kernel lacks a feature (agent/agent.c) */
 	EXIT_EXEC = 127,     /* run: CMD could not be started */
 };
 

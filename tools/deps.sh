@@ -4,7 +4,8 @@
 # Usage: tools/deps.sh [test]   (test: also what tests/hardening/*/packages list)
 set -euo pipefail
 need=(gcc clang clang-format make libcjson-dev jq iproute2 util-linux libclang-rt-14-dev python3 socat
-	qemu-system-x86 busybox-static librsvg2-bin zlib1g-dev groff-base man-db gzip fonts-dejavu-core)
+	qemu-system-x86 busybox-static librsvg2-bin zlib1g-dev groff-base man-db gzip fonts-dejavu-core
+	libbpf-dev bpftool)
 # the packages, the units, the alert rules and rotation (issue 14): make test only
 test_need=(debhelper lintian rpm systemd logrotate prometheus prometheus-node-exporter)
 if [ "${1:-}" = test ]; then
