@@ -1,0 +1,3 @@
+module bindguard.invalid/gob
+
+go 1.19

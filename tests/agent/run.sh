@@ -1,0 +1,259 @@
+#!/usr/bin/env bash
+# agent/run.sh: `bindguard agent` (issue 15) on the host kernel, against the
+# kernel itself: the seed scenario's B played by programs the shim cannot
+# see (a Go program, a static C binary) inside a fresh cgroup v2 directory.
+# The probe connect() is the oracle: without the agent (or in audit) B's
+# bind pins the port and the probe fails with EADDRNOTAVAIL; in enforce the
+# agent refuses B's bind and the probe succeeds. Each case in its own
+# network namespace (range 40000-40000) and cgroup under the cgroup v2 mount.
+# Usage: tests/agent/run.sh BUILD [NAME-FILTER]   (root; skipped without BTF)
+set -uo pipefail
+here=$(cd "$(dirname "$0")/../.." && pwd)
+source "$here/tests/lib.sh"
+if [ ! -r /sys/kernel/btf/vmlinux ]; then
+	echo "# skipped: no /sys/kernel/btf/vmlinux (the agent needs kernel BTF)"
+	tally
+	exit 0
+fi
+suite_build "${1:-build}" bindguard bindguard-actor bindguard-agent schema-check
+FILTER=${2:-}
+suite_env
+CGROOT=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/self/mounts)
+[ -n "$CGROOT" ] || die "no cgroup v2 mount"
+SUITE_ID=$$
+export CGROOT SUITE_ID
+
+# B's programs, built once a run: the Go one offline, standard library only
+BIN=$(mktemp -d /tmp/bindguard-agent-bin.XXXXXX)
+trap 'rm -rf "$BIN"; rmdir "$CGROOT"/bindguard-agent."$SUITE_ID".* 2>/dev/null' EXIT
+(cd "$here/tests/agent/gob" && GOFLAGS=-mod=mod GOPROXY=off GOCACHE="$BUILD/agent/go-cache" \
+	go build -o "$BIN/gob" .) || die "go build of tests/agent/gob failed"
+gcc -static -O2 -Wall -Wextra -Werror -o "$BIN/binder" "$here/tests/agent/binder.c" ||
+	die "gcc -static of tests/agent/binder.c failed"
+export BIN
+
+helpers() {
+	source "$here/tools/scenario.sh"
+	ns_setup
+	echo '{}' >"$WORK/bg.json"
+	CG=$(mktemp -d "$CGROOT/bindguard-agent.$SUITE_ID.XXXXXX")
+	eval "scenario_$(declare -f stop_all)"
+	# stop_all: the scenario's processes and the agent, then the cgroup
+	stop_all() {
+		scenario_stop_all
+		local i
+		for i in $(seq 1 100); do
+			rmdir "$CG" 2>/dev/null && return 0
+			sleep 0.02
+		done
+		echo "#   cgroup $CG not removed: $(cat "$CG/cgroup.procs" 2>/dev/null | tr '\n' ' ')"
+	}
+	# agent MODE: the agent on $CG, events in $WORK/ev.jsonl, until it has
+	# written its start event
+	agent() {
+		local before
+		before=$(events_of "$WORK/ev.jsonl" start | wc -l)
+		"$TOOL" agent --cgroup "$CG" --mode "$1" --config "$WORK/bg.json" --log "$WORK/ev.jsonl" \
+			2>>"$WORK/agent.err" &
+		echo $! >"$WORK/agent.pid"
+		_bg_pids+=($!)
+		local i
+		for i in $(seq 1 250); do
+			[ "$(events_of "$WORK/ev.jsonl" start | wc -l)" -gt "$before" ] && return 0
+			kill -0 "$(cat "$WORK/agent.pid")" 2>/dev/null || break
+			sleep 0.02
+		done
+		echo "#   the agent did not start:"
+		sed 's/^/#     /' "$WORK/agent.err"
+		return 1
+	}
+	# agent_stop: SIGTERM; it detaches and exits 0
+	agent_stop() {
+		local pid rc
+		pid=$(cat "$WORK/agent.pid")
+		kill -TERM "$pid"
+		wait "$pid"
+		rc=$?
+		expect "agent exit status after SIGTERM" "$rc" 0
+	}
+	# in_cgroup NAME CMD...: CMD inside $CG in the background, output in
+	# $WORK/NAME.out; prints nothing, waits for CMD's first line
+	in_cgroup() {
+		local name=$1
+		shift
+		(
+			echo "$BASHPID" >"$CG/cgroup.procs"
+			exec "$@"
+		) >"$WORK/$name.out" 2>&1 &
+		_bg_pids+=($!)
+		wait_line "$WORK/$name.out" '^(bound|connected|error) ' >/dev/null
+	}
+	# outside NAME CMD...: the same, in this shell's cgroup
+	outside() {
+		local name=$1
+		shift
+		"$@" >"$WORK/$name.out" 2>&1 &
+		_bg_pids+=($!)
+		wait_line "$WORK/$name.out" '^(bound|connected|error) ' >/dev/null
+	}
+	# said NAME: B's verdict: "bound", "connected" or "error ERRNO"
+	said() { awk 'NR == 1 { print $1 == "error" ? $1 " " $2 : $1 }' "$WORK/$1.out"; }
+	pid_of() { awk 'NR == 1 { print $1 == "error" ? $3 : $2 }' "$WORK/$1.out"; }
+	# refused: what a refused bind returns on this kernel: EADDRINUSE with
+	# bpf_set_retval (5.18+), else EPERM (the start event says which)
+	refused() {
+		jq -r 'select(.event.action == "start") | if .bindguard.features.set_retval
+			then "error EADDRINUSE" else "error EPERM" end' "$WORK/ev.jsonl" | tail -1
+	}
+	agent_binds() { jq -c 'select(.event.action == "bind" and .bindguard.source == "agent")' "$WORK/ev.jsonl"; }
+	# one_event NAME DECISION: exactly one agent bind event, for B's pid, on
+	# 127.0.0.2:40000, half-closed hazard, with DECISION
+	one_event() {
+		local ev
+		expect "agent bind events" "$(agent_binds | wc -l)" 1
+		ev=$(agent_binds | head -1)
+		expect "event pid" "$(jq -r .process.pid <<<"$ev")" "$(pid_of "$1")"
+		expect "event source" "$(jq -r '.source.ip + ":" + (.source.port | tostring)' <<<"$ev")" 127.0.0.2:40000
+		expect "event hazard" "$(jq -r .bindguard.hazard <<<"$ev")" pin_halfclosed
+		expect "event decision" "$(jq -r .bindguard.decision <<<"$ev")" "$2"
+		expect "event half-closed count" "$(jq -r .bindguard.bucket.halfclosed <<<"$ev")" 1
+		schema_ok
+	}
+}
+
+# ---- the kernel as oracle: without the agent, B pins the port ----
+t_without_agent_go_bind_pins_the_port() {
+	seed_owner || return 1
+	in_cgroup b "$BIN/gob" listen 127.0.0.2 40000
+	expect "Go B" "$(said b)" bound
+	expect "probe" "$(probe)" EADDRNOTAVAIL
+}
+
+# ---- (a) Go: net.ListenConfig and net.Dialer{LocalAddr} ----
+t_go_listen_audit_logs_one_event() {
+	agent audit || return 1
+	seed_owner || return 1
+	in_cgroup b "$BIN/gob" listen 127.0.0.2 40000
+	expect "Go B in audit" "$(said b)" bound
+	expect "probe (audit changes nothing)" "$(probe)" EADDRNOTAVAIL
+	one_event b log
+	expect "event process name" "$(agent_binds | jq -r .process.name)" gob
+}
+
+t_go_listen_enforce_refuses_and_probe_works() {
+	agent enforce || return 1
+	seed_owner || return 1
+	in_cgroup b "$BIN/gob" listen 127.0.0.2 40000
+	expect "Go B in enforce" "$(said b)" "$(refused)"
+	expect "probe" "$(probe)" ok
+	one_event b block
+}
+
+t_go_dialer_localaddr_enforce_refuses() {
+	agent enforce || return 1
+	seed_owner || return 1
+	in_cgroup b "$BIN/gob" dial 127.0.0.2 40000 127.0.0.1:9000
+	expect "Go Dialer{LocalAddr} in enforce" "$(said b)" "$(refused)"
+	expect "probe" "$(probe)" ok
+	one_event b block
+}
+
+# ---- (b) a static C binary, plain and SO_REUSEADDR ----
+t_static_binary_audit_logs_one_event() {
+	agent audit || return 1
+	seed_owner || return 1
+	in_cgroup b "$BIN/binder" 127.0.0.2 40000
+	expect "static B in audit" "$(said b)" bound
+	expect "probe" "$(probe)" EADDRNOTAVAIL
+	one_event b log
+}
+
+t_static_binary_enforce_refuses_plain_and_reuseaddr() {
+	agent enforce || return 1
+	seed_owner || return 1
+	in_cgroup b "$BIN/binder" 127.0.0.2 40000
+	expect "static B in enforce" "$(said b)" "$(refused)"
+	in_cgroup b2 "$BIN/binder" 127.0.0.2 40000 reuseaddr
+	expect "static B with SO_REUSEADDR in enforce" "$(said b2)" "$(refused)"
+	expect "probe" "$(probe)" ok
+	expect "agent bind events" "$(agent_binds | wc -l)" 2
+	schema_ok
+}
+
+# a port outside the range and bind(addr, 0) take no connect()-placed port
+t_enforce_allows_port_zero_and_ports_outside_the_range() {
+	agent enforce || return 1
+	seed_owner || return 1
+	in_cgroup z "$BIN/binder" 127.0.0.2 0
+	expect "bind(127.0.0.2:0)" "$(said z)" bound
+	in_cgroup o "$BIN/binder" 127.0.0.2 9000
+	expect "bind(127.0.0.2:9000)" "$(said o)" bound
+	expect "agent bind events" "$(agent_binds | wc -l)" 0
+}
+
+# ---- (c) outside the cgroup: untouched ----
+t_enforce_leaves_programs_outside_the_cgroup_alone() {
+	agent enforce || return 1
+	seed_owner || return 1
+	outside b "$BIN/binder" 127.0.0.2 40000
+	expect "static B outside the cgroup" "$(said b)" bound
+	expect "probe (the kernel pinned the port)" "$(probe)" EADDRNOTAVAIL
+	expect "agent bind events" "$(agent_binds | wc -l)" 0
+}
+
+# ---- (d) sockets older than the agent: seeded from iter/tcp ----
+t_closewait_before_the_agent_is_seeded() {
+	seed_owner || return 1
+	agent enforce || return 1
+	expect_match "seeded sockets" "$(events_of "$WORK/ev.jsonl" start | jq -r .bindguard.counters.seeded)" '^[1-9]'
+	in_cgroup b "$BIN/gob" listen 127.0.0.2 40000
+	expect "Go B in enforce" "$(said b)" "$(refused)"
+	expect "probe" "$(probe)" ok
+	one_event b block
+}
+
+# ---- (e) stop detaches; a restart seeds again ----
+t_agent_restart_reseeds_and_stop_detaches() {
+	agent audit || return 1
+	seed_owner || return 1
+	expect_match "programs attached" "$(bpftool cgroup show "$CG" 2>&1)" 'bind4.*bind6|bind6.*bind4'
+	agent_stop
+	expect "programs left on the cgroup after SIGTERM" "$(bpftool cgroup show "$CG" 2>&1 | grep -c bind)" 0
+	expect "stop events" "$(events_of "$WORK/ev.jsonl" stop | wc -l)" 1
+	agent enforce || return 1
+	expect_match "seeded at the restart" "$(events_of "$WORK/ev.jsonl" start | tail -1 | jq -r .bindguard.counters.seeded)" '^[1-9]'
+	in_cgroup b "$BIN/binder" 127.0.0.2 40000
+	expect "static B after the restart" "$(said b)" "$(refused)"
+	expect "probe" "$(probe)" ok
+	one_event b block
+}
+
+# ---- (f) refusals to start, with the reason ----
+t_not_root_is_a_clear_refusal() {
+	local out rc
+	out=$(setpriv --reuid=65534 --regid=65534 --clear-groups "$TOOL" agent --cgroup "$CG" --config "$WORK/bg.json" 2>&1)
+	rc=$?
+	expect "exit status as nobody" "$rc" 7
+	expect_match "message" "$out" 'needs root'
+}
+
+# No honest way to take BTF away from this kernel: BINDGUARD_AGENT_BTF
+# points the agent's check (and nothing else) at a file that is not there.
+t_missing_btf_names_the_feature() {
+	local out rc
+	out=$(BINDGUARD_AGENT_BTF="$WORK/no-vmlinux" "$TOOL" agent --cgroup "$CG" --config "$WORK/bg.json" 2>&1)
+	rc=$?
+	expect "exit status" "$rc" 8
+	expect_match "message" "$out" 'lacks kernel BTF .*no-vmlinux.*CONFIG_DEBUG_INFO_BTF'
+}
+
+t_a_cgroup_v1_or_plain_directory_is_a_usage_error() {
+	local out rc
+	out=$("$TOOL" agent --cgroup "$WORK" --config "$WORK/bg.json" 2>&1)
+	rc=$?
+	expect "exit status" "$rc" 2
+	expect_match "message" "$out" 'is not a cgroup v2 directory'
+}
+
+export -f helpers
+run_tests agent 60
