@@ -255,5 +255,17 @@ t_a_cgroup_v1_or_plain_directory_is_a_usage_error() {
 	expect_match "message" "$out" 'is not a cgroup v2 directory'
 }
 
+t_help_has_usage_and_exit_codes() {
+	"$TOOL" agent --help >"$WORK/h" 2>&1
+	expect "agent --help: exit code" "$?" 0
+	expect_match "agent --help: usage" "$(head -1 "$WORK/h")" "^usage: bindguard agent"
+	expect_match "agent --help: exit codes" "$(cat "$WORK/h")" "exit codes: .*7 not root"
+	"$TOOL" agent --bogus x >/dev/null 2>&1
+	expect "unknown option" "$?" 2
+	"$TOOL" agent --mode audit >/dev/null 2>&1
+	expect "neither --cgroup nor --unit" "$?" 2
+	expect_match "bindguard --help names the agent" "$("$TOOL" --help)" "bindguard agent --cgroup PATH"
+}
+
 export -f helpers
 run_tests agent 60
