@@ -261,7 +261,10 @@ static int unit_cgroup(const char *unit, char *out, size_t len)
 			unit);
 		return -1;
 	}
-	snprintf(out, len, "%s%s", mnt, rel);
+	if (snprintf(out, len, "%s%s", mnt, rel) >= (int)len) {
+		fprintf(stderr, "bindguard agent: %s: the cgroup path is too long\n", unit);
+		return -1;
+	}
 	return 0;
 }
 
@@ -464,6 +467,10 @@ int main(int argc, char **argv)
 			strerror(errno));
 		return AG_FEATURE;
 	}
+	/* tests: a ports map small enough to fill */
+	const char *env_max = getenv("BINDGUARD_AGENT_PORTS_MAX");
+	if (env_max && atoi(env_max) > 0)
+		bpf_map__set_max_entries(skel->maps.ports, (__u32)atoi(env_max));
 	skel->rodata->bg_mode = cfg.mode;
 	skel->rodata->bg_block = cfg.block_hazards;
 	skel->rodata->bg_errno = cfg.block_errno;

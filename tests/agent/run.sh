@@ -41,8 +41,8 @@ helpers() {
 	# stop_all: the scenario's processes and the agent, then the cgroup
 	stop_all() {
 		scenario_stop_all
-		local i
-		for i in $(seq 1 100); do
+		local _
+		for _ in $(seq 1 100); do
 			rmdir "$CG" 2>/dev/null && return 0
 			sleep 0.02
 		done
@@ -57,8 +57,8 @@ helpers() {
 			2>>"$WORK/agent.err" &
 		echo $! >"$WORK/agent.pid"
 		_bg_pids+=($!)
-		local i
-		for i in $(seq 1 250); do
+		local _
+		for _ in $(seq 1 250); do
 			[ "$(events_of "$WORK/ev.jsonl" start | wc -l)" -gt "$before" ] && return 0
 			kill -0 "$(cat "$WORK/agent.pid")" 2>/dev/null || break
 			sleep 0.02
@@ -191,6 +191,52 @@ t_enforce_allows_port_zero_and_ports_outside_the_range() {
 	expect "agent bind events" "$(agent_binds | wc -l)" 0
 }
 
+# ---- what "connect() placed the port" means (bindguard.bpf.c, bg_state) ----
+# a socket that bound its port itself, then connected, and was hung up on:
+# half-closed, but its port is user-locked, so no hazard to report
+t_a_port_bound_before_connect_is_not_connect_placed() {
+	agent enforce || return 1
+	start server -- server 127.0.0.1 9000
+	wait_line "$WORK/server.out" ready >/dev/null || return 1
+	start a -- bind 127.0.0.1 40000 connect=127.0.0.1:9000
+	wait_line "$WORK/a.out" "^connect ok" >/dev/null || return 1
+	wait_state close-wait 1 || return 1
+	in_cgroup b "$BIN/binder" 127.0.0.2 40000
+	expect "static B next to a bound-then-connected owner" "$(said b)" bound
+	expect "agent bind events" "$(agent_binds | wc -l)" 0
+}
+
+# IP_BIND_ADDRESS_NO_PORT + bind(addr, 0): the port is chosen at connect()
+t_ip_bind_address_no_port_then_connect_is_connect_placed() {
+	agent enforce || return 1
+	start server -- server 127.0.0.1 9000
+	start probesrv -- server 127.0.0.1 5003
+	wait_line "$WORK/server.out" ready >/dev/null || return 1
+	wait_line "$WORK/probesrv.out" ready >/dev/null || return 1
+	start a -- bind 127.0.0.1 0 noport connect=127.0.0.1:9000
+	wait_line "$WORK/a.out" "^connect ok 127.0.0.1 40000" >/dev/null || return 1
+	wait_state close-wait 1 || return 1
+	in_cgroup b "$BIN/binder" 127.0.0.2 40000
+	expect "static B next to a no-port owner" "$(said b)" "$(refused)"
+	expect "probe" "$(probe)" ok
+	one_event b block
+}
+
+# an accepted child on the listener's port: never connect()-placed
+t_an_accepted_child_is_not_connect_placed() {
+	agent enforce || return 1
+	start server -- server 127.0.0.1 40000
+	wait_line "$WORK/server.out" ready >/dev/null || return 1
+	start c -- bind 127.0.0.3 5555 connect=127.0.0.1:40000
+	wait_line "$WORK/c.out" "^connect ok" >/dev/null || return 1
+	wait_state close-wait 1 || return 1
+	wait_state fin-wait-2 1 || return 1 # the child, half-closed on 40000
+	expect "the child's port" "$(ss -Htan state fin-wait-2 | awk '{print $3}')" 127.0.0.1:40000
+	in_cgroup b "$BIN/binder" 127.0.0.2 40000
+	expect "static B next to a listener and its child" "$(said b)" bound
+	expect "agent bind events" "$(agent_binds | wc -l)" 0
+}
+
 # ---- (c) outside the cgroup: untouched ----
 t_enforce_leaves_programs_outside_the_cgroup_alone() {
 	agent enforce || return 1
@@ -226,6 +272,25 @@ t_agent_restart_reseeds_and_stop_detaches() {
 	expect "static B after the restart" "$(said b)" "$(refused)"
 	expect "probe" "$(probe)" ok
 	one_event b block
+}
+
+# ---- full maps: counted, logged, and the agent goes on ----
+# BINDGUARD_AGENT_PORTS_MAX (a test knob) makes the ports map one entry:
+# the host's own sockets fill it at start
+t_a_full_ports_map_is_counted_and_logged() {
+	BINDGUARD_AGENT_PORTS_MAX=1 agent audit || return 1
+	seed_owner || return 1
+	local _
+	for _ in $(seq 1 100); do
+		[ -n "$(events_of "$WORK/ev.jsonl" map_full)" ] && break
+		sleep 0.05
+	done
+	expect "map_full events" "$(events_of "$WORK/ev.jsonl" map_full | head -1 | jq -r .log.level)" warning
+	expect_match "ports_full" "$(events_of "$WORK/ev.jsonl" map_full | tail -1 | jq -r .bindguard.counters.ports_full)" '^[1-9]'
+	kill -0 "$(cat "$WORK/agent.pid")" || echo "#   the agent died"
+	agent_stop
+	expect_match "stop counters" "$(events_of "$WORK/ev.jsonl" stop | jq -r .bindguard.counters.ports_full)" '^[1-9]'
+	schema_ok
 }
 
 # ---- (f) refusals to start, with the reason ----
