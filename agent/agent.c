@@ -306,6 +306,22 @@ static const char *missing_feature(bool *has_set_retval)
 	return NULL;
 }
 
+/* The rule that sets the mode and enforce.block for the whole attachment:
+ * the first one without program, port or address selectors (the agent judges
+ * every program, port and address of the cgroup alike) whose cgroups
+ * selector, if any, names the attached cgroup or an ancestor. -1: none. */
+static int attachment_rule(const struct bg_config *c)
+{
+	for (unsigned i = 0; i < c->nrules; i++) {
+		const struct bg_rule *r = &c->rules[i];
+		if (r->has_programs || r->nports || r->naddrs)
+			continue;
+		if (!r->has_cgroups || r->cgroup_match)
+			return (int)i;
+	}
+	return -1;
+}
+
 static void on_signal(int sig)
 {
 	stopping = 1;
@@ -412,17 +428,6 @@ int main(int argc, char **argv)
 	if (env_btf && *env_btf)
 		btf_path = env_btf; /* tests: a kernel without BTF */
 
-	if (!config)
-		config = secure_getenv("BINDGUARD_CONFIG");
-	bg_config_load(&cfg, config && *config ? config : NULL, "bindguard-agent");
-	bg_config_env(&cfg);
-	if (cfg.error[0])
-		fprintf(stderr, "bindguard agent: %s; %s\n", cfg.error, bg_config_fallback(&cfg));
-	if (cfg.mode == BG_MODE_OFF) {
-		fprintf(stderr, "bindguard agent: mode off: nothing to load\n");
-		return AG_OK;
-	}
-
 	if (geteuid() != 0) {
 		fprintf(stderr, "bindguard agent: needs root (CAP_BPF, CAP_PERFMON and "
 				"CAP_NET_ADMIN: it loads eBPF programs and attaches them to a "
@@ -450,6 +455,26 @@ int main(int argc, char **argv)
 			"to cgroup v2 only; the unified hierarchy is where cgroup2 is mounted)\n",
 			cg_path);
 		return AG_USAGE;
+	}
+	/* rules select by the cgroup's path from the cgroup v2 root */
+	char mnt[PATH_MAX];
+	size_t ml = cgroup2_mount(mnt, sizeof(mnt)) == 0 ? strlen(mnt) : 0;
+	if (ml && strncmp(cg_path, mnt, ml) == 0 && (cg_path[ml] == '/' || !cg_path[ml]))
+		bg_config_set_cgroup(cg_path[ml] ? cg_path + ml : "/");
+	if (!config)
+		config = secure_getenv("BINDGUARD_CONFIG");
+	bg_config_load(&cfg, config && *config ? config : NULL, "bindguard-agent");
+	bg_config_env(&cfg);
+	if (cfg.error[0])
+		fprintf(stderr, "bindguard agent: %s; %s\n", cfg.error, bg_config_fallback(&cfg));
+	int rule = attachment_rule(&cfg);
+	if (rule >= 0 && cfg.rules[rule].mode >= 0)
+		cfg.mode = (enum bg_mode)cfg.rules[rule].mode;
+	if (rule >= 0 && cfg.rules[rule].block_hazards >= 0)
+		cfg.block_hazards = (unsigned)cfg.rules[rule].block_hazards;
+	if (cfg.mode == BG_MODE_OFF) {
+		fprintf(stderr, "bindguard agent: mode off: nothing to load\n");
+		return AG_OK;
 	}
 	int cg_fd = open(cg_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	struct stat cg_st;
@@ -536,6 +561,8 @@ int main(int argc, char **argv)
 	cJSON *cg = cJSON_AddObjectToObject(bg, "cgroup");
 	cJSON_AddNumberToObject(cg, "id", (double)cg_st.st_ino);
 	cJSON_AddStringToObject(cg, "attached", cg_path);
+	if (rule >= 0)
+		cJSON_AddNumberToObject(bg, "rule", rule);
 	cJSON *feat = cJSON_AddObjectToObject(bg, "features");
 	cJSON_AddBoolToObject(feat, "set_retval", has_set_retval);
 	add_counters(bg, st);

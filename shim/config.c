@@ -65,6 +65,13 @@ void bg_config_defaults(struct bg_config *c)
 	strcpy(c->source, "built-in defaults");
 }
 
+static char config_cgroup[4096]; /* bg_config_set_cgroup; "" = unknown */
+
+void bg_config_set_cgroup(const char *path)
+{
+	snprintf(config_cgroup, sizeof(config_cgroup), "%s", path ? path : "");
+}
+
 /* ---- validation helpers ------------------------------------------------------ */
 
 struct parse {
@@ -283,6 +290,38 @@ static bool string_list(struct parse *p, const char *field, const cJSON *v)
 	return true;
 }
 
+/* "cgroups": absolute cgroup v2 paths; does one name config_cgroup or an
+ * ancestor of it? */
+static bool cgroup_list(struct parse *p, const char *field, const cJSON *v, bool *match)
+{
+	if (!cJSON_IsArray(v)) {
+		fail(p, field, "expected an array of cgroup paths, got %s", json_kind(v));
+		return false;
+	}
+	*match = false;
+	unsigned i = 0;
+	const cJSON *e;
+	cJSON_ArrayForEach (e, v) {
+		if (!cJSON_IsString(e) || e->valuestring[0] != '/') {
+			char f[112];
+			snprintf(f, sizeof(f), "%s[%u]", field, i);
+			fail(p, f,
+			     "expected a cgroup path from the cgroup v2 root (\"/system.slice/"
+			     "NAME.service\"), got %s",
+			     cJSON_IsString(e) ? "a relative path" : json_kind(e));
+			return false;
+		}
+		size_t n = strlen(e->valuestring);
+		while (n > 1 && e->valuestring[n - 1] == '/')
+			n--;
+		if (config_cgroup[0] && strncmp(config_cgroup, e->valuestring, n) == 0 &&
+		    (n == 1 || config_cgroup[n] == 0 || config_cgroup[n] == '/'))
+			*match = true;
+		i++;
+	}
+	return true;
+}
+
 static void parse_rule(struct parse *p, unsigned idx, const cJSON *r)
 {
 	char base[32], field[96];
@@ -297,19 +336,25 @@ static void parse_rule(struct parse *p, unsigned idx, const cJSON *r)
 	rule->mode = -1;
 	rule->block_hazards = -1;
 	rule->remedy = -1;
-	static const char *const keys[] = {"programs", "except_programs", "ports", "addresses",
-					   "mode",     "block",		  "remedy"};
+	static const char *const keys[] = {"programs", "except_programs", "ports",  "addresses",
+					   "mode",     "block",		  "remedy", "cgroups"};
 	unsigned seen = 0;
 	const cJSON *v;
 	cJSON_ArrayForEach (v, r) {
 		snprintf(field, sizeof(field), "%s.%s", base, v->string);
-		if (repeated(p, field, keys, 7, &seen, v->string))
+		if (repeated(p, field, keys, 8, &seen, v->string))
 			return;
-		if (strcmp(v->string, "programs") == 0) {
+		if (strcmp(v->string, "cgroups") == 0) {
+			rule->has_cgroups = true;
+			if (cgroup_list(p, field, v, &rule->cgroup_match))
+				rule->program_match = rule->program_match && rule->cgroup_match;
+		} else if (strcmp(v->string, "programs") == 0) {
+			rule->has_programs = true;
 			if (string_list(p, field, v))
 				rule->program_match =
 					rule->program_match && in_list(v, p->progname);
 		} else if (strcmp(v->string, "except_programs") == 0) {
+			rule->has_programs = true;
 			if (string_list(p, field, v))
 				rule->program_match =
 					rule->program_match && !in_list(v, p->progname);
@@ -360,8 +405,8 @@ static void parse_rule(struct parse *p, unsigned idx, const cJSON *r)
 				fail(p, field, "expected true or false, got %s", json_kind(v));
 		} else if (!annotation(v->string)) {
 			fail(p, field,
-			     "unknown key; expected programs, except_programs, ports, addresses, "
-			     "mode, block or remedy");
+			     "unknown key; expected programs, except_programs, cgroups, ports, "
+			     "addresses, mode, block or remedy");
 		}
 	}
 }
@@ -728,6 +773,8 @@ char *bg_config_json(const struct bg_config *c)
 		const struct bg_rule *r = &c->rules[i];
 		cJSON *j = cJSON_CreateObject();
 		cJSON_AddBoolToObject(j, "applies_to_this_program", r->program_match);
+		if (r->has_cgroups)
+			cJSON_AddBoolToObject(j, "applies_to_this_cgroup", r->cgroup_match);
 		cJSON *ports = cJSON_AddArrayToObject(j, "ports");
 		for (unsigned k = 0; k < r->nports; k++) {
 			char buf[16];

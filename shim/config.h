@@ -30,7 +30,11 @@ struct bg_cidr {
 /* A rule applies to a bind when every selector it has matches; the first
  * rule that applies sets the mode and the blocked hazards for that bind. */
 struct bg_rule {
-	bool program_match; /* decided once: the process name is constant */
+	bool program_match; /* decided once: the process name is constant (and
+			     * false when a cgroups selector does not match) */
+	bool has_programs;  /* a programs or except_programs selector */
+	bool has_cgroups;   /* a cgroups selector */
+	bool cgroup_match;  /* it matched bg_config_set_cgroup's path */
 	struct bg_port_span ports[BG_MAX_SELECTORS];
 	unsigned nports;
 	struct bg_cidr addrs[BG_MAX_SELECTORS];
@@ -63,6 +67,13 @@ void bg_config_defaults(struct bg_config *c);
  * messages. On error: returns -1, c holds the defaults, c->error the message
  * ("FILE:LINE: ..." for syntax, "FILE: FIELD: expected ..." for values). */
 int bg_config_parse(struct bg_config *c, const char *text, const char *file, const char *progname);
+
+/* The cgroup v2 path (as in the "0::" line of /proc/PID/cgroup, e.g.
+ * "/system.slice/legacyd.service") that rules' "cgroups" selectors match: an
+ * entry matches that path or an ancestor of it. NULL (the default, and the
+ * shim's): a rule with a cgroups selector never applies. The agent sets the
+ * cgroup it attaches to, before bg_config_load. */
+void bg_config_set_cgroup(const char *path);
 
 /* Load the file at path (NULL: the default path, absent = defaults). The
  * file must be a regular file, not a symlink, and not writable by others. */

@@ -274,6 +274,29 @@ t_agent_restart_reseeds_and_stop_detaches() {
 	one_event b block
 }
 
+# ---- rules: a cgroups selector sets the mode of the whole attachment ----
+t_a_rule_for_this_cgroup_sets_enforce() {
+	printf '{"rules": [{"ports": [40000], "mode": "off"}, {"cgroups": ["%s"], "mode": "enforce"}]}\n' \
+		"${CG#"$CGROOT"}" >"$WORK/bg.json"
+	agent audit || return 1
+	expect "the rule that decided" "$(events_of "$WORK/ev.jsonl" start | jq -r '.bindguard.rule, .bindguard.mode' | tr '\n' ' ')" "1 enforce "
+	expect "the rule as the config shows it" "$(events_of "$WORK/ev.jsonl" start | jq -c '[.bindguard.config.rules[].applies_to_this_cgroup]')" "[null,true]"
+	seed_owner || return 1
+	in_cgroup b "$BIN/binder" 127.0.0.2 40000
+	expect "static B under the rule" "$(said b)" "$(refused)"
+	one_event b block
+}
+
+t_a_rule_for_another_cgroup_does_not_apply() {
+	printf '{"rules": [{"cgroups": ["%s-other"], "mode": "enforce"}]}\n' "${CG#"$CGROOT"}" >"$WORK/bg.json"
+	agent audit || return 1
+	expect "no rule decided" "$(events_of "$WORK/ev.jsonl" start | jq -r '.bindguard.rule, .bindguard.mode' | tr '\n' ' ')" "null audit "
+	seed_owner || return 1
+	in_cgroup b "$BIN/binder" 127.0.0.2 40000
+	expect "static B, the rule elsewhere" "$(said b)" bound
+	one_event b log
+}
+
 # ---- full maps: counted, logged, and the agent goes on ----
 # BINDGUARD_AGENT_PORTS_MAX (a test knob) makes the ports map one entry:
 # the host's own sockets fill it at start

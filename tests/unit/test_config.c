@@ -278,7 +278,8 @@ TEST(test_unknown_keys_are_rejected)
 		    "t.json: enforce.mode: unknown key", "expected block or errno");
 	parse_fails("{\"mode\": \"enforce\", \"rules\": [{}, {\"program\": [\"a\"]}]}",
 		    "t.json: rules[1].program: unknown key",
-		    "expected programs, except_programs, ports, addresses, mode, block or remedy");
+		    "expected programs, except_programs, cgroups, ports, addresses, mode, block or "
+		    "remedy");
 	parse_fails("{\"#comment\": 1}", "#comment: unknown key", NULL);
 }
 
@@ -536,6 +537,38 @@ TEST(test_error_rule_programs_mode_block)
 		    NULL);
 	parse_fails("{\"rules\": [{\"block\": {}}]}",
 		    "t.json: rules[0].block: expected an array of hazards", "got an object");
+}
+
+/* cgroups: the agent's attachment (bg_config_set_cgroup) or an ancestor;
+ * without a cgroup set (the shim) such a rule never applies */
+TEST(test_rule_cgroups_selector)
+{
+	const char *text = "{\"rules\": [{\"cgroups\": [\"/system.slice/\"], \"mode\": "
+			   "\"enforce\"}, {\"cgroups\": [\"/sys\"], \"mode\": \"off\"}]}";
+	bg_config_set_cgroup(NULL);
+	parse_ok(text, "legacyd");
+	ASSERT_TRUE(cfg.rules[0].has_cgroups);
+	ASSERT_FALSE(cfg.rules[0].cgroup_match);
+	ASSERT_FALSE(cfg.rules[0].program_match);
+	bg_config_set_cgroup("/system.slice/legacyd.service");
+	parse_ok(text, "legacyd");
+	ASSERT_TRUE(cfg.rules[0].cgroup_match);
+	ASSERT_TRUE(cfg.rules[0].program_match);
+	ASSERT_FALSE(cfg.rules[0].has_programs);
+	ASSERT_FALSE(cfg.rules[1].cgroup_match); /* "/sys" is no ancestor of /system.slice */
+	bg_config_set_cgroup("/system.slice");
+	parse_ok(text, "legacyd");
+	ASSERT_TRUE(cfg.rules[0].cgroup_match);
+	bg_config_set_cgroup("/");
+	parse_ok("{\"rules\": [{\"cgroups\": [\"/\"], \"programs\": [\"x\"]}]}", "x");
+	ASSERT_TRUE(cfg.rules[0].cgroup_match);
+	ASSERT_TRUE(cfg.rules[0].has_programs);
+	bg_config_set_cgroup(NULL);
+	parse_fails("{\"rules\": [{\"cgroups\": [\"system.slice\"]}]}",
+		    "t.json: rules[0].cgroups[0]: expected a cgroup path from the cgroup v2 root",
+		    "got a relative path");
+	parse_fails("{\"rules\": [{\"cgroups\": \"/a\"}]}",
+		    "t.json: rules[0].cgroups: expected an array of cgroup paths", "got a string");
 }
 
 TEST(test_first_error_is_reported)
@@ -1287,7 +1320,7 @@ RUN_TESTS_WITH(
 	setup, teardown, TEST_REF(test_defaults), TEST_REF(test_empty_object_is_the_defaults),
 	TEST_REF(test_example_config_loads_cleanly),
 	TEST_REF(test_example_config_rules_touch_only_legacyd),
-	TEST_REF(test_example_config_legacyd_rules),
+	TEST_REF(test_rule_cgroups_selector), TEST_REF(test_example_config_legacyd_rules),
 	TEST_REF(test_dollar_and_underscore_keys_are_ignored),
 	TEST_REF(test_unknown_keys_are_rejected), TEST_REF(test_syntax_error_has_line_and_column),
 	TEST_REF(test_port_must_be_written_whole), TEST_REF(test_duplicate_keys_are_refused),
