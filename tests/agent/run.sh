@@ -158,6 +158,48 @@ t_go_dialer_localaddr_enforce_refuses() {
 	one_event b block
 }
 
+# cgroup/bind6: an IPv6 socket shares the port's bucket (kernel-rules.md
+# section 2), and [::1]:40000 binds next to 127.0.0.1:40000 and pins it
+t_go_listen_ipv6_loopback_enforce_refuses() {
+	agent enforce || return 1
+	seed_owner || return 1
+	in_cgroup b "$BIN/gob" listen ::1 40000
+	expect "Go B on [::1] in enforce" "$(said b)" "$(refused)"
+	expect "probe" "$(probe)" ok
+	expect "event address" "$(agent_binds | jq -r .source.ip)" ::1
+	expect "agent bind events" "$(agent_binds | wc -l)" 1
+	schema_ok
+}
+
+t_without_agent_go_ipv6_bind_pins_the_port() {
+	seed_owner || return 1
+	in_cgroup b "$BIN/gob" listen ::1 40000
+	expect "Go B on [::1]" "$(said b)" bound
+	expect "probe" "$(probe)" EADDRNOTAVAIL
+}
+
+# --unit NAME: the unit's cgroup from systemctl show -p ControlGroup (a
+# stand-in systemctl that answers for one unit: no systemd runs here)
+t_unit_resolves_to_its_cgroup() {
+	mkdir -p "$WORK/bin"
+	printf '#!/bin/sh\n[ "$*" = "show -p ControlGroup --value legacyd.service" ] && echo "%s"\n' \
+		"${CG#"$CGROOT"}" >"$WORK/bin/systemctl"
+	chmod +x "$WORK/bin/systemctl"
+	PATH="$WORK/bin:$PATH" "$TOOL" agent --unit legacyd.service --mode enforce --config "$WORK/bg.json" \
+		--log "$WORK/ev.jsonl" 2>>"$WORK/agent.err" &
+	echo $! >"$WORK/agent.pid"
+	_bg_pids+=($!)
+	wait_line "$WORK/agent.err" "attached to $CG " >/dev/null || return 1
+	seed_owner || return 1
+	in_cgroup b "$BIN/binder" 127.0.0.2 40000
+	expect "static B in the unit's cgroup" "$(said b)" "$(refused)"
+	local out rc
+	out=$(PATH="$WORK/bin:$PATH" "$TOOL" agent --unit other.service --config "$WORK/bg.json" 2>&1)
+	rc=$?
+	expect "unknown unit: exit status" "$rc" 2
+	expect_match "unknown unit: message" "$out" 'other.service: systemd knows no cgroup'
+}
+
 # ---- (b) a static C binary, plain and SO_REUSEADDR ----
 t_static_binary_audit_logs_one_event() {
 	agent audit || return 1

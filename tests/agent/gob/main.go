@@ -54,13 +54,13 @@ func main() {
 	switch os.Args[1] {
 	case "listen":
 		var lc net.ListenConfig
-		l, err := lc.Listen(context.Background(), "tcp4", addr)
+		l, err := lc.Listen(context.Background(), "tcp", addr)
 		report("bound", err)
 		_ = l
 	case "dial":
 		port, _ := strconv.Atoi(os.Args[3])
 		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(os.Args[2]), Port: port}}
-		c, err := d.Dial("tcp4", os.Args[4])
+		c, err := d.Dial("tcp", os.Args[4])
 		report("connected", err)
 		_ = c
 	default:
