@@ -484,6 +484,12 @@ int main(int argc, char **argv)
 	}
 	if (open_log() != 0)
 		return AG_IO;
+	if (cfg.error[0]) {
+		cJSON *ce = self_event("config_error", "error", "%s; %s", cfg.error,
+				       bg_config_fallback(&cfg));
+		cJSON_AddStringToObject(cJSON_AddObjectToObject(ce, "error"), "message", cfg.error);
+		emit(ce);
+	}
 
 	libbpf_set_print(libbpf_log);
 	struct bindguard_bpf *skel = bindguard_bpf__open();

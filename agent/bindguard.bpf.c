@@ -239,7 +239,7 @@ int bg_seed(struct bpf_iter__tcp *ctx)
 	rec->known = 1;
 	__u8 want = want_of(rec, state, port);
 	recount(rec, netns, port, want);
-	if (want)
+	if (want & 1)
 		stat_inc(BG_STAT_SEEDED);
 	return 0;
 }

@@ -30,7 +30,7 @@ enum {
 	BG_STAT_STORAGE_FULL, /* no per-socket record could be made */
 	BG_STAT_EVENTS_LOST,  /* the ring buffer was full: an event not written */
 	BG_STAT_BINDS_SEEN,   /* binds of an explicit port in the range, judged */
-	BG_STAT_SEEDED,	      /* sockets counted from iter/tcp at start */
+	BG_STAT_SEEDED,	      /* connect()-placed sockets counted from iter/tcp */
 	BG_STAT_MAX,
 };
 

@@ -377,6 +377,20 @@ t_missing_btf_names_the_feature() {
 	expect_match "message" "$out" 'lacks kernel BTF .*no-vmlinux.*CONFIG_DEBUG_INFO_BTF'
 }
 
+# a broken config: said on stderr and as a config_error event; the agent
+# runs in audit with defaults, as the shim does (never enforce)
+t_a_broken_config_runs_audit_and_says_so() {
+	echo '{"mode": "enforce", "rules": [{"cgroups": "x"}]}' >"$WORK/bg.json"
+	agent enforce || return 1
+	expect_match "stderr" "$(cat "$WORK/agent.err")" 'rules\[0\]\.cgroups: expected an array of cgroup paths.*running in audit mode with defaults'
+	expect "config_error events" "$(events_of "$WORK/ev.jsonl" config_error | jq -r .log.level)" error
+	expect "mode" "$(events_of "$WORK/ev.jsonl" start | jq -r .bindguard.mode)" audit
+	seed_owner || return 1
+	in_cgroup b "$BIN/binder" 127.0.0.2 40000
+	expect "static B" "$(said b)" bound
+	one_event b log
+}
+
 t_a_cgroup_v1_or_plain_directory_is_a_usage_error() {
 	local out rc
 	out=$("$TOOL" agent --cgroup "$WORK" --config "$WORK/bg.json" 2>&1)
