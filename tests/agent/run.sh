@@ -28,8 +28,10 @@ BIN=$(mktemp -d /tmp/bindguard-agent-bin.XXXXXX)
 trap 'rm -rf "$BIN"; rmdir "$CGROOT"/bindguard-agent."$SUITE_ID".* 2>/dev/null' EXIT
 (cd "$here/tests/agent/gob" && GOFLAGS=-mod=mod GOPROXY=off GOCACHE="$BUILD/agent/go-cache" \
 	go build -o "$BIN/gob" .) || die "go build of tests/agent/gob failed"
-gcc -static -O2 -Wall -Wextra -Werror -o "$BIN/binder" "$here/tests/agent/binder.c" ||
-	die "gcc -static of tests/agent/binder.c failed"
+for p in binder uring_bind; do
+	gcc -static -O2 -Wall -Wextra -Werror -o "$BIN/$p" "$here/tests/agent/$p.c" ||
+		die "gcc -static of tests/agent/$p.c failed"
+done
 export BIN
 
 helpers() {
@@ -86,7 +88,7 @@ helpers() {
 			exec "$@"
 		) >"$WORK/$name.out" 2>&1 &
 		_bg_pids+=($!)
-		wait_line "$WORK/$name.out" '^(bound|connected|error) ' >/dev/null
+		wait_line "$WORK/$name.out" '^(bound|connected|error|unsupported) ' >/dev/null
 	}
 	# outside NAME CMD...: the same, in this shell's cgroup
 	outside() {
@@ -94,7 +96,7 @@ helpers() {
 		shift
 		"$@" >"$WORK/$name.out" 2>&1 &
 		_bg_pids+=($!)
-		wait_line "$WORK/$name.out" '^(bound|connected|error) ' >/dev/null
+		wait_line "$WORK/$name.out" '^(bound|connected|error|unsupported) ' >/dev/null
 	}
 	# said NAME: B's verdict: "bound", "connected" or "error ERRNO"
 	said() { awk 'NR == 1 { print $1 == "error" ? $1 " " $2 : $1 }' "$WORK/$1.out"; }
@@ -277,6 +279,29 @@ t_an_accepted_child_is_not_connect_placed() {
 	in_cgroup b "$BIN/binder" 127.0.0.2 40000
 	expect "static B next to a listener and its child" "$(said b)" bound
 	expect "agent bind events" "$(agent_binds | wc -l)" 0
+}
+
+# ---- io_uring: IORING_OP_BIND (6.11+) reaches the same hook ----
+t_io_uring_bind_pins_without_the_agent_and_is_refused_with_it() {
+	seed_owner || return 1
+	in_cgroup u0 "$BIN/uring_bind" 127.0.0.2 40000
+	if [ "$(said u0)" = unsupported ]; then
+		echo "# skipped: this kernel ($(uname -r)) has no IORING_OP_BIND (6.11+)"
+		return 0
+	fi
+	expect "io_uring B without the agent" "$(said u0)" bound
+	expect "probe (pinned)" "$(probe)" EADDRNOTAVAIL
+	kill "$(pid_of u0)"
+	wait "$(pid_of u0)" 2>/dev/null
+	# the binder gone, this kernel (release profile) frees the port again;
+	# an older one keeps the pin, and the rest would prove nothing
+	[ "$PROFILE" = release ] || return 0
+	expect "probe after the binder left" "$(probe)" ok
+	agent enforce || return 1
+	in_cgroup u "$BIN/uring_bind" 127.0.0.2 40000
+	expect "io_uring B in enforce" "$(said u)" "$(refused)"
+	expect "probe" "$(probe)" ok
+	one_event u block
 }
 
 # ---- (c) outside the cgroup: untouched ----
