@@ -233,7 +233,7 @@ AGENT_GEN := $(BUILD)/agent
 VMLINUX_BTF ?= /sys/kernel/btf/vmlinux
 BPF_CLANG ?= clang
 BPF_ARCH ?= $(patsubst x86_64,x86,$(patsubst aarch64,arm64,$(shell uname -m)))
-FMT_SRC += $(wildcard agent/*.[ch])
+FMT_SRC += $(wildcard agent/*.[ch] tests/agent/*.c)
 .PHONY: agent
 agent: $(AGENT)
 all: $(if $(wildcard $(VMLINUX_BTF)),$(AGENT))
