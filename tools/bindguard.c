@@ -68,7 +68,21 @@ static void usage(FILE *f)
 		"            exits with CMD's own status\n");
 }
 
-/* libbindguard.so beside an in-tree tool, or in ../lib/bindguard for an installed one. */
+/* Where `make install` put the command and the library (Makefile: BINDIR,
+ * LIBDIR). A package's library is not always at ../lib/bindguard from the
+ * command: Debian's is in /usr/lib/<multiarch>/bindguard. */
+#ifndef BG_BINDIR
+#define BG_BINDIR "/usr/local/bin"
+#endif
+#ifndef BG_LIBDIR
+#define BG_LIBDIR "/usr/local/lib/bindguard"
+#endif
+
+/* The library: $BINDGUARD_LIBRARY; for the command at its installed place,
+ * BG_LIBDIR first; else beside an in-tree command, or ../lib/bindguard of a
+ * copied (DESTDIR, relocated) one, then BG_LIBDIR. A command elsewhere takes
+ * its own build's library before an installed one, so an in-tree test never
+ * runs a library installed on the machine. */
 static int find_library(char *out, size_t len)
 {
 	const char *env = secure_getenv("BINDGUARD_LIBRARY");
@@ -85,11 +99,19 @@ static int find_library(char *out, size_t len)
 	if (!slash)
 		return -1;
 	*slash = 0;
-	const char *candidates[] = {"%s/libbindguard.so", "%s/../lib/bindguard/libbindguard.so",
-				    "%s/../lib/libbindguard.so"};
-	for (unsigned i = 0; i < sizeof(candidates) / sizeof(candidates[0]); i++) {
-		char path[PATH_MAX + 64];
-		snprintf(path, sizeof(path), candidates[i], self);
+	char bindir[PATH_MAX];
+	int installed = realpath(BG_BINDIR, bindir) && strcmp(bindir, self) == 0;
+	/* absolute, or relative to the command's folder */
+	const char *candidates[] = {BG_LIBDIR "/libbindguard.so", "libbindguard.so",
+				    "../lib/bindguard/libbindguard.so", "../lib/libbindguard.so",
+				    BG_LIBDIR "/libbindguard.so"};
+	unsigned n_cand = sizeof(candidates) / sizeof(candidates[0]);
+	for (unsigned i = installed ? 0 : 1; i < n_cand; i++) {
+		char path[2 * PATH_MAX];
+		if (candidates[i][0] == '/')
+			snprintf(path, sizeof(path), "%s", candidates[i]);
+		else
+			snprintf(path, sizeof(path), "%s/%s", self, candidates[i]);
 		char real[PATH_MAX];
 		if (realpath(path, real) && access(real, R_OK) == 0) {
 			snprintf(out, len, "%s", real);
@@ -109,8 +131,9 @@ static void run_usage(FILE *f)
 		   "kept). The options set BINDGUARD_MODE, _CONFIG, _LOG and _PROFILE; DEST is\n"
 		   "stderr, syslog or an absolute path. The configuration is checked first, and a\n"
 		   "problem is reported here (the shim then runs in audit mode with defaults).\n"
-		   "The library is found through $BINDGUARD_LIBRARY, beside this program, or in\n"
-		   "../lib/bindguard.\n"
+		   "The library is found through $BINDGUARD_LIBRARY, in " BG_LIBDIR " when this\n"
+		   "program is the installed " BG_BINDIR "/bindguard, else beside this program,\n"
+		   "in ../lib/bindguard, or in " BG_LIBDIR ".\n"
 		   "\n"
 		   "exit codes: 2 usage error; 3 library not found; 127 CMD could not be\n"
 		   "            started; otherwise CMD's own status (run execs it)\n");
