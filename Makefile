@@ -52,7 +52,7 @@ FMT_SRC := $(wildcard shim/*.[ch] tools/*.[ch] tests/*.c tests/unit/*.[ch] tests
              tests/conformance/*.c tests/tools/*.c tests/bench/*.c tests/hardening/*/*.[ch])
 .DELETE_ON_ERROR:
 
-.PHONY: all deps demo test test-unit test-build install deb rpm FORCE asan asan-build tsan tsan-build clean \
+.PHONY: all deps demo test test-unit test-build install deb rpm pkg-tree FORCE asan asan-build tsan tsan-build clean \
         fmt check-fmt check-man conformance test-kernels test-tools bench bench-profile \
         bench-build test-hardening
 
@@ -185,7 +185,7 @@ SUBST = sed -e 's|/usr/local/bin/bindguard|$(BINDIR)/bindguard|g' \
 D = $(DESTDIR)
 install: all
 	install -d "$(D)$(LIBDIR)/bindguard" "$(D)$(BINDIR)" "$(D)$(DATADIR)/bindguard/systemd" \
-	  "$(D)$(DATADIR)/bindguard/prometheus" "$(D)$(DOCDIR)/docs" "$(D)$(SYSCONFDIR)/bindguard" \
+	  "$(D)$(DOCDIR)/docs" "$(D)$(SYSCONFDIR)/bindguard" \
 	  "$(D)$(SYSCONFDIR)/logrotate.d" "$(D)$(UNITDIR)" \
 	  "$(D)$(MANDIR)/man1" "$(D)$(MANDIR)/man5" "$(D)$(MANDIR)/man7"
 	install -m 0755 $(LIB) "$(D)$(LIBDIR)/bindguard/libbindguard.so"
@@ -195,7 +195,7 @@ install: all
 	$(SUBST) conf/systemd/bindguard.conf >"$(D)$(DATADIR)/bindguard/systemd/bindguard.conf"
 	chmod 0644 "$(D)$(DATADIR)/bindguard/bindguard.json.example" "$(D)$(DATADIR)/bindguard/systemd/bindguard.conf"
 	for f in conf/prometheus/*.rules.yml; do [ ! -e "$$f" ] || \
-	  install -m 0644 "$$f" "$(D)$(DATADIR)/bindguard/prometheus/" || exit 1; done
+	  install -D -m 0644 -t "$(D)$(DATADIR)/bindguard/prometheus" "$$f" || exit 1; done
 	test -e "$(D)$(SYSCONFDIR)/bindguard/bindguard.json" || \
 	  install -m 0644 "$(D)$(DATADIR)/bindguard/bindguard.json.example" "$(D)$(SYSCONFDIR)/bindguard/bindguard.json"
 	install -m 0644 conf/logrotate/bindguard "$(D)$(SYSCONFDIR)/logrotate.d/bindguard"
@@ -206,6 +206,36 @@ install: all
 	install -m 0644 docs/*.md "$(D)$(DOCDIR)/docs/"
 	for m in $(MAN_PAGES); do $(SUBST) $$m >"$(D)$(MANDIR)/man$${m##*.}/$${m#man/}" && \
 	  chmod 0644 "$(D)$(MANDIR)/man$${m##*.}/$${m#man/}" || exit 1; done
+
+# ---- packages (issue 14) ---------------------------------------------------------
+# `make deb`, `make rpm`: the tree's files (git's list, tracked and untracked
+# but not ignored; without git, all but build/) copied to
+# build/pkg/bindguard-VERSION, built there with the paths of the package
+# (packaging/debian/rules, packaging/rpm/bindguard.spec); the package lands
+# in build/. The version is shim/version.h's, the one version.
+VERSION := $(shell sed -n 's/^\#define BG_VERSION "\(.*\)"$$/\1/p' shim/version.h)
+PKG := build/pkg
+PKG_SRC := $(PKG)/bindguard-$(VERSION)
+DEB_ARCH = $(shell dpkg --print-architecture)
+pkg-tree:
+	@test -n "$(VERSION)" || { echo "no BG_VERSION in shim/version.h" >&2; exit 1; }
+	rm -rf "$(PKG)" && mkdir -p "$(PKG_SRC)"
+	if git rev-parse --show-toplevel >/dev/null 2>&1; then \
+	  git ls-files -z --cached --others --exclude-standard | \
+	    xargs -0 -r sh -c 'for f do [ ! -e "$$f" ] || printf "%s\0" "$$f"; done' sh | \
+	    tar -c --null -T - | tar -x -C "$(PKG_SRC)"; \
+	else tar -c --exclude=./build . | tar -x -C "$(PKG_SRC)"; fi
+	test -f "$(PKG_SRC)/Makefile" && test -f "$(PKG_SRC)/shim/version.h"
+
+deb: pkg-tree
+	cp -r packaging/debian "$(PKG_SRC)/debian"
+	{ echo "bindguard ($(VERSION)) unstable; urgency=medium"; echo; \
+	  echo "  * bindguard $(VERSION) (shim/version.h)."; echo; \
+	  echo " -- bindguard maintainers <dev@bindguard.invalid>  $$(git log -1 --format=%cD 2>/dev/null || date -R)"; \
+	} >"$(PKG_SRC)/debian/changelog"
+	cd "$(PKG_SRC)" && dpkg-buildpackage -us -uc -b
+	cp "$(PKG)/bindguard_$(VERSION)_$(DEB_ARCH).deb" build/
+	@echo "build/bindguard_$(VERSION)_$(DEB_ARCH).deb"
 
 fmt:
 	clang-format -i $(FMT_SRC)
