@@ -52,7 +52,7 @@ FMT_SRC := $(wildcard shim/*.[ch] tools/*.[ch] tests/*.c tests/unit/*.[ch] tests
              tests/conformance/*.c tests/tools/*.c tests/bench/*.c tests/hardening/*/*.[ch])
 .DELETE_ON_ERROR:
 
-.PHONY: all deps demo test test-unit test-build install deb rpm pkg-tree FORCE asan asan-build tsan tsan-build clean \
+.PHONY: all deps demo test test-unit test-build install deb rpm FORCE asan asan-build tsan tsan-build clean \
         fmt check-fmt check-man conformance test-kernels test-tools bench bench-profile \
         bench-build test-hardening
 
@@ -210,32 +210,46 @@ install: all
 # ---- packages (issue 14) ---------------------------------------------------------
 # `make deb`, `make rpm`: the tree's files (git's list, tracked and untracked
 # but not ignored; without git, all but build/) copied to
-# build/pkg/bindguard-VERSION, built there with the paths of the package
-# (packaging/debian/rules, packaging/rpm/bindguard.spec); the package lands
-# in build/. The version is shim/version.h's, the one version.
+# build/pkg/{deb,rpm}/bindguard-VERSION and built there with the package's
+# paths (packaging/debian/rules, packaging/rpm/bindguard.spec); the package
+# lands in build/. The version is shim/version.h's, the one version.
 VERSION := $(shell sed -n 's/^\#define BG_VERSION "\(.*\)"$$/\1/p' shim/version.h)
 PKG := build/pkg
-PKG_SRC := $(PKG)/bindguard-$(VERSION)
 DEB_ARCH = $(shell dpkg --print-architecture)
-pkg-tree:
+RPM_ARCH = $(shell rpm --eval %{_arch})
+# copy_tree DIR: a fresh DIR/bindguard-VERSION with the tree's files
+define copy_tree
 	@test -n "$(VERSION)" || { echo "no BG_VERSION in shim/version.h" >&2; exit 1; }
-	rm -rf "$(PKG)" && mkdir -p "$(PKG_SRC)"
+	rm -rf "$(1)" && mkdir -p "$(1)/bindguard-$(VERSION)"
 	if git rev-parse --show-toplevel >/dev/null 2>&1; then \
 	  git ls-files -z --cached --others --exclude-standard | \
 	    xargs -0 -r sh -c 'for f do [ ! -e "$$f" ] || printf "%s\0" "$$f"; done' sh | \
-	    tar -c --null -T - | tar -x -C "$(PKG_SRC)"; \
-	else tar -c --exclude=./build . | tar -x -C "$(PKG_SRC)"; fi
-	test -f "$(PKG_SRC)/Makefile" && test -f "$(PKG_SRC)/shim/version.h"
+	    tar -c --null -T - | tar -x -C "$(1)/bindguard-$(VERSION)"; \
+	else tar -c --exclude=./build . | tar -x -C "$(1)/bindguard-$(VERSION)"; fi
+	test -f "$(1)/bindguard-$(VERSION)/Makefile" && test -f "$(1)/bindguard-$(VERSION)/shim/version.h"
+endef
 
-deb: pkg-tree
-	cp -r packaging/debian "$(PKG_SRC)/debian"
+deb:
+	$(call copy_tree,$(PKG)/deb)
+	cp -r packaging/debian "$(PKG)/deb/bindguard-$(VERSION)/debian"
 	{ echo "bindguard ($(VERSION)) unstable; urgency=medium"; echo; \
 	  echo "  * bindguard $(VERSION) (shim/version.h)."; echo; \
 	  echo " -- bindguard maintainers <dev@bindguard.invalid>  $$(git log -1 --format=%cD 2>/dev/null || date -R)"; \
-	} >"$(PKG_SRC)/debian/changelog"
-	cd "$(PKG_SRC)" && dpkg-buildpackage -us -uc -b
-	cp "$(PKG)/bindguard_$(VERSION)_$(DEB_ARCH).deb" build/
+	} >"$(PKG)/deb/bindguard-$(VERSION)/debian/changelog"
+	cd "$(PKG)/deb/bindguard-$(VERSION)" && dpkg-buildpackage -us -uc -b
+	cp "$(PKG)/deb/bindguard_$(VERSION)_$(DEB_ARCH).deb" build/
 	@echo "build/bindguard_$(VERSION)_$(DEB_ARCH).deb"
+
+# rpmbuild in a _topdir of its own; --nodeps: the build dependencies are
+# RHEL's names (Debian has the same under its own)
+rpm:
+	$(call copy_tree,$(PKG)/rpm)
+	mkdir -p "$(PKG)/rpm/SOURCES" "$(PKG)/rpm/SPECS"
+	tar -C "$(PKG)/rpm" -czf "$(PKG)/rpm/SOURCES/bindguard-$(VERSION).tar.gz" "bindguard-$(VERSION)"
+	sed 's/@VERSION@/$(VERSION)/' packaging/rpm/bindguard.spec >"$(PKG)/rpm/SPECS/bindguard.spec"
+	rpmbuild -bb --nodeps --define "_topdir $(abspath $(PKG)/rpm)" "$(PKG)/rpm/SPECS/bindguard.spec"
+	cp "$(PKG)/rpm/RPMS/$(RPM_ARCH)/bindguard-$(VERSION)-1.$(RPM_ARCH).rpm" build/
+	@echo "build/bindguard-$(VERSION)-1.$(RPM_ARCH).rpm"
 
 fmt:
 	clang-format -i $(FMT_SRC)
