@@ -234,20 +234,23 @@ deb:
 	cp -r packaging/debian "$(PKG)/deb/bindguard-$(VERSION)/debian"
 	{ echo "bindguard ($(VERSION)) unstable; urgency=medium"; echo; \
 	  echo "  * bindguard $(VERSION) (shim/version.h)."; echo; \
-	  echo " -- bindguard maintainers <dev@bindguard.invalid>  $$(git log -1 --format=%cD 2>/dev/null || date -R)"; \
+	  echo " -- bindguard maintainers <dev@bindguard.invalid>  $$(git log -1 --format=%cD 2>/dev/null || date -R -r shim/version.h)"; \
 	} >"$(PKG)/deb/bindguard-$(VERSION)/debian/changelog"
 	cd "$(PKG)/deb/bindguard-$(VERSION)" && dpkg-buildpackage -us -uc -b
 	cp "$(PKG)/deb/bindguard_$(VERSION)_$(DEB_ARCH).deb" build/
 	@echo "build/bindguard_$(VERSION)_$(DEB_ARCH).deb"
 
-# rpmbuild in a _topdir of its own; --nodeps: the build dependencies are
+# rpmbuild in a _topdir of its own, reached through a link without spaces
+# (rpm's %setup does not quote it); --nodeps: the build dependencies are
 # RHEL's names (Debian has the same under its own)
 rpm:
 	$(call copy_tree,$(PKG)/rpm)
 	mkdir -p "$(PKG)/rpm/SOURCES" "$(PKG)/rpm/SPECS"
 	tar -C "$(PKG)/rpm" -czf "$(PKG)/rpm/SOURCES/bindguard-$(VERSION).tar.gz" "bindguard-$(VERSION)"
 	sed 's/@VERSION@/$(VERSION)/' packaging/rpm/bindguard.spec >"$(PKG)/rpm/SPECS/bindguard.spec"
-	rpmbuild -bb --nodeps --define "_topdir $(abspath $(PKG)/rpm)" "$(PKG)/rpm/SPECS/bindguard.spec"
+	link=$$(mktemp -d /tmp/bindguard-rpm.XXXXXX) && ln -s "$$PWD/$(PKG)/rpm" "$$link/top" && \
+	  rpmbuild -bb --nodeps --define "_topdir $$link/top" "$(PKG)/rpm/SPECS/bindguard.spec"; \
+	  rc=$$?; rm -rf "$$link"; exit $$rc
 	cp "$(PKG)/rpm/RPMS/$(RPM_ARCH)/bindguard-$(VERSION)-1.$(RPM_ARCH).rpm" build/
 	@echo "build/bindguard-$(VERSION)-1.$(RPM_ARCH).rpm"
 
