@@ -198,9 +198,10 @@ static int cmd_run(int argc, char **argv)
 	char lib[PATH_MAX];
 	if (find_library(lib, sizeof(lib)) != 0) {
 		fprintf(stderr,
-			"bindguard run: libbindguard.so not found beside %s or in ../lib/bindguard "
-			"(set BINDGUARD_LIBRARY)\n",
-			"this program");
+			"bindguard run: libbindguard.so not found beside %s, in ../lib/bindguard "
+			"or "
+			"in %s (set BINDGUARD_LIBRARY)\n",
+			"this program", BG_LIBDIR);
 		return EXIT_NO_LIBRARY;
 	}
 	const char *old = getenv("LD_PRELOAD");

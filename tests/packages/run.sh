@@ -154,7 +154,8 @@ t_deb_files_name_the_installed_paths() {
 	grep -qx "Environment=LD_PRELOAD=/usr/lib/$MA/bindguard/libbindguard.so" "$WORK/x/usr/share/bindguard/systemd/bindguard.conf" &&
 		grep -q '^ExecStart=/usr/bin/bindguard scan ' "$WORK/x/lib/systemd/system/bindguard-scan.service" &&
 		[ "$(jq -r '."$schema"' "$WORK/x/etc/bindguard/bindguard.json")" = /usr/share/bindguard/bindguard.schema.json ] &&
-		zgrep -q "^LD_PRELOAD=/usr/lib/$MA/bindguard/libbindguard.so" "$WORK/x/usr/share/man/man7/libbindguard.7.gz" || return 1
+		zgrep -q "^LD_PRELOAD=/usr/lib/$MA/bindguard/libbindguard.so" "$WORK/x/usr/share/man/man7/libbindguard.7.gz" ||
+		{ echo "# the drop-in, the service, the config or libbindguard(7) names another path"; return 1; }
 	local left
 	left=$(grep -rl /usr/local "$WORK/x" | grep -v /usr/share/doc/)
 	[ -z "$left" ] || { echo "# still naming /usr/local: $left"; return 1; }
