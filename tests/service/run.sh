@@ -168,5 +168,37 @@ sys.exit(0 if ok else 1)
 PY
 }
 
+# A service's own log folder is the service user's to change: a symlink it
+# plants where rotation will read (the renamed log, to a root-only file) is
+# never followed. Nothing of the secret reaches a file the user can read,
+# and the secret is unchanged.
+t_logrotate_follows_no_symlink_a_service_planted() {
+	chmod 755 "$WORK"
+	mkdir -m 0755 "$WORK/log" "$WORK/log/svc"
+	chown nobody "$WORK/log/svc"
+	echo "secret-$RANDOM$RANDOM" >"$WORK/secret"
+	chmod 600 "$WORK/secret"
+	local want
+	want=$(sha256sum <"$WORK/secret")
+	sed -e "s#/var/log/bindguard#$WORK/log#g" "$here/conf/logrotate/bindguard" >"$WORK/logrotate.conf"
+	as_nobody() { setpriv --reuid=nobody --regid=nogroup --clear-groups sh -c "$1"; }
+	as_nobody "echo '{}' > $WORK/log/svc/events.jsonl" || return 1
+	logrotate -f -s "$WORK/state" "$WORK/logrotate.conf" || return 1
+	[ -f "$WORK/log/svc/events.jsonl.1" ] || { echo "# the first rotation left no events.jsonl.1"; return 1; }
+	as_nobody "rm $WORK/log/svc/events.jsonl.1 && ln -s $WORK/secret $WORK/log/svc/events.jsonl.1 &&
+		echo '{}' > $WORK/log/svc/events.jsonl" || return 1
+	local out
+	out=$(logrotate -f -s "$WORK/state" "$WORK/logrotate.conf" 2>&1)
+	echo "# logrotate: $(head -c 300 <<<"$out")"
+	expect "the secret" "$(sha256sum <"$WORK/secret")" "$want" || return 1
+	local f leaked=0
+	for f in "$WORK"/log/svc/*; do
+		[ -L "$f" ] && continue
+		zcat -f "$f" | grep -q "$(cat "$WORK/secret")" && { echo "# $f holds the secret"; leaked=1; }
+	done
+	ls -l "$WORK/log/svc" | sed 's/^/#   /'
+	[ $leaked -eq 0 ]
+}
+
 export -f helpers
 run_tests service 120
