@@ -71,6 +71,7 @@ suite "remedy (asan+ubsan)" env PRELOAD_PREFIX="$asan_rt:" \
 	tests/remedy/run.sh "$ASAN"
 suite "service: the scan's systemd units, the event log's rotation" tests/service/run.sh "$BUILD"
 suite "tools: bindguard command (gcc)" tests/tools/tools.sh "$BUILD"
+suite "prometheus: the alert rules under promtool, node_exporter and Prometheus" tests/prometheus/run.sh "$BUILD"
 
 # hardening (issue 4): one suite a folder, tests/hardening/TOPIC/run.sh BUILD
 for h in tests/hardening/*/run.sh; do

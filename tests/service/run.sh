@@ -33,11 +33,13 @@ helpers() {
 		[ -n "$out" ] && sed 's/^/#   /' <<<"$out"
 		[ $rc -eq 0 ] && [ -z "$out" ]
 	}
-	# writer THREADS: binds of explicit ports, each one debug event, from
-	# THREADS threads of one python3 process under the shim, until
-	# $WORK/stop exists
+	# writer THREADS LOG [COMMAND...]: binds of explicit ports, each one
+	# debug event to LOG, from THREADS threads of one python3 process under
+	# the shim, started by COMMAND (setpriv ...), until $WORK/stop exists
 	writer() {
-		env $(preload BINDGUARD_CONFIG="$WORK/bg.json" BINDGUARD_LOG="$WORK/log/events.jsonl") \
+		local threads=$1 log=$2
+		shift 2
+		"$@" env $(preload BINDGUARD_CONFIG="$WORK/bg.json" BINDGUARD_LOG="$log") \
 			python3 -c '
 import os, socket, sys, threading, time
 stop = sys.argv[2]
@@ -54,7 +56,7 @@ def run(base):
 ts = [threading.Thread(target=run, args=(20000 + 500 * k,)) for k in range(int(sys.argv[1]))]
 [t.start() for t in ts]
 [t.join() for t in ts]
-' "$1" "$WORK/stop"
+' "$threads" "$WORK/stop"
 	}
 }
 
@@ -91,40 +93,49 @@ t_scan_unit_command_writes_the_textfile() {
 }
 
 # Three processes (one of them with four threads) write debug events while
-# the shipped logrotate file, pointed at $WORK/log, rotates it 12 times.
+# the shipped logrotate file, pointed at $WORK/log, rotates it 12 times. Two
+# write as root to $WORK/log/events.jsonl, the third as nobody to a folder
+# of its own, as a service with LogsDirectory=bindguard/SERVICE does.
 # Every process's lines, over the current file, the renamed one and the
 # compressed ones, are exactly what its stop event says it wrote, each a
 # whole JSON object.
 t_logrotate_loses_no_line() {
-	mkdir -m 0755 "$WORK/log"
+	chmod 755 "$WORK"
+	mkdir -m 0755 "$WORK/log" "$WORK/log/svc"
+	chown nobody "$WORK/log/svc"
 	echo '{"mode": "audit", "level": "debug"}' >"$WORK/bg.json"
 	chmod 644 "$WORK/bg.json"
 	sed -e "s#/var/log/bindguard#$WORK/log#g" -e 's/rotate 14/rotate 100000/' \
 		"$here/conf/logrotate/bindguard" >"$WORK/logrotate.conf"
 	grep -q nocreate "$WORK/logrotate.conf" && grep -q delaycompress "$WORK/logrotate.conf" || return 1
 	local pids=() p i
-	writer 1 &
+	writer 1 "$WORK/log/events.jsonl" &
 	pids+=($!)
-	writer 1 &
+	writer 4 "$WORK/log/events.jsonl" &
 	pids+=($!)
-	writer 4 &
+	writer 1 "$WORK/log/svc/events.jsonl" \
+		setpriv --reuid=nobody --regid=nogroup --clear-groups env PATH=/usr/bin:/bin &
 	pids+=($!)
-	wait_file "$WORK/log/events.jsonl" || return 1
+	# on every way out, the writers stop
+	trap 'touch "$WORK/stop"; wait' RETURN
+	wait_file "$WORK/log/events.jsonl" && wait_file "$WORK/log/svc/events.jsonl" || return 1
 	for i in $(seq 1 12); do
 		sleep 0.2
 		logrotate -f -s "$WORK/state" "$WORK/logrotate.conf" || { echo "# logrotate failed"; return 1; }
 	done
 	touch "$WORK/stop"
 	for p in "${pids[@]}"; do wait "$p" || { echo "# a writer failed"; return 1; }; done
-	# rotations while all three wrote: files holding lines of every writer
-	local f mid=0
-	for f in "$WORK"/log/*; do
-		[ "$( (zcat -f "$f" | jq -r .process.pid | sort -u | wc -l) 2>/dev/null)" -eq 3 ] && mid=$((mid + 1))
+	# rotations while they wrote: files holding lines of both root writers,
+	# and files of nobody's
+	local f mid=0 svc
+	for f in "$WORK"/log/events.*; do
+		[ "$( (zcat -f "$f" | jq -r .process.pid | sort -u | wc -l) 2>/dev/null)" -eq 2 ] && mid=$((mid + 1))
 	done
-	echo "# 12 rotations, $(ls "$WORK/log" | wc -l) files, $mid with lines of all three writers"
-	[ "$mid" -ge 8 ] || { echo "# too few rotations while writing to prove anything"; return 1; }
+	svc=$(ls "$WORK/log/svc" | wc -l)
+	echo "# 12 rotations, $mid files with lines of both root writers, $svc of nobody's: $(ls -l "$WORK/log/svc" | sed -n 2p)"
+	[ "$mid" -ge 8 ] && [ "$svc" -ge 8 ] || { echo "# too few rotations while writing to prove anything"; return 1; }
 	{
-		for f in "$WORK"/log/*; do
+		for f in "$WORK"/log/events.* "$WORK"/log/svc/*; do
 			case $f in *.gz) zcat "$f" ;; *) cat "$f" ;; esac
 		done
 	} >"$WORK/all.jsonl"
@@ -155,6 +166,38 @@ for pid, c in sorted(stops.items()):
 print("# %d lines, %d torn, %d processes stopped" % (lines, bad, len(stops)))
 sys.exit(0 if ok else 1)
 PY
+}
+
+# A service's own log folder is the service user's to change: a symlink it
+# plants where rotation will read (the renamed log, to a root-only file) is
+# never followed. Nothing of the secret reaches a file the user can read,
+# and the secret is unchanged.
+t_logrotate_follows_no_symlink_a_service_planted() {
+	chmod 755 "$WORK"
+	mkdir -m 0755 "$WORK/log" "$WORK/log/svc"
+	chown nobody "$WORK/log/svc"
+	echo "secret-$RANDOM$RANDOM" >"$WORK/secret"
+	chmod 600 "$WORK/secret"
+	local want
+	want=$(sha256sum <"$WORK/secret")
+	sed -e "s#/var/log/bindguard#$WORK/log#g" "$here/conf/logrotate/bindguard" >"$WORK/logrotate.conf"
+	as_nobody() { setpriv --reuid=nobody --regid=nogroup --clear-groups sh -c "$1"; }
+	as_nobody "echo '{}' > $WORK/log/svc/events.jsonl" || return 1
+	logrotate -f -s "$WORK/state" "$WORK/logrotate.conf" || return 1
+	[ -f "$WORK/log/svc/events.jsonl.1" ] || { echo "# the first rotation left no events.jsonl.1"; return 1; }
+	as_nobody "rm $WORK/log/svc/events.jsonl.1 && ln -s $WORK/secret $WORK/log/svc/events.jsonl.1 &&
+		echo '{}' > $WORK/log/svc/events.jsonl" || return 1
+	local out
+	out=$(logrotate -f -s "$WORK/state" "$WORK/logrotate.conf" 2>&1)
+	echo "# logrotate: $(head -c 300 <<<"$out")"
+	expect "the secret" "$(sha256sum <"$WORK/secret")" "$want" || return 1
+	local f leaked=0
+	for f in "$WORK"/log/svc/*; do
+		[ -L "$f" ] && continue
+		zcat -f "$f" | grep -q "$(cat "$WORK/secret")" && { echo "# $f holds the secret"; leaked=1; }
+	done
+	ls -l "$WORK/log/svc" | sed 's/^/#   /'
+	[ $leaked -eq 0 ]
 }
 
 export -f helpers
