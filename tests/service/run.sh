@@ -92,6 +92,27 @@ t_scan_unit_command_writes_the_textfile() {
 	grep -q "$WORK/missing/bindguard.prom" <<<"$err"
 }
 
+# node_exporter's textfile directory belongs to its user, not root: a
+# symlink that user plants at the textfile's path makes the root scan write
+# nowhere but its own new file (the temporary file is made O_EXCL)
+t_scan_textfile_follows_no_symlink_the_directory_owner_planted() {
+	units "$WORK/u"
+	chmod 755 "$WORK"
+	mkdir -m 0755 "$WORK/textfile"
+	chown nobody "$WORK/textfile"
+	echo keep >"$WORK/target"
+	chmod 600 "$WORK/target"
+	setpriv --reuid=nobody --regid=nogroup --clear-groups \
+		ln -s "$WORK/target" "$WORK/textfile/bindguard.prom" || return 1
+	local cmd
+	cmd=$(sed -n 's/^ExecStart=//p' "$WORK/u/bindguard-scan.service")
+	BINDGUARD_TEXTFILE_DIR="$WORK/textfile" eval "$cmd" >/dev/null || return 1
+	expect "the symlink's target" "$(cat "$WORK/target")" keep || return 1
+	[ -f "$WORK/textfile/bindguard.prom" ] && [ ! -L "$WORK/textfile/bindguard.prom" ] ||
+		{ echo "# bindguard.prom is not a regular file of its own"; return 1; }
+	grep -qx 'bindguard_scan_success 1' "$WORK/textfile/bindguard.prom"
+}
+
 # Three processes (one of them with four threads) write debug events while
 # the shipped logrotate file, pointed at $WORK/log, rotates it 12 times. Two
 # write as root to $WORK/log/events.jsonl, the third as nobody to a folder
