@@ -2,7 +2,20 @@
 # Every .c compiles once per build folder into $(BUILD)/obj/ (its path kept),
 # with the headers it includes recorded beside it (-MMD: obj/X.d).
 CC ?= gcc
+# Where `make install` puts things (and, through BG_BINDIR/BG_LIBDIR, where
+# the installed command looks for the library). The packages set them:
+# packaging/debian/rules (LIBDIR=/usr/lib/<multiarch>, UNITDIR=/lib/systemd/
+# system, Debian 12's debhelper looks there) and packaging/rpm/bindguard.spec
+# (%{_libdir}, %{_unitdir}). SYSCONFDIR is where the config is installed;
+# the shim reads /etc/bindguard/bindguard.json whatever it is.
 PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+LIBDIR ?= $(PREFIX)/lib
+DATADIR ?= $(PREFIX)/share
+MANDIR ?= $(DATADIR)/man
+DOCDIR ?= $(DATADIR)/doc/bindguard
+SYSCONFDIR ?= /etc
+UNITDIR ?= $(PREFIX)/lib/systemd/system
 DESTDIR ?=
 BUILD ?= build
 CFLAGS ?= -O2 -g
@@ -39,7 +52,7 @@ FMT_SRC := $(wildcard shim/*.[ch] tools/*.[ch] tests/*.c tests/unit/*.[ch] tests
              tests/conformance/*.c tests/tools/*.c tests/bench/*.c tests/hardening/*/*.[ch])
 .DELETE_ON_ERROR:
 
-.PHONY: all deps demo test test-unit test-build install asan asan-build tsan tsan-build clean \
+.PHONY: all deps demo test test-unit test-build install deb rpm FORCE asan asan-build tsan tsan-build clean \
         fmt check-fmt check-man conformance test-kernels test-tools bench bench-profile \
         bench-build test-hardening
 
@@ -49,8 +62,16 @@ $(BUILD):
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(@D)
-	$(CC) $(BG_CPPFLAGS) $(CPPFLAGS) $(BASE_CFLAGS) $(CFLAGS) $(call san,$<) $(PIC) -MMD -MP -c -o $@ $<
+	$(CC) $(BG_CPPFLAGS) $(DEFS) $(CPPFLAGS) $(BASE_CFLAGS) $(CFLAGS) $(call san,$<) $(PIC) -MMD -MP -c -o $@ $<
 $(BUILD)/obj/shim/%.o: PIC := -fPIC
+# The command knows where it is installed: $(BUILD)/install-dirs changes
+# (and the command recompiles) only when BINDIR or LIBDIR do.
+$(BUILD)/obj/tools/bindguard.o: DEFS := -DBG_BINDIR='"$(BINDIR)"' -DBG_LIBDIR='"$(LIBDIR)/bindguard"'
+$(BUILD)/obj/tools/bindguard.o: $(BUILD)/install-dirs
+$(BUILD)/install-dirs: FORCE
+	@mkdir -p $(@D)
+	@printf '%s\n' '$(BINDIR)' '$(LIBDIR)/bindguard' | cmp -s - $@ || printf '%s\n' '$(BINDIR)' '$(LIBDIR)/bindguard' >$@
+FORCE:
 
 # program NAME, SOURCES (.c, or a library's .a), LDLIBS: $(BUILD)/NAME
 define program
@@ -156,22 +177,82 @@ deps:
 demo: deps all
 	@tools/demo.sh $(BUILD)
 
+# The installed files that name a path name the installed one ($(SUBST)).
+SUBST = sed -e 's|/usr/local/bin/bindguard|$(BINDIR)/bindguard|g' \
+  -e 's|/usr/local/lib/bindguard|$(LIBDIR)/bindguard|g' \
+  -e 's|/usr/local/share/bindguard|$(DATADIR)/bindguard|g' \
+  -e 's|/usr/local/share/doc/bindguard|$(DOCDIR)|g'
+D = $(DESTDIR)
 install: all
-	install -d $(DESTDIR)$(PREFIX)/lib/bindguard $(DESTDIR)$(PREFIX)/bin \
-	  $(DESTDIR)$(PREFIX)/share/bindguard $(DESTDIR)$(PREFIX)/share/doc/bindguard $(DESTDIR)/etc/bindguard
-	install -m 0755 $(LIB) $(DESTDIR)$(PREFIX)/lib/bindguard/libbindguard.so
-	install -m 0755 $(TOOL) $(DESTDIR)$(PREFIX)/bin/bindguard
-	install -m 0644 conf/bindguard.schema.json conf/bindguard-event.schema.json $(DESTDIR)$(PREFIX)/share/bindguard/
-	install -m 0644 conf/bindguard.json $(DESTDIR)$(PREFIX)/share/bindguard/bindguard.json.example
-	install -d $(DESTDIR)$(PREFIX)/share/bindguard/systemd
-	install -m 0644 conf/systemd/bindguard.conf $(DESTDIR)$(PREFIX)/share/bindguard/systemd/bindguard.conf
-	test -e $(DESTDIR)/etc/bindguard/bindguard.json || install -m 0644 conf/bindguard.json $(DESTDIR)/etc/bindguard/bindguard.json
-	install -m 0644 README.md $(DESTDIR)$(PREFIX)/share/doc/bindguard/README.md
-	install -D -m 0644 -t $(DESTDIR)$(PREFIX)/share/doc/bindguard/docs docs/*.md
-	install -d $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(PREFIX)/share/man/man7
-	install -m 0644 man/bindguard.1 $(DESTDIR)$(PREFIX)/share/man/man1/bindguard.1
-	install -m 0644 man/bindguard.conf.5 $(DESTDIR)$(PREFIX)/share/man/man5/bindguard.conf.5
-	install -m 0644 man/libbindguard.7 $(DESTDIR)$(PREFIX)/share/man/man7/libbindguard.7
+	install -d "$(D)$(LIBDIR)/bindguard" "$(D)$(BINDIR)" "$(D)$(DATADIR)/bindguard/systemd" \
+	  "$(D)$(DOCDIR)/docs" "$(D)$(SYSCONFDIR)/bindguard" \
+	  "$(D)$(SYSCONFDIR)/logrotate.d" "$(D)$(UNITDIR)" \
+	  "$(D)$(MANDIR)/man1" "$(D)$(MANDIR)/man5" "$(D)$(MANDIR)/man7"
+	install -m 0755 $(LIB) "$(D)$(LIBDIR)/bindguard/libbindguard.so"
+	install -m 0755 $(TOOL) "$(D)$(BINDIR)/bindguard"
+	install -m 0644 conf/bindguard.schema.json conf/bindguard-event.schema.json "$(D)$(DATADIR)/bindguard/"
+	$(SUBST) conf/bindguard.json >"$(D)$(DATADIR)/bindguard/bindguard.json.example"
+	$(SUBST) conf/systemd/bindguard.conf >"$(D)$(DATADIR)/bindguard/systemd/bindguard.conf"
+	chmod 0644 "$(D)$(DATADIR)/bindguard/bindguard.json.example" "$(D)$(DATADIR)/bindguard/systemd/bindguard.conf"
+	for f in conf/prometheus/*.rules.yml; do [ ! -e "$$f" ] || \
+	  install -D -m 0644 -t "$(D)$(DATADIR)/bindguard/prometheus" "$$f" || exit 1; done
+	test -e "$(D)$(SYSCONFDIR)/bindguard/bindguard.json" || \
+	  install -m 0644 "$(D)$(DATADIR)/bindguard/bindguard.json.example" "$(D)$(SYSCONFDIR)/bindguard/bindguard.json"
+	install -m 0644 conf/logrotate/bindguard "$(D)$(SYSCONFDIR)/logrotate.d/bindguard"
+	$(SUBST) conf/systemd/bindguard-scan.service >"$(D)$(UNITDIR)/bindguard-scan.service"
+	chmod 0644 "$(D)$(UNITDIR)/bindguard-scan.service"
+	install -m 0644 conf/systemd/bindguard-scan.timer "$(D)$(UNITDIR)/bindguard-scan.timer"
+	install -m 0644 README.md "$(D)$(DOCDIR)/README.md"
+	install -m 0644 docs/*.md "$(D)$(DOCDIR)/docs/"
+	for m in $(MAN_PAGES); do $(SUBST) $$m >"$(D)$(MANDIR)/man$${m##*.}/$${m#man/}" && \
+	  chmod 0644 "$(D)$(MANDIR)/man$${m##*.}/$${m#man/}" || exit 1; done
+
+# ---- packages (issue 14) ---------------------------------------------------------
+# `make deb`, `make rpm`: the tree's files (git's list, tracked and untracked
+# but not ignored; without git, all but build/) copied to
+# build/pkg/{deb,rpm}/bindguard-VERSION and built there with the package's
+# paths (packaging/debian/rules, packaging/rpm/bindguard.spec); the package
+# lands in build/. The version is shim/version.h's, the one version.
+VERSION := $(shell sed -n 's/^\#define BG_VERSION "\(.*\)"$$/\1/p' shim/version.h)
+PKG := build/pkg
+DEB_ARCH = $(shell dpkg --print-architecture)
+RPM_ARCH = $(shell rpm --eval %{_arch})
+# copy_tree DIR: a fresh DIR/bindguard-VERSION with the tree's files
+define copy_tree
+	@test -n "$(VERSION)" || { echo "no BG_VERSION in shim/version.h" >&2; exit 1; }
+	rm -rf "$(1)" && mkdir -p "$(1)/bindguard-$(VERSION)"
+	if git rev-parse --show-toplevel >/dev/null 2>&1; then \
+	  git ls-files -z --cached --others --exclude-standard | \
+	    xargs -0 -r sh -c 'for f do [ ! -e "$$f" ] || printf "%s\0" "$$f"; done' sh | \
+	    tar -c --null -T - | tar -x -C "$(1)/bindguard-$(VERSION)"; \
+	else tar -c --exclude=./build . | tar -x -C "$(1)/bindguard-$(VERSION)"; fi
+	test -f "$(1)/bindguard-$(VERSION)/Makefile" && test -f "$(1)/bindguard-$(VERSION)/shim/version.h"
+endef
+
+deb:
+	$(call copy_tree,$(PKG)/deb)
+	cp -r packaging/debian "$(PKG)/deb/bindguard-$(VERSION)/debian"
+	{ echo "bindguard ($(VERSION)) unstable; urgency=medium"; echo; \
+	  echo "  * bindguard $(VERSION) (shim/version.h)."; echo; \
+	  echo " -- bindguard maintainers <dev@bindguard.invalid>  $$(git log -1 --format=%cD 2>/dev/null || date -R -r shim/version.h)"; \
+	} >"$(PKG)/deb/bindguard-$(VERSION)/debian/changelog"
+	cd "$(PKG)/deb/bindguard-$(VERSION)" && dpkg-buildpackage -us -uc -b
+	cp "$(PKG)/deb/bindguard_$(VERSION)_$(DEB_ARCH).deb" build/
+	@echo "build/bindguard_$(VERSION)_$(DEB_ARCH).deb"
+
+# rpmbuild in a _topdir of its own, reached through a link without spaces
+# (rpm's %setup does not quote it); --nodeps: the build dependencies are
+# RHEL's names (Debian has the same under its own)
+rpm:
+	$(call copy_tree,$(PKG)/rpm)
+	mkdir -p "$(PKG)/rpm/SOURCES" "$(PKG)/rpm/SPECS"
+	tar -C "$(PKG)/rpm" -czf "$(PKG)/rpm/SOURCES/bindguard-$(VERSION).tar.gz" "bindguard-$(VERSION)"
+	sed 's/@VERSION@/$(VERSION)/' packaging/rpm/bindguard.spec >"$(PKG)/rpm/SPECS/bindguard.spec"
+	link=$$(mktemp -d /tmp/bindguard-rpm.XXXXXX) && ln -s "$$PWD/$(PKG)/rpm" "$$link/top" && \
+	  rpmbuild -bb --nodeps --define "_topdir $$link/top" "$(PKG)/rpm/SPECS/bindguard.spec"; \
+	  rc=$$?; rm -rf "$$link"; exit $$rc
+	cp "$(PKG)/rpm/RPMS/$(RPM_ARCH)/bindguard-$(VERSION)-1.$(RPM_ARCH).rpm" build/
+	@echo "build/bindguard-$(VERSION)-1.$(RPM_ARCH).rpm"
 
 fmt:
 	clang-format -i $(FMT_SRC)

@@ -14,8 +14,14 @@ make -C "$here" -s install PREFIX=/usr/local DESTDIR="$dest" >/dev/null
 for f in usr/local/lib/bindguard/libbindguard.so usr/local/bin/bindguard \
 	usr/local/share/bindguard/bindguard.schema.json usr/local/share/bindguard/bindguard-event.schema.json \
 	usr/local/share/bindguard/bindguard.json.example usr/local/share/bindguard/systemd/bindguard.conf \
-	usr/local/share/doc/bindguard/README.md etc/bindguard/bindguard.json; do
+	usr/local/share/doc/bindguard/README.md etc/bindguard/bindguard.json etc/logrotate.d/bindguard \
+	usr/local/lib/systemd/system/bindguard-scan.service usr/local/lib/systemd/system/bindguard-scan.timer \
+	usr/local/share/man/man1/bindguard.1 usr/local/share/man/man5/bindguard.conf.5 \
+	usr/local/share/man/man7/libbindguard.7; do
 	check "$f"
+done
+for f in "$here"/conf/prometheus/*.rules.yml; do
+	[ -e "$f" ] && check "usr/local/share/bindguard/prometheus/${f##*/}"
 done
 # the pages the README links to, in the same place relative to it
 for f in "$here"/docs/*.md; do
@@ -26,5 +32,37 @@ if [ "$out" = "$dest/usr/local/lib/bindguard/libbindguard.so" ]; then
 	pass "installed command finds installed library"
 else
 	echo "# got LD_PRELOAD=$out"; fail "installed command finds installed library"
+fi
+
+# A package's paths: every installed file that names a path names the one it
+# was installed to, and none names /usr/local; the command is built for them.
+pkg=$(mktemp -d /tmp/bindguard-install.XXXXXX)
+build=$(mktemp -d /tmp/bindguard-install-build.XXXXXX)
+trap 'rm -rf "$dest" "$pkg" "$build"' EXIT
+if make -C "$here" -s install BUILD="$build" PREFIX=/usr LIBDIR=/usr/lib/x86_64-linux-gnu \
+	UNITDIR=/lib/systemd/system DESTDIR="$pkg" >/dev/null; then
+	pass "make install PREFIX=/usr LIBDIR=/usr/lib/x86_64-linux-gnu"
+else
+	fail "make install PREFIX=/usr LIBDIR=/usr/lib/x86_64-linux-gnu"
+fi
+# names FILE PATH: FILE (under $pkg) names PATH
+names() {
+	if grep -qF "$2" "$pkg/$1"; then pass "$1 names $2"
+	else grep -n 'bindguard' "$pkg/$1" | head -3 | sed 's/^/# /'; fail "$1 names $2"; fi
+}
+names lib/systemd/system/bindguard-scan.service "ExecStart=/usr/bin/bindguard scan"
+names usr/share/bindguard/systemd/bindguard.conf "LD_PRELOAD=/usr/lib/x86_64-linux-gnu/bindguard/libbindguard.so"
+names etc/bindguard/bindguard.json '"$schema": "/usr/share/bindguard/bindguard.schema.json"'
+names usr/share/man/man7/libbindguard.7 "LD_PRELOAD=/usr/lib/x86_64-linux-gnu/bindguard/libbindguard.so"
+names usr/share/man/man5/bindguard.conf.5 "/usr/share/bindguard/bindguard.schema.json"
+left=$(grep -rl /usr/local "$pkg" 2>/dev/null | grep -v '/usr/share/doc/' | sed "s#^$pkg##")
+if [ -z "$left" ]; then pass "no installed file but the docs names /usr/local"
+else echo "# $left"; fail "no installed file but the docs names /usr/local"; fi
+# the command is built to look in LIBDIR when it runs from BINDIR (the
+# packages suite runs it there: tests/packages/run.sh)
+if strings "$pkg/usr/bin/bindguard" | grep -x '/usr/lib/x86_64-linux-gnu/bindguard/libbindguard.so' >/dev/null; then
+	pass "the command is built with LIBDIR's library path"
+else
+	fail "the command is built with LIBDIR's library path"
 fi
 tally

@@ -52,6 +52,7 @@ for b in "$BUILD:gcc" "build/clang:clang" "$ASAN:asan+ubsan"; do
 	done
 done
 suite "install" tests/install.sh
+suite "packages: make deb, make rpm, the .deb installed with dpkg" tests/packages/run.sh "$BUILD"
 # the exported symbols against shim/wrapped.h, in each build of the shim
 for b in "$BUILD:gcc" "build/clang:clang" "$ASAN:asan+ubsan" "build/tsan:tsan"; do
 	suite "exports: libbindguard.so = shim/wrapped.h (${b#*:})" tests/exports.sh "${b%%:*}"

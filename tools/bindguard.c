@@ -76,11 +76,24 @@ static void usage(FILE *f)
 		"            exits with CMD's own status\n");
 }
 
-/* A file of bindguard's beside an in-tree tool, or where an installed one
- * keeps it: $ENV first, then each of candidates ("%s" is this program's
- * folder). */
-static int find_beside(const char *env_name, const char *const *candidates, unsigned n, char *out,
-		       size_t len)
+/* Where `make install` put the command and the library (Makefile: BINDIR,
+ * LIBDIR). A package's library is not always at ../lib/bindguard from the
+ * command: Debian's is in /usr/lib/<multiarch>/bindguard. */
+#ifndef BG_BINDIR
+#define BG_BINDIR "/usr/local/bin"
+#endif
+#ifndef BG_LIBDIR
+#define BG_LIBDIR "/usr/local/lib/bindguard"
+#endif
+
+/* A file of bindguard's that lives in LIBDIR (the library, the agent; its
+ * installed path is in_libdir): $ENV_NAME; for the command at its installed
+ * place, in_libdir first; else beside an in-tree command, or
+ * ../lib/bindguard of a copied (DESTDIR, relocated) one, then in_libdir. A
+ * command elsewhere takes its own build's file before an installed one, so
+ * an in-tree test never runs a library or agent installed on the machine. */
+static int find_installed(const char *env_name, const char *file, const char *in_libdir, char *out,
+			  size_t len)
 {
 	const char *env = secure_getenv(env_name);
 	if (env && *env && access(env, R_OK) == 0) {
@@ -88,17 +101,25 @@ static int find_beside(const char *env_name, const char *const *candidates, unsi
 		return 0;
 	}
 	char self[PATH_MAX];
-	ssize_t got = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	if (got <= 0)
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n <= 0)
 		return -1;
-	self[got] = 0;
+	self[n] = 0;
 	char *slash = strrchr(self, '/');
 	if (!slash)
 		return -1;
 	*slash = 0;
-	for (unsigned i = 0; i < n; i++) {
-		char path[PATH_MAX + 64];
-		snprintf(path, sizeof(path), candidates[i], self);
+	char bindir[PATH_MAX];
+	int installed = realpath(BG_BINDIR, bindir) && strcmp(bindir, self) == 0;
+	/* in_libdir (NULL here), or folders relative to the command's */
+	const char *candidates[] = {NULL, "", "../lib/bindguard/", "../lib/", NULL};
+	unsigned n_cand = sizeof(candidates) / sizeof(candidates[0]);
+	for (unsigned i = installed ? 0 : 1; i < n_cand; i++) {
+		char path[2 * PATH_MAX];
+		if (!candidates[i])
+			snprintf(path, sizeof(path), "%s", in_libdir);
+		else
+			snprintf(path, sizeof(path), "%s/%s%s", self, candidates[i], file);
 		char real[PATH_MAX];
 		if (realpath(path, real) && access(real, R_OK) == 0) {
 			snprintf(out, len, "%s", real);
@@ -108,27 +129,24 @@ static int find_beside(const char *env_name, const char *const *candidates, unsi
 	return -1;
 }
 
-/* libbindguard.so beside an in-tree tool, or in ../lib/bindguard for an installed one. */
+/* The library: $BINDGUARD_LIBRARY, then as find_installed says. */
 static int find_library(char *out, size_t len)
 {
-	static const char *const candidates[] = {"%s/libbindguard.so",
-						 "%s/../lib/bindguard/libbindguard.so",
-						 "%s/../lib/libbindguard.so"};
-	return find_beside("BINDGUARD_LIBRARY", candidates, 3, out, len);
+	return find_installed("BINDGUARD_LIBRARY", "libbindguard.so", BG_LIBDIR "/libbindguard.so",
+			      out, len);
 }
 
 /* bindguard agent ARGS: exec bindguard-agent, found as the library is (it
  * links libbpf; this command does not). */
 static int cmd_agent(int argc, char **argv)
 {
-	static const char *const candidates[] = {"%s/bindguard-agent",
-						 "%s/../lib/bindguard/bindguard-agent",
-						 "%s/../libexec/bindguard/bindguard-agent"};
 	char agent[PATH_MAX];
-	if (find_beside("BINDGUARD_AGENT", candidates, 3, agent, sizeof(agent)) != 0) {
+	if (find_installed("BINDGUARD_AGENT", "bindguard-agent", BG_LIBDIR "/bindguard-agent",
+			   agent, sizeof(agent)) != 0) {
 		fprintf(stderr,
-			"bindguard agent: bindguard-agent not found beside this program or "
-			"in ../lib/bindguard (set BINDGUARD_AGENT; `make agent` builds it)\n");
+			"bindguard agent: bindguard-agent not found beside this program, in "
+			"../lib/bindguard or in " BG_LIBDIR
+			" (set BINDGUARD_AGENT; `make agent` builds it)\n");
 		return EXIT_NO_LIBRARY;
 	}
 	char **args = calloc((size_t)argc + 2, sizeof(*args));
@@ -153,8 +171,9 @@ static void run_usage(FILE *f)
 		   "kept). The options set BINDGUARD_MODE, _CONFIG, _LOG and _PROFILE; DEST is\n"
 		   "stderr, syslog or an absolute path. The configuration is checked first, and a\n"
 		   "problem is reported here (the shim then runs in audit mode with defaults).\n"
-		   "The library is found through $BINDGUARD_LIBRARY, beside this program, or in\n"
-		   "../lib/bindguard.\n"
+		   "The library is found through $BINDGUARD_LIBRARY, in " BG_LIBDIR " when this\n"
+		   "program is the installed " BG_BINDIR "/bindguard, else beside this program,\n"
+		   "in ../lib/bindguard, or in " BG_LIBDIR ".\n"
 		   "\n"
 		   "exit codes: 2 usage error; 3 library not found; 127 CMD could not be\n"
 		   "            started; otherwise CMD's own status (run execs it)\n");
@@ -219,9 +238,10 @@ static int cmd_run(int argc, char **argv)
 	char lib[PATH_MAX];
 	if (find_library(lib, sizeof(lib)) != 0) {
 		fprintf(stderr,
-			"bindguard run: libbindguard.so not found beside %s or in ../lib/bindguard "
-			"(set BINDGUARD_LIBRARY)\n",
-			"this program");
+			"bindguard run: libbindguard.so not found beside %s, in ../lib/bindguard "
+			"or "
+			"in %s (set BINDGUARD_LIBRARY)\n",
+			"this program", BG_LIBDIR);
 		return EXIT_NO_LIBRARY;
 	}
 	const char *old = getenv("LD_PRELOAD");

@@ -92,6 +92,27 @@ t_scan_unit_command_writes_the_textfile() {
 	grep -q "$WORK/missing/bindguard.prom" <<<"$err"
 }
 
+# node_exporter's textfile directory belongs to its user, not root: a
+# symlink that user plants at the textfile's path makes the root scan write
+# nowhere but its own new file (the temporary file is made O_EXCL)
+t_scan_textfile_follows_no_symlink_the_directory_owner_planted() {
+	units "$WORK/u"
+	chmod 755 "$WORK"
+	mkdir -m 0755 "$WORK/textfile"
+	chown nobody "$WORK/textfile"
+	echo keep >"$WORK/target"
+	chmod 600 "$WORK/target"
+	setpriv --reuid=nobody --regid=nogroup --clear-groups \
+		ln -s "$WORK/target" "$WORK/textfile/bindguard.prom" || return 1
+	local cmd
+	cmd=$(sed -n 's/^ExecStart=//p' "$WORK/u/bindguard-scan.service")
+	BINDGUARD_TEXTFILE_DIR="$WORK/textfile" eval "$cmd" >/dev/null || return 1
+	expect "the symlink's target" "$(cat "$WORK/target")" keep || return 1
+	[ -f "$WORK/textfile/bindguard.prom" ] && [ ! -L "$WORK/textfile/bindguard.prom" ] ||
+		{ echo "# bindguard.prom is not a regular file of its own"; return 1; }
+	grep -qx 'bindguard_scan_success 1' "$WORK/textfile/bindguard.prom"
+}
+
 # Three processes (one of them with four threads) write debug events while
 # the shipped logrotate file, pointed at $WORK/log, rotates it 12 times. Two
 # write as root to $WORK/log/events.jsonl, the third as nobody to a folder
@@ -166,6 +187,38 @@ for pid, c in sorted(stops.items()):
 print("# %d lines, %d torn, %d processes stopped" % (lines, bad, len(stops)))
 sys.exit(0 if ok else 1)
 PY
+}
+
+# A service's own log folder is the service user's to change: a symlink it
+# plants where rotation will read (the renamed log, to a root-only file) is
+# never followed. Nothing of the secret reaches a file the user can read,
+# and the secret is unchanged.
+t_logrotate_follows_no_symlink_a_service_planted() {
+	chmod 755 "$WORK"
+	mkdir -m 0755 "$WORK/log" "$WORK/log/svc"
+	chown nobody "$WORK/log/svc"
+	echo "secret-$RANDOM$RANDOM" >"$WORK/secret"
+	chmod 600 "$WORK/secret"
+	local want
+	want=$(sha256sum <"$WORK/secret")
+	sed -e "s#/var/log/bindguard#$WORK/log#g" "$here/conf/logrotate/bindguard" >"$WORK/logrotate.conf"
+	as_nobody() { setpriv --reuid=nobody --regid=nogroup --clear-groups sh -c "$1"; }
+	as_nobody "echo '{}' > $WORK/log/svc/events.jsonl" || return 1
+	logrotate -f -s "$WORK/state" "$WORK/logrotate.conf" || return 1
+	[ -f "$WORK/log/svc/events.jsonl.1" ] || { echo "# the first rotation left no events.jsonl.1"; return 1; }
+	as_nobody "rm $WORK/log/svc/events.jsonl.1 && ln -s $WORK/secret $WORK/log/svc/events.jsonl.1 &&
+		echo '{}' > $WORK/log/svc/events.jsonl" || return 1
+	local out
+	out=$(logrotate -f -s "$WORK/state" "$WORK/logrotate.conf" 2>&1)
+	echo "# logrotate: $(head -c 300 <<<"$out")"
+	expect "the secret" "$(sha256sum <"$WORK/secret")" "$want" || return 1
+	local f leaked=0
+	for f in "$WORK"/log/svc/*; do
+		[ -L "$f" ] && continue
+		zcat -f "$f" | grep -q "$(cat "$WORK/secret")" && { echo "# $f holds the secret"; leaked=1; }
+	done
+	ls -l "$WORK/log/svc" | sed 's/^/#   /'
+	[ $leaked -eq 0 ]
 }
 
 export -f helpers
