@@ -307,8 +307,9 @@ test-hardening: all test-build $(HARDENING_BINS)
 # build/bindguard-agent: agent/agent.c with libbpf, and agent/bindguard.bpf.c
 # compiled for BPF against a vmlinux.h dumped from this kernel's BTF into
 # $(BUILD)/agent (never committed); the skeleton embeds the object. Built by
-# `make` only where the kernel has BTF; the shim and the command never link
-# libbpf. `make agent` builds it alone.
+# `make` only where the kernel has BTF and libbpf-dev and bpftool are there
+# (a package build elsewhere is unaffected); the shim and the command never
+# link libbpf. `make agent` builds it alone.
 AGENT := $(BUILD)/bindguard-agent
 AGENT_GEN := $(BUILD)/agent
 VMLINUX_BTF ?= /sys/kernel/btf/vmlinux
@@ -317,7 +318,8 @@ BPF_ARCH ?= $(patsubst x86_64,x86,$(patsubst aarch64,arm64,$(shell uname -m)))
 FMT_SRC += $(wildcard agent/*.[ch] tests/agent/*.c)
 .PHONY: agent
 agent: $(AGENT)
-all: $(if $(wildcard $(VMLINUX_BTF)),$(AGENT))
+AGENT_CAN := $(and $(wildcard $(VMLINUX_BTF)),$(wildcard /usr/include/bpf/libbpf.h),$(shell command -v bpftool))
+all: $(if $(AGENT_CAN),$(AGENT))
 $(AGENT_GEN)/vmlinux.h:
 	@mkdir -p $(@D)
 	bpftool btf dump file $(VMLINUX_BTF) format c >$@
