@@ -245,7 +245,11 @@ int bg_seed(struct bpf_iter__tcp *ctx)
 }
 
 /* The namespace's ip_local_port_range: one u32 (low | high << 16) since 6.3,
- * int range[2] before. */
+ * int range[2] before. Two flavors and a field-exists check: a size check on
+ * the u32 field does not relocate against int[2] (the types differ). */
+struct local_ports___new {
+	__u32 range;
+} __attribute__((preserve_access_index));
 struct local_ports___old {
 	int range[2];
 } __attribute__((preserve_access_index));
@@ -253,12 +257,14 @@ struct local_ports___old {
 static __always_inline bool in_range(const struct net *net, __u16 port)
 {
 	__u32 low, high;
-	if (bpf_core_field_size(net->ipv4.ip_local_ports.range) == 4) {
-		__u32 r = BPF_CORE_READ(net, ipv4.ip_local_ports.range);
+	const void *p = &net->ipv4.ip_local_ports;
+	const struct local_ports___new *lpn = p;
+	if (bpf_core_field_exists(lpn->range)) {
+		__u32 r = BPF_CORE_READ(lpn, range);
 		low = r & 0xffff;
 		high = r >> 16;
 	} else {
-		const struct local_ports___old *lp = (const void *)&net->ipv4.ip_local_ports;
+		const struct local_ports___old *lp = p;
 		low = BPF_CORE_READ(lp, range[0]);
 		high = BPF_CORE_READ(lp, range[1]);
 	}
