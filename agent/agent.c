@@ -73,8 +73,10 @@ static void usage(FILE *f)
 		   "path) with bindguard.source \"agent\". Runs until SIGTERM or SIGINT, which\n"
 		   "detach the programs.\n"
 		   "\n"
-		   "Needs: root; kernel BTF (/sys/kernel/btf/vmlinux); tp_btf, iter/tcp (5.9+),\n"
-		   "cgroup/bind4 and bind6 programs; cgroup v2.\n"
+		   "Needs: root; kernel BTF (/sys/kernel/btf/vmlinux); Linux 5.11+ (socket\n"
+		   "storage in tracing programs; tp_btf, iter/tcp, cgroup/bind4 and bind6);\n"
+		   "cgroup v2. Measured: Debian 6.1, 6.12 and 6.18 run it; 5.10 lacks the\n"
+		   "socket storage.\n"
 		   "\n"
 		   "exit codes: 0 stopped by a signal (or mode off); 2 usage error (also a PATH\n"
 		   "            that is not a cgroup v2 directory); 3 bindguard-agent not found\n"
@@ -209,12 +211,36 @@ static int on_event(void *ctx, void *data, size_t len)
 
 /* ---- setup ------------------------------------------------------------------- */
 
+/* libbpf's warnings (they begin "libbpf: ") go to stderr as they are; the
+ * verifier's "unknown func" lines are also kept, to name the feature. */
+static char unknown_func[64];
+
 static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
 	if (level == LIBBPF_DEBUG)
 		return 0;
-	fprintf(stderr, "bindguard agent: libbpf: ");
-	return vfprintf(stderr, fmt, ap);
+	char *text = NULL; /* the verifier's log comes whole, one call */
+	if (vasprintf(&text, fmt, ap) < 0)
+		return 0;
+	const char *u = strstr(text, "unknown func ");
+	if (u && !unknown_func[0])
+		sscanf(u + 13, "%63[A-Za-z0-9_]", unknown_func);
+	fputs(text, stderr);
+	free(text);
+	return 0;
+}
+
+/* The kernel release a helper the programs call first appeared in, for the
+ * message when the verifier does not know it. */
+static const char *helper_since(const char *name)
+{
+	if (strcmp(name, "bpf_sk_storage_get") == 0)
+		return "bpf_sk_storage_get in tracing programs (Linux 5.11+)";
+	if (strcmp(name, "bpf_skc_to_tcp_sock") == 0)
+		return "bpf_skc_to_tcp_sock (Linux 5.9+)";
+	if (strcmp(name, "bpf_ringbuf_reserve") == 0 || strcmp(name, "bpf_ringbuf_submit") == 0)
+		return "the BPF ring buffer (Linux 5.8+)";
+	return NULL;
 }
 
 /* The cgroup v2 mount point (the unified hierarchy of a hybrid layout too). */
@@ -508,8 +534,15 @@ int main(int argc, char **argv)
 	skel->rodata->bg_has_set_retval = has_set_retval;
 	int err = bindguard_bpf__load(skel);
 	if (err) {
-		fprintf(stderr, "bindguard agent: the kernel refused the programs: %s\n",
-			strerror(-err));
+		const char *since = unknown_func[0] ? helper_since(unknown_func) : NULL;
+		if (since)
+			fprintf(stderr, "bindguard agent: this kernel lacks %s\n", since);
+		else if (unknown_func[0])
+			fprintf(stderr, "bindguard agent: this kernel lacks the eBPF helper %s\n",
+				unknown_func);
+		else
+			fprintf(stderr, "bindguard agent: the kernel refused the programs: %s\n",
+				strerror(-err));
 		bindguard_bpf__destroy(skel);
 		return AG_FEATURE;
 	}
