@@ -450,7 +450,7 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return AG_USAGE;
 	}
-	const char *env_btf = getenv("BINDGUARD_AGENT_BTF");
+	const char *env_btf = secure_getenv("BINDGUARD_AGENT_BTF");
 	if (env_btf && *env_btf)
 		btf_path = env_btf; /* tests: a kernel without BTF */
 
@@ -525,7 +525,7 @@ int main(int argc, char **argv)
 		return AG_FEATURE;
 	}
 	/* tests: a ports map small enough to fill */
-	const char *env_max = getenv("BINDGUARD_AGENT_PORTS_MAX");
+	const char *env_max = secure_getenv("BINDGUARD_AGENT_PORTS_MAX");
 	if (env_max && atoi(env_max) > 0)
 		bpf_map__set_max_entries(skel->maps.ports, (__u32)atoi(env_max));
 	skel->rodata->bg_mode = cfg.mode;

@@ -229,7 +229,7 @@ static int cmd_run(int argc, char **argv)
 	/* Check the configuration the shim will read, and say so now, at the
 	 * terminal, rather than only in the service's log. */
 	struct bg_config c;
-	const char *cfg = getenv("BINDGUARD_CONFIG");
+	const char *cfg = secure_getenv("BINDGUARD_CONFIG");
 	bg_config_load(&c, cfg && *cfg ? cfg : NULL, "");
 	bg_config_env(&c);
 	if (c.error[0])
@@ -244,7 +244,7 @@ static int cmd_run(int argc, char **argv)
 			"this program", BG_LIBDIR);
 		return EXIT_NO_LIBRARY;
 	}
-	const char *old = getenv("LD_PRELOAD");
+	const char *old = secure_getenv("LD_PRELOAD");
 	if (old && *old) {
 		char *both;
 		if (asprintf(&both, "%s:%s", lib, old) < 0)
@@ -294,7 +294,7 @@ static int cmd_check_config(int argc, char **argv)
 			file = argv[i];
 		}
 	}
-	const char *path = file ? file : getenv("BINDGUARD_CONFIG");
+	const char *path = file ? file : secure_getenv("BINDGUARD_CONFIG");
 	struct bg_config c;
 	bg_config_load(&c, path && *path ? path : NULL, program);
 	if (!file)
