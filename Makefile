@@ -330,4 +330,5 @@ $(AGENT_GEN)/bindguard.skel.h: $(AGENT_GEN)/bindguard.bpf.o
 	bpftool gen skeleton $< name bindguard_bpf >$@
 $(BUILD)/obj/agent/agent.o: $(AGENT_GEN)/bindguard.skel.h
 $(BUILD)/obj/agent/agent.o: BG_CPPFLAGS += -I$(AGENT_GEN) -Iagent
-$(eval $(call program,bindguard-agent,agent/agent.c $(COMMON),-lbpf -lcjson))
+$(BUILD)/obj/agent/pages.o: BG_CPPFLAGS += -Iagent
+$(eval $(call program,bindguard-agent,agent/agent.c agent/pages.c $(COMMON),-lbpf -lcjson))

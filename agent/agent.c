@@ -35,8 +35,10 @@
 #include "config.h"
 #include "version.h"
 
+#include "agentpage.h"
 #include "bindguard.bpf.h"
 #include "bindguard.skel.h"
+#include "pages.h"
 
 /* Exit codes: as tools/cmd.h where they mean the same; 7 and 8 are the
  * agent's own. */
@@ -155,6 +157,21 @@ static void format_addr(char *out, size_t len, const struct bg_agent_event *e)
 		inet_ntop(AF_INET, e->addr + 12, out, (socklen_t)len);
 	else
 		inet_ntop(AF_INET6, e->addr, out, (socklen_t)len);
+}
+
+static int on_change(void *ctx, void *data, size_t len)
+{
+	const struct bg_port_change *c = data;
+	if (len >= sizeof(*c))
+		ag_pages_change(c->netns, c->port);
+	return 0;
+}
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 static int on_event(void *ctx, void *data, size_t len)
@@ -391,9 +408,12 @@ static void add_counters(cJSON *bg, const __u64 *s)
 	cJSON_AddNumberToObject(c, "events_written", (double)events_written);
 }
 
-/* Run the iterator once: every socket that predates the tracepoint. */
-static int seed(struct bindguard_bpf *skel)
+/* Run the iterator once: every socket of the current network namespace
+ * that predates the tracepoint (iter/tcp walks the namespace of the process
+ * that creates the iterator). */
+static int seed(void *arg)
 {
+	struct bindguard_bpf *skel = arg;
 	struct bpf_link *link = bpf_program__attach_iter(skel->progs.bg_seed, NULL);
 	if (!link)
 		return -errno;
@@ -555,7 +575,7 @@ int main(int argc, char **argv)
 		bindguard_bpf__destroy(skel);
 		return AG_FEATURE;
 	}
-	err = seed(skel);
+	err = seed(skel); /* the agent's own namespace; the others come with the pages */
 	if (err) {
 		fprintf(stderr, "bindguard agent: iter/tcp (5.9+): %s\n", strerror(-err));
 		bindguard_bpf__destroy(skel);
@@ -573,6 +593,10 @@ int main(int argc, char **argv)
 	}
 	struct ring_buffer *rb =
 		ring_buffer__new(bpf_map__fd(skel->maps.events), on_event, NULL, NULL);
+	if (rb && ring_buffer__add(rb, bpf_map__fd(skel->maps.changes), on_change, NULL) != 0) {
+		ring_buffer__free(rb);
+		rb = NULL;
+	}
 	if (!rb) {
 		fprintf(stderr, "bindguard agent: ring buffer: %s\n", strerror(errno));
 		bindguard_bpf__destroy(skel);
@@ -583,9 +607,17 @@ int main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 
+	/* every other namespace seeded, and the pages published */
+	ag_pages_init(bpf_map__fd(skel->maps.ports), seed, skel);
+	char pages_why[256];
+	int npages = ag_pages_scan(pages_why, sizeof(pages_why));
+	if (npages < 0)
+		fprintf(stderr, "bindguard agent: no port pages for the shim: %s\n", pages_why);
+
 	int stats_fd = bpf_map__fd(skel->maps.stats);
-	__u64 st[BG_STAT_MAX], last_full = 0;
+	__u64 st[BG_STAT_MAX], last_full = 0, last_lost;
 	read_stats(stats_fd, st);
+	last_lost = st[BG_STAT_CHANGES_LOST];
 	struct utsname u;
 	uname(&u);
 	cJSON *ev = self_event(
@@ -602,6 +634,11 @@ int main(int argc, char **argv)
 	cJSON_AddStringToObject(cg, "attached", cg_path);
 	if (rule >= 0)
 		cJSON_AddNumberToObject(bg, "rule", rule);
+	cJSON *pg = cJSON_AddObjectToObject(bg, "pages");
+	cJSON_AddStringToObject(pg, "dir", BG_AGENT_PAGE_DIR);
+	cJSON_AddNumberToObject(pg, "published", npages < 0 ? 0 : npages);
+	if (npages < 0)
+		cJSON_AddStringToObject(pg, "why_not", pages_why);
 	cJSON *feat = cJSON_AddObjectToObject(bg, "features");
 	cJSON_AddBoolToObject(feat, "set_retval", has_set_retval);
 	add_counters(bg, st);
@@ -611,16 +648,34 @@ int main(int argc, char **argv)
 		free(cj);
 	}
 	emit(ev);
-	fprintf(stderr, "bindguard agent: attached to %s (%s); %llu socket(s) seeded\n", cg_path,
-		bg_mode_name(cfg.mode), (unsigned long long)st[BG_STAT_SEEDED]);
+	fprintf(stderr,
+		"bindguard agent: attached to %s (%s); %llu socket(s) seeded; %d port page(s) in "
+		"%s\n",
+		cg_path, bg_mode_name(cfg.mode), (unsigned long long)st[BG_STAT_SEEDED],
+		npages < 0 ? 0 : npages, BG_AGENT_PAGE_DIR);
 
+	uint64_t last_beat = mono_ms(), last_scan = last_beat;
 	while (!stopping) {
-		err = ring_buffer__poll(rb, 200);
+		err = ring_buffer__poll(rb, BG_AGENT_HEARTBEAT_MS / 2);
+		uint64_t now = mono_ms();
+		if (now - last_beat >= BG_AGENT_HEARTBEAT_MS) {
+			ag_pages_beat();
+			last_beat = now;
+		}
+		if (now - last_scan >= AG_SCAN_MS) {
+			ag_pages_scan(pages_why, sizeof(pages_why));
+			last_scan = now;
+		}
 		if (err < 0 && err != -EINTR) {
 			fprintf(stderr, "bindguard agent: ring buffer: %s\n", strerror(-err));
 			break;
 		}
 		read_stats(stats_fd, st);
+		if (st[BG_STAT_CHANGES_LOST] != last_lost) {
+			/* a change not seen: every page from the map again */
+			last_lost = st[BG_STAT_CHANGES_LOST];
+			ag_pages_refill();
+		}
 		__u64 full = st[BG_STAT_PORTS_FULL] + st[BG_STAT_STORAGE_FULL];
 		if (full != last_full) {
 			last_full = full;
@@ -635,6 +690,7 @@ int main(int argc, char **argv)
 			emit(ev);
 		}
 	}
+	ag_pages_close(); /* readers stop believing the pages before the hooks go */
 	ring_buffer__consume(rb);
 	read_stats(stats_fd, st);
 	ring_buffer__free(rb);

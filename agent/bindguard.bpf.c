@@ -51,6 +51,12 @@ struct {
 	__uint(max_entries, 256 * 1024);
 } events SEC(".maps");
 
+/* Ports whose counts changed, for the pages the agent publishes. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1024 * 1024);
+} changes SEC(".maps");
+
 /* What this socket adds to its port's counts right now, so that each state
  * change moves exactly what it added before (the port may change in between,
  * and the socket may leave for good: CLOSE). Freed with the socket. */
@@ -100,6 +106,22 @@ static __always_inline void add(__s32 *v, __s32 d)
 	__sync_fetch_and_add(v, d);
 }
 
+/* Tell the agent the port's counts moved. It reads the map after this, so
+ * whatever order two CPUs' records arrive in, the page ends at the map's
+ * value. A full ring buffer is counted: the agent then refills every page. */
+static __always_inline void note_change(__u32 netns, __u16 port)
+{
+	struct bg_port_change *c = bpf_ringbuf_reserve(&changes, sizeof(*c), 0);
+	if (!c) {
+		stat_inc(BG_STAT_CHANGES_LOST);
+		return;
+	}
+	c->netns = netns;
+	c->port = port;
+	c->pad = 0;
+	bpf_ringbuf_submit(c, 0);
+}
+
 static __always_inline void move(__u32 netns, __u16 port, __s32 dc, __s32 dh, __s32 dl)
 {
 	struct bg_port_key k = {.netns = netns, .port = port};
@@ -122,6 +144,8 @@ static __always_inline void move(__u32 netns, __u16 port, __s32 dc, __s32 dh, __
 		add(&v->halfclosed, dh);
 	if (dl)
 		add(&v->listeners, dl);
+	if (dc || dh)
+		note_change(netns, port);
 }
 
 /* Move the socket's contribution from what rec says it added to `want`

@@ -31,10 +31,19 @@ enum {
 	BG_STAT_EVENTS_LOST,  /* the ring buffer was full: an event not written */
 	BG_STAT_BINDS_SEEN,   /* binds of an explicit port in the range, judged */
 	BG_STAT_SEEDED,	      /* connect()-placed sockets counted from iter/tcp */
+	BG_STAT_CHANGES_LOST, /* the changes ring buffer was full: pages need a refill */
 	BG_STAT_MAX,
 };
 
 enum { BG_HZ_NONE, BG_HZ_PIN, BG_HZ_PIN_HALFCLOSED }; /* = enum bg_hazard */
+
+/* A port whose connect_placed or halfclosed count changed: the agent reads
+ * the ports map again and brings the namespace's page up to date. */
+struct bg_port_change {
+	__u32 netns;
+	__u16 port;
+	__u16 pad;
+};
 
 /* One hazardous bind, seen in cgroup/bind4 or bind6. */
 struct bg_agent_event {

@@ -56,13 +56,14 @@ void bg_judge_look(struct bg_bind_event *e, struct bg_portview *v, uint16_t port
 	memset(v, 0, sizeof(*v));
 	if (!e->ephemeral)
 		return; /* not asked: view "none", and no error */
-	v->snap = needs_kernel ? BG_SNAP_UNKNOWN : bg_snapshot_port(port);
+	bool agent = false;
+	v->snap = needs_kernel ? BG_SNAP_UNKNOWN : bg_snapshot_port(port, &agent);
 	bool ask = v->snap != BG_SNAP_CLEAR;
 	if (ask && e->port_auto && v->snap != BG_SNAP_UNKNOWN)
 		ask = auto_query_allowed(); /* else the snapshot's word is the verdict */
 	if (!ask) {
 		v->changes = changes;
-		e->view = "snapshot";
+		e->view = agent ? "agent" : "snapshot";
 		return;
 	}
 	bg_portview_query(v, port, 0, changes);

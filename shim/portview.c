@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "agentview.h"
 #include "merge.h"
 
 /* ---- the exact query: every socket on one port ------------------------------- */
@@ -201,8 +202,18 @@ static bool due(uint64_t now)
 				  BG_SNAPSHOT_TTL_MS;
 }
 
-enum bg_snapshot_says bg_snapshot_port(uint16_t port)
+enum bg_snapshot_says bg_snapshot_port(uint16_t port, bool *from_agent)
 {
+	static const enum bg_snapshot_says of_agent[] = {
+		[BG_AGENT_NONE] = BG_SNAP_UNKNOWN,
+		[BG_AGENT_CLEAR] = BG_SNAP_CLEAR,
+		[BG_AGENT_CONNECTED] = BG_SNAP_CONNECTED,
+		[BG_AGENT_HALFCLOSED] = BG_SNAP_HALFCLOSED,
+	};
+	enum bg_agent_says a = bg_agentview_port(port);
+	*from_agent = a != BG_AGENT_NONE;
+	if (*from_agent)
+		return of_agent[a];
 	uint64_t now = now_ms();
 	enum bg_snapshot_says says = read_port(port, now);
 	if (says != BG_SNAP_UNKNOWN || !due(now))
@@ -219,6 +230,7 @@ enum bg_snapshot_says bg_snapshot_port(uint16_t port)
 
 void bg_snapshot_forget(bool child)
 {
+	bg_agentview_forget(child);
 	if (child) /* a thread that was taking one does not exist here */
 		atomic_store(&taking, false);
 	atomic_store(&published, -1);

@@ -62,12 +62,15 @@ void bg_portview_query(struct bg_portview *v, uint16_t port, uint32_t exclude_in
 		       unsigned long changes);
 void bg_portview_free(struct bg_portview *v);
 
-/* Takes a new snapshot (one dump) when the last one is BG_SNAPSHOT_TTL_MS
- * old, unless another thread is taking one. No lock; 56 KiB allocated once
- * (two published snapshots and the taker's scratch). */
-enum bg_snapshot_says bg_snapshot_port(uint16_t port);
+/* What the agent's page says of port (agentview.h), when bindguard-agent
+ * publishes one for this namespace: *from_agent set, no dump. Else takes a
+ * new snapshot (one dump) when the last one is BG_SNAPSHOT_TTL_MS old,
+ * unless another thread is taking one. No lock; 56 KiB allocated once (two
+ * published snapshots and the taker's scratch). */
+enum bg_snapshot_says bg_snapshot_port(uint16_t port, bool *from_agent);
 /* The namespace changed under the snapshot, or the process forked (child:
- * no thread is taking one here): take a new one next time. */
+ * no thread is taking one here): take a new one (and look for the agent's
+ * page) next time. */
 void bg_snapshot_forget(bool child);
 
 #endif

@@ -275,6 +275,25 @@ static int role_bind(const char *ip, const char *port, int argc, char **argv)
 	return 0;
 }
 
+/* N binds of ADDR:PORT in one process, MS apart, each closed at once:
+ * "bindloop I ok" or "bindloop I error ERRNO" a line. */
+static int role_bindloop(const char *ip, const char *port, int n, int ms)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int fam = parse(ip, port, &ss, &len);
+	for (int i = 0; i < n; i++) {
+		int fd = socket(fam, SOCK_STREAM, 0);
+		if (bind(fd, (struct sockaddr *)&ss, len) == 0)
+			say("bindloop %d ok", i);
+		else
+			say("bindloop %d error %s", i, ename(errno));
+		close(fd);
+		usleep((useconds_t)ms * 1000);
+	}
+	return 0;
+}
+
 /* The seed scenario in one process: A connects and is left in CLOSE_WAIT,
  * B binds A's port on another address, a probe connects elsewhere. */
 static int role_inprocess(char **argv)
@@ -322,7 +341,10 @@ int main(int argc, char **argv)
 		return role_bind(argv[2], argv[3], argc - 4, argv + 4);
 	if (argc >= 7 && strcmp(argv[1], "inprocess") == 0)
 		return role_inprocess(argv + 2);
+	if (argc >= 6 && strcmp(argv[1], "bindloop") == 0)
+		return role_bindloop(argv[2], argv[3], atoi(argv[4]), atoi(argv[5]));
 	fprintf(stderr,
-		"usage: bindguard-actor server|closewait|probe|bind|inprocess ADDR PORT ...\n");
+		"usage: bindguard-actor server|closewait|probe|bind|inprocess|bindloop ADDR "
+		"PORT ...\n");
 	return 2;
 }

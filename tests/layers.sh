@@ -12,7 +12,8 @@ declare -A rank=(
 	[process]=2
 	[judge]=3 [remedy]=3 [selfcheck]=3
 	[portview]=4 [merge]=4
-	[fdtable]=5 [bucket]=5 [kernel]=5
+	[fdtable]=5 [bucket]=5 [kernel]=5 [agentview]=5
+	[agentpage]=6
 	[libc]=6 [sys]=6 [sanitizer]=6 [wrapped]=6
 	[policy]=L [event]=L [sink]=L [config]=L [trust]=L [version]=L [probefile]=L
 )

@@ -32,6 +32,8 @@ for p in binder uring_bind; do
 	gcc -static -O2 -Wall -Wextra -Werror -o "$BIN/$p" "$here/tests/agent/$p.c" ||
 		die "gcc -static of tests/agent/$p.c failed"
 done
+gcc -O2 -Wall -Wextra -Werror -I"$here/shim" -o "$BIN/pagetool" "$here/tests/agent/pagetool.c" ||
+	die "gcc of tests/agent/pagetool.c failed"
 export BIN
 
 helpers() {
@@ -121,6 +123,29 @@ helpers() {
 		expect "event half-closed count" "$(jq -r .bindguard.bucket.halfclosed <<<"$ev")" 1
 		schema_ok
 	}
+	# the port page of this test's namespace, and waiting for it
+	PAGE=/run/bindguard/agent/netns-$(stat -L -c %i /proc/self/ns/net).ports
+	wait_page() {
+		local _
+		for _ in $(seq 1 250); do
+			[ -f "$PAGE" ] && return 0
+			sleep 0.02
+		done
+		echo "#   no page at $PAGE"
+		return 1
+	}
+	marked() { "$BIN/pagetool" dump "$PAGE" | awk '$1 == "port" { print $2 " " $3 }' | tr '\n' ' '; }
+	# shim_binds NAME N: N binds of 127.0.0.1:40000 under the shim (audit,
+	# every bind logged) under strace; prints the events' views, one a line
+	echo '{"level": "debug"}' >"$WORK/debug.json"
+	shim_binds() {
+		BINDGUARD_CONFIG="$WORK/debug.json" BINDGUARD_MODE=audit BINDGUARD_LOG="$WORK/$1.jsonl" \
+			strace -f -e trace=socket -o "$WORK/$1.strace" \
+			env LD_PRELOAD="$SHIM" "$ACTOR" bindloop 127.0.0.1 40000 "$2" "${3:-10}" >"$WORK/$1.out"
+		jq -r 'select(.event.action == "bind") | .bindguard.view' "$WORK/$1.jsonl" | tr '\n' ' '
+	}
+	# netlink NAME: sock_diag sockets the process opened (one a dump or query)
+	netlink() { grep -c 'AF_NETLINK.*SOCK_DIAG' "$WORK/$1.strace"; }
 }
 
 # ---- the kernel as oracle: without the agent, B pins the port ----
@@ -434,6 +459,130 @@ t_help_has_usage_and_exit_codes() {
 	"$TOOL" agent --mode audit >/dev/null 2>&1
 	expect "neither --cgroup nor --unit" "$?" 2
 	expect_match "bindguard --help names the agent" "$("$TOOL" --help)" "bindguard agent --cgroup PATH"
+}
+
+# ---- (g) the port page the shim maps (shim/agentpage.h) ----
+# The page marks what the kernel holds: the CLOSE_WAIT socket A's connect()
+# placed on 40000, not the listeners nor the accepted child; and it follows
+# the socket away when A closes it (ss: nothing left on 40000).
+t_page_marks_what_the_kernel_holds() {
+	agent audit || return 1
+	wait_page || return 1
+	expect "page before the scenario" "$(marked)" ""
+	seed_owner || return 1
+	expect "kernel: A in CLOSE-WAIT on 40000" "$(ss -Htan state close-wait sport = :40000 | wc -l)" 1
+	local _
+	for _ in $(seq 1 50); do [ -n "$(marked)" ] && break; sleep 0.02; done
+	expect "page with A in CLOSE_WAIT" "$(marked)" "40000 ch "
+	stop a
+	for _ in $(seq 1 50); do [ -z "$(marked)" ] && break; sleep 0.02; done
+	expect "kernel: nothing connected on 40000" "$(ss -Htan sport = :40000 | grep -vc LISTEN)" 0
+	expect "page after A closed" "$(marked)" ""
+	expect_match "header" "$("$BIN/pagetool" dump "$PAGE" | head -1)" "^magic bgports version 1 size 16448 netns $(stat -L -c %i /proc/self/ns/net) agent_pid $(cat "$WORK/agent.pid") live 1 "
+	expect "mode and owner" "$(stat -c '%a %u %s' "$PAGE")" "644 0 16448"
+}
+
+# A free port: the shim believes the page and asks the kernel nothing; a
+# half-closed one: the page sends it to the exact query, which convicts.
+t_shim_reads_the_page_instead_of_dumping() {
+	agent audit || return 1
+	wait_page || return 1
+	expect "views with the agent" "$(shim_binds a 3)" "agent agent agent "
+	local with
+	with=$(netlink a)
+	agent_stop
+	expect "page gone after the agent stopped" "$([ -e "$PAGE" ] && echo there || echo gone)" gone
+	expect "views without it" "$(shim_binds b 3)" "snapshot snapshot snapshot "
+	expect "sock_diag sockets: one more without the agent (the snapshot's dump)" "$(netlink b)" $((with + 1))
+}
+
+t_shim_with_the_agent_refuses_the_seed_scenario() {
+	agent audit || return 1
+	wait_page || return 1
+	seed_owner || return 1
+	start b BINDGUARD_MODE=enforce BINDGUARD_LOG="$WORK/b.jsonl" LD_PRELOAD="$SHIM" -- bind 127.0.0.2 40000
+	wait_line "$WORK/b.out" "^bind " >/dev/null
+	expect "shim B" "$(head -1 "$WORK/b.out" | cut -d' ' -f1-3)" "bind error EADDRINUSE"
+	expect "hazard" "$(jq -r 'select(.event.action == "bind") | .bindguard.hazard' "$WORK/b.jsonl")" pin_halfclosed
+	expect "probe" "$(probe)" ok
+}
+
+# Pages the shim must not believe, each planted where the agent would put
+# this namespace's (no agent running): the bind asks the kernel as without
+# one, and never hangs. The control: a well-made page is believed.
+t_pages_the_shim_must_not_believe() {
+	local ns v
+	ns=$(stat -L -c %i /proc/self/ns/net)
+	mkdir -p /run/bindguard/agent
+	[ -e "$PAGE" ] && { echo "#   $PAGE exists"; return 1; }
+	"$BIN/pagetool" write "$PAGE" "$ns" beat=50 >"$WORK/beat.out" &
+	_bg_pids+=($!)
+	wait_line "$WORK/beat.out" beating >/dev/null
+	expect "control: a well-made, beating page" "$(shim_binds ok 1)" "agent "
+	stop_all
+	"$BIN/pagetool" write "$WORK/good" "$ns"
+	for v in live=0 version=2 size=16000 size=20000 age=5000; do
+		"$BIN/pagetool" write "$PAGE" "$ns" "$v"
+		expect "page with $v" "$(shim_binds "p-$v" 1)" "snapshot "
+	done
+	"$BIN/pagetool" write "$PAGE" $((ns + 1))
+	expect "another namespace's page" "$(shim_binds p-ns 1)" "snapshot "
+	"$BIN/pagetool" write "$PAGE" "$ns"
+	chmod 0666 "$PAGE"
+	expect "a page others may write" "$(shim_binds p-ow 1)" "snapshot "
+	chmod 0644 "$PAGE"
+	chown 65534 "$PAGE"
+	expect "a page nobody owns" "$(shim_binds p-nobody 1)" "snapshot "
+	rm -f "$PAGE"
+	cp "$WORK/good" "$WORK/good2"
+	ln -s "$WORK/good2" "$PAGE"
+	expect "a link to a page" "$(shim_binds p-link 1)" "snapshot "
+	rm -f "$PAGE"
+	mkfifo "$PAGE"
+	expect "a FIFO (no hang)" "$(timeout 10 bash -c "$(declare -f shim_binds); shim_binds p-fifo 1")" "snapshot "
+	rm -f "$PAGE"
+}
+
+# An agent killed (SIGKILL: no chance to say so) leaves a page whose
+# heartbeat stands still: a process that believed it stops within
+# BG_AGENT_STALE_MS (2 s) and asks the kernel again.
+t_a_killed_agents_page_is_dropped() {
+	agent audit || return 1
+	wait_page || return 1
+	BINDGUARD_CONFIG="$WORK/debug.json" BINDGUARD_MODE=audit BINDGUARD_LOG="$WORK/l.jsonl" \
+		LD_PRELOAD="$SHIM" "$ACTOR" bindloop 127.0.0.1 40000 45 100 >"$WORK/l.out" &
+	local loop=$!
+	sleep 0.5
+	kill -KILL "$(cat "$WORK/agent.pid")"
+	wait "$loop"
+	local views
+	views=$(jq -r 'select(.event.action == "bind") | .bindguard.view' "$WORK/l.jsonl" | uniq -c | awk '{print $2}' | tr '\n' ' ')
+	expect "views: the page, then the snapshot for good" "$views" "agent snapshot "
+	expect "binds" "$(grep -c ' ok$' "$WORK/l.out")" 45
+	rm -f "$PAGE"
+}
+
+# Two agents: one publishes (the lock), the other says why not; when the
+# first stops the second takes over within a scan.
+t_a_second_agent_takes_over_the_pages() {
+	agent audit || return 1
+	wait_page || return 1
+	local first
+	first=$(cat "$WORK/agent.pid")
+	cp "$WORK/agent.pid" "$WORK/first.pid"
+	agent audit || return 1
+	expect_match "second agent" "$(cat "$WORK/agent.err")" 'no port pages for the shim: another agent publishes'
+	expect "page's agent" "$("$BIN/pagetool" dump "$PAGE" | awk '{print $10}' | head -1)" "$first"
+	kill -TERM "$first"
+	wait "$first"
+	local _ second
+	second=$(cat "$WORK/agent.pid")
+	for _ in $(seq 1 150); do
+		[ "$("$BIN/pagetool" dump "$PAGE" 2>/dev/null | awk '{print $10}' | head -1)" = "$second" ] && break
+		sleep 0.02
+	done
+	expect "page's agent after the first stopped" "$("$BIN/pagetool" dump "$PAGE" | awk '{print $10}' | head -1)" "$second"
+	expect "views" "$(shim_binds a 1)" "agent "
 }
 
 export -f helpers
