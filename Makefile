@@ -271,7 +271,7 @@ clean:
 # Benchmarks report; they never fail on a target.
 BENCH_ARGS ?=
 
-bench-build: $(LIB) $(BENCH)
+bench-build: $(LIB) $(BENCH) $(if $(AGENT_CAN),$(AGENT))
 	@$(MAKE) --no-print-directory $(TOOL) >/dev/null 2>&1 || \
 	  echo "bench: $(TOOL) did not build; bindguard scan will be skipped"
 

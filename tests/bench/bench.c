@@ -32,6 +32,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/inet_diag.h>
 #include <linux/netlink.h>
 #include <linux/sock_diag.h>
@@ -604,6 +605,8 @@ static struct {
 	char self[4096];
 	char lib[4096];
 	char tool[4096];
+	char agent[4096];     /* bindguard-agent, for the rows that run with it */
+	char agent_why[4400]; /* why those rows were skipped, once known */
 	char tmp[256];
 	char log[300];
 	char cfg[300];
@@ -869,16 +872,20 @@ static const struct row {
 	enum variant v;
 	enum goal goal;
 	double target;
+	bool agent; /* measured with bindguard agent running, for A and B alike */
 } rows[] = {
 	{"bind-before-connect loop: socket, bind(127.0.0.2:0), connect, accept, close (audit)",
-	 "bbc", V_SHIM, THROUGHPUT_MIN, 0.90},
-	{"the same, remedy on (BINDGUARD_REMEDY=on)", "bbc", V_REMEDY, THROUGHPUT_MIN, 0.90},
+	 "bbc", V_SHIM, THROUGHPUT_MIN, 0.90, false},
+	{"the same, remedy on (BINDGUARD_REMEDY=on)", "bbc", V_REMEDY, THROUGHPUT_MIN, 0.90, false},
 	{"in-range bind + close, free port: socket, bind(127.0.0.1:P), close", "bind_cycle", V_SHIM,
-	 THROUGHPUT_MIN, 0.50},
-	{"close() of a non-socket fd", "close", V_SHIM, TIME_MAX, 1.02},
-	{"connect + accept + close (loopback)", "connect", V_SHIM, TIME_MAX, 1.05},
-	{"bind() outside the ephemeral range (the bind alone)", "bind_out", V_SHIM, TIME_MAX, 1.10},
-	{"getsockname() of a tracked socket", "getsockname", V_SHIM, TIME_MAX, 1.05},
+	 THROUGHPUT_MIN, 0.50, false},
+	{"the same with bindguard agent running (A and B): the shim reads its port page",
+	 "bind_cycle", V_SHIM, THROUGHPUT_MIN, 0.90, true},
+	{"close() of a non-socket fd", "close", V_SHIM, TIME_MAX, 1.02, false},
+	{"connect + accept + close (loopback)", "connect", V_SHIM, TIME_MAX, 1.05, false},
+	{"bind() outside the ephemeral range (the bind alone)", "bind_out", V_SHIM, TIME_MAX, 1.10,
+	 false},
+	{"getsockname() of a tracked socket", "getsockname", V_SHIM, TIME_MAX, 1.05, false},
 };
 #define NROWS  (int)(sizeof(rows) / sizeof(rows[0]))
 #define LEVELS 3
@@ -1506,6 +1513,7 @@ static void usage(void)
 {
 	fprintf(stderr,
 		"usage: bench [--quick] [--reps N] [--budget MS] [--lib PATH] [--tool PATH] "
+		"[--agent PATH] "
 		"[--results FILE]\n       bench child WORKLOAD N [once | budget MS | mark MS]\n");
 	exit(2);
 }
@@ -1541,6 +1549,87 @@ static long netns_sockets(void)
 	return n;
 }
 
+/* ---- bindguard agent, for the rows that run with it ----------------------------------- */
+
+static struct {
+	pid_t pid;
+	char cg[PATH_MAX];
+} ag;
+
+/* Start the agent on an empty cgroup of its own and wait until it has
+ * published this namespace's page; false (o.agent_why says why) if not. */
+static bool agent_start(void)
+{
+	if (access(o.agent, X_OK) != 0) {
+		snprintf(o.agent_why, sizeof(o.agent_why), "no %s (make agent)", o.agent);
+		return false;
+	}
+	char mnt[PATH_MAX] = "", line[PATH_MAX + 128], dev[64], dir[PATH_MAX], type[64];
+	FILE *f = fopen("/proc/self/mounts", "re");
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "%63s %4095s %63s", dev, dir, type) == 3 &&
+		    strcmp(type, "cgroup2") == 0) {
+			snprintf(mnt, sizeof(mnt), "%s", dir);
+			break;
+		}
+	if (f)
+		fclose(f);
+	snprintf(ag.cg, sizeof(ag.cg), "%s/bindguard-bench.%d", mnt, getpid());
+	if (!mnt[0] || (mkdir(ag.cg, 0755) != 0 && errno != EEXIST)) {
+		snprintf(o.agent_why, sizeof(o.agent_why), "no cgroup v2 directory (%s)",
+			 mnt[0] ? strerror(errno) : "no cgroup2 mount");
+		return false;
+	}
+	struct stat st;
+	char page[96], errf[320], logf[320];
+	if (stat("/proc/self/ns/net", &st) != 0)
+		die("/proc/self/ns/net: %s", strerror(errno));
+	snprintf(page, sizeof(page), "/run/bindguard/agent/netns-%lu.ports",
+		 (unsigned long)st.st_ino);
+	snprintf(errf, sizeof(errf), "%s/agent.err", o.tmp);
+	snprintf(logf, sizeof(logf), "%s/agent.jsonl", o.tmp);
+	ag.pid = fork();
+	if (ag.pid < 0)
+		die("fork: %s", strerror(errno));
+	if (ag.pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		int fd = open(errf, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+		if (fd >= 0)
+			dup2(fd, STDERR_FILENO);
+		execl(o.agent, o.agent, "--cgroup", ag.cg, "--mode", "audit", "--config", o.cfg,
+		      "--log", logf, (char *)NULL);
+		_exit(127);
+	}
+	for (int i = 0; i < 1000; i++) { /* 20 s: seeding 50,000 sockets included */
+		if (access(page, R_OK) == 0)
+			return true;
+		if (waitpid(ag.pid, NULL, WNOHANG) == ag.pid) {
+			snprintf(o.agent_why, sizeof(o.agent_why), "the agent exited (see %s)",
+				 errf);
+			ag.pid = 0;
+			rmdir(ag.cg);
+			return false;
+		}
+		usleep(20000);
+	}
+	snprintf(o.agent_why, sizeof(o.agent_why), "no page at %s after 20 s", page);
+	kill(ag.pid, SIGTERM);
+	waitpid(ag.pid, NULL, 0);
+	ag.pid = 0;
+	rmdir(ag.cg);
+	return false;
+}
+
+static void agent_stop(void)
+{
+	if (ag.pid <= 0)
+		return;
+	kill(ag.pid, SIGTERM);
+	waitpid(ag.pid, NULL, 0);
+	ag.pid = 0;
+	rmdir(ag.cg);
+}
+
 /* One level: the rows in a fresh namespace with 2 * conns other sockets. */
 static void run_level(int li)
 {
@@ -1565,18 +1654,28 @@ static void run_level(int li)
 	for (int r = 0; r < NROWS; r++) {
 		bool first = true;
 		for (int q = 0; q < r; q++)
-			first &= strcmp(rows[q].workload, rows[r].workload) != 0;
+			first &= strcmp(rows[q].workload, rows[r].workload) != 0 ||
+				 rows[q].agent != rows[r].agent;
 		if (!first)
 			continue;
 		enum variant vs[MAX_VARIANTS];
 		int idx[MAX_VARIANTS], nv = 0;
 		for (int q = r; q < NROWS && nv < MAX_VARIANTS; q++)
-			if (strcmp(rows[q].workload, rows[r].workload) == 0) {
+			if (strcmp(rows[q].workload, rows[r].workload) == 0 &&
+			    rows[q].agent == rows[r].agent) {
 				idx[nv] = q;
 				vs[nv++] = rows[q].v;
 			}
 		struct cell res[MAX_VARIANTS];
+		if (rows[r].agent && !agent_start()) {
+			for (int v = 0; v < nv; v++)
+				out("| %s | | | skipped: %s | | | |\n", rows[idx[v]].label,
+				    o.agent_why);
+			continue;
+		}
 		measure(rows[r].workload, 100000000, o.reps, nv, vs, res);
+		if (rows[r].agent)
+			agent_stop();
 		for (int v = 0; v < nv; v++) {
 			const struct row *rw = &rows[idx[v]];
 			struct cell *c = &cells[li][idx[v]];
@@ -1605,6 +1704,8 @@ static void run_level(int li)
 					 ? 200
 					 : 50;
 			double b = o.quick ? 1000 : 3000;
+			if (rows[r].agent)
+				continue; /* not counted: the agent would have to run */
 			if (r == 0 || strcmp(rows[r].workload, rows[r - 1].workload) != 0)
 				calls_a[r] = trace_calls(V_NONE, rows[r].workload, n, b);
 			else
@@ -1847,6 +1948,8 @@ int main(int argc, char **argv)
 			snprintf(o.lib, sizeof(o.lib), "%s", argv[++i]);
 		else if (strcmp(argv[i], "--tool") == 0 && i + 1 < argc)
 			snprintf(o.tool, sizeof(o.tool), "%s", argv[++i]);
+		else if (strcmp(argv[i], "--agent") == 0 && i + 1 < argc)
+			snprintf(o.agent, sizeof(o.agent), "%s", argv[++i]);
 		else if (strcmp(argv[i], "--results") == 0 && i + 1 < argc)
 			results = argv[++i];
 		else
@@ -1866,6 +1969,12 @@ int main(int argc, char **argv)
 		die("%s: %s (run make first)", o.lib, strerror(errno));
 	snprintf(o.lib, sizeof(o.lib), "%s", lib);
 	free(lib);
+	if (!o.agent[0]) { /* beside the library */
+		snprintf(o.agent, sizeof(o.agent), "%s", o.lib);
+		char *slash = strrchr(o.agent, '/');
+		snprintf(slash + 1, sizeof(o.agent) - (size_t)(slash + 1 - o.agent),
+			 "bindguard-agent");
+	}
 	char *tool = realpath(o.tool, NULL);
 	if (tool) {
 		snprintf(o.tool, sizeof(o.tool), "%s", tool);
