@@ -15,7 +15,7 @@ if [ ! -r /sys/kernel/btf/vmlinux ]; then
 	tally
 	exit 0
 fi
-suite_build "${1:-build}" bindguard bindguard-actor bindguard-agent schema-check
+suite_build "${1:-build}" bindguard bindguard-actor bindguard-agent schema-check threads-smallstack
 FILTER=${2:-}
 suite_env
 CGROOT=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/self/mounts)
@@ -559,7 +559,11 @@ t_a_killed_agents_page_is_dropped() {
 	views=$(jq -r 'select(.event.action == "bind") | .bindguard.view' "$WORK/l.jsonl" | uniq -c | awk '{print $2}' | tr '\n' ' ')
 	expect "views: the page, then the snapshot for good" "$views" "agent snapshot "
 	expect "binds" "$(grep -c ' ok$' "$WORK/l.out")" 45
-	rm -f "$PAGE"
+	local f pid
+	pid=$(cat "$WORK/agent.pid")
+	for f in /run/bindguard/agent/netns-*.ports; do # its pages, of every namespace
+		[ "$("$BIN/pagetool" dump "$f" 2>/dev/null | awk 'NR == 1 {print $10}')" = "$pid" ] && rm -f "$f"
+	done
 }
 
 # Two agents: one publishes (the lock), the other says why not; when the
@@ -583,6 +587,24 @@ t_a_second_agent_takes_over_the_pages() {
 	done
 	expect "page's agent after the first stopped" "$("$BIN/pagetool" dump "$PAGE" | awk '{print $10}' | head -1)" "$second"
 	expect "views" "$(shim_binds a 1)" "agent "
+}
+
+# The page is looked for in the first in-range bind, on the application's
+# stack: threads with PTHREAD_STACK_MIN to 48 KiB stacks, the shim set up in
+# the first of them (cold) or before (warm), bind 127.0.0.N:40000 beside a
+# connected client (the page marks 40000: the exact query convicts).
+t_small_stacks_with_the_page() {
+	agent audit || return 1
+	wait_page || return 1
+	local how out rc
+	for how in warm cold; do
+		out=$(BINDGUARD_MODE=audit BINDGUARD_LOG="$WORK/s-$how.jsonl" LD_PRELOAD="$SHIM" \
+			"$BUILD/threads-smallstack" $how 2>&1)
+		rc=$?
+		expect "$how: exit status" "$rc" 0
+		expect "$how: threads done" "$(grep -c ' ok$' <<<"$out")" 5
+		expect "$how: hazards" "$(jq -r 'select(.event.action == "bind") | .bindguard.hazard' "$WORK/s-$how.jsonl" | grep -c pin)" 5
+	done
 }
 
 export -f helpers
