@@ -408,6 +408,7 @@ static void add_counters(cJSON *bg, const __u64 *s)
 	cJSON_AddNumberToObject(c, "binds_judged", (double)s[BG_STAT_BINDS_SEEN]);
 	cJSON_AddNumberToObject(c, "seeded", (double)s[BG_STAT_SEEDED]);
 	cJSON_AddNumberToObject(c, "events_written", (double)events_written);
+	cJSON_AddNumberToObject(c, "forgotten", (double)ag_pages_forgotten());
 }
 
 /* Run the iterator once: every socket of the current network namespace
@@ -610,7 +611,10 @@ int main(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 
 	/* every other namespace seeded, and the pages published */
-	ag_pages_init(bpf_map__fd(skel->maps.ports), seed, skel);
+	/* tests: namespaces forgotten sooner */
+	const char *env_forget = secure_getenv("BINDGUARD_AGENT_FORGET_MS");
+	ag_pages_init(bpf_map__fd(skel->maps.ports), seed, skel,
+		      env_forget && atoi(env_forget) > 0 ? (uint64_t)atoi(env_forget) : 0);
 	char pages_why[256];
 	int npages = ag_pages_scan(pages_why, sizeof(pages_why));
 	if (npages < 0)

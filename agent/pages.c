@@ -28,7 +28,9 @@
  * agent does not publish). */
 struct page {
 	uint32_t netns;
-	bool seen; /* found by the scan in progress */
+	bool seen;	  /* found by the scan in progress */
+	bool seeded;	  /* its older sockets counted (iter/tcp run inside it) */
+	uint64_t gone_ms; /* when a scan first missed it (its page went then), or 0 */
 	struct bg_agent_page *p;
 };
 
@@ -41,6 +43,15 @@ static int lock_fd = -1;   /* its .lock, flock()ed */
 static struct page *pages; /* every namespace seeded, sorted by netns */
 static unsigned npages;
 static unsigned npublished; /* of them with a page */
+static uint64_t forget_ms = AG_FORGET_MS;
+static unsigned long long forgotten; /* ports map entries deleted with their namespace */
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
 
 static uint32_t netns_of(const char *path)
 {
@@ -48,8 +59,10 @@ static uint32_t netns_of(const char *path)
 	return stat(path, &st) == 0 ? (uint32_t)st.st_ino : 0;
 }
 
-void ag_pages_init(int fd, ag_seed_fn seed, void *arg)
+void ag_pages_init(int fd, ag_seed_fn seed, void *arg, uint64_t forget_after_ms)
 {
+	if (forget_after_ms)
+		forget_ms = forget_after_ms;
 	ports_fd = fd;
 	seed_fn = seed;
 	seed_arg = arg;
@@ -218,11 +231,9 @@ void ag_pages_refill(void)
 	refill(0);
 }
 
-/* Seed the namespace behind nsfd (the agent's own: nsfd -1). */
+/* Seed the namespace behind nsfd, and come back. */
 static int seed_in(int nsfd)
 {
-	if (nsfd < 0)
-		return seed_fn(seed_arg);
 	int self = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
 	if (self < 0)
 		return -errno;
@@ -287,11 +298,10 @@ static void unpublish(struct page *pg)
 	npublished--;
 }
 
-/* A namespace first found: seed it (the agent's own was seeded at start),
- * then remember it. */
-static struct page *add(uint32_t netns, int nsfd)
+/* A namespace to remember (found by a scan, or only in the ports map). */
+static struct page *add(uint32_t netns)
 {
-	if (npages == MAX_PAGES || (netns != own_netns && seed_in(nsfd) != 0))
+	if (npages == MAX_PAGES)
 		return NULL;
 	struct page *grown = realloc(pages, (npages + 1) * sizeof(*pages));
 	if (!grown)
@@ -301,39 +311,100 @@ static struct page *add(uint32_t netns, int nsfd)
 	while (at < npages && pages[at].netns < netns)
 		at++;
 	memmove(&pages[at + 1], &pages[at], (npages - at) * sizeof(*pages));
-	pages[at] = (struct page){.netns = netns, .seen = true};
+	pages[at] = (struct page){.netns = netns, .seeded = netns == own_netns};
 	npages++;
 	return &pages[at];
 }
 
-static void drop(unsigned i)
+/* A namespace gone for forget_ms: its ports map entries go (collected
+ * first: a delete during get_next_key may restart the walk), then its
+ * record. Its sockets are closed; an orphan still finishing only
+ * subtracts, which the kernel side ignores for a missing entry. */
+static void forget(unsigned i)
 {
-	unpublish(&pages[i]);
+	uint32_t netns = pages[i].netns;
+	size_t n = 0, cap = 0;
+	struct bg_port_key *keys = NULL, k, next;
+	void *prev = NULL;
+	while (bpf_map_get_next_key(ports_fd, prev, &next) == 0) {
+		k = next;
+		prev = &k;
+		if (k.netns != netns)
+			continue;
+		if (n == cap) {
+			size_t c = cap ? 2 * cap : 64;
+			struct bg_port_key *grown = realloc(keys, c * sizeof(*keys));
+			if (!grown)
+				break;
+			keys = grown;
+			cap = c;
+		}
+		keys[n++] = k;
+	}
+	for (size_t j = 0; j < n; j++)
+		if (bpf_map_delete_elem(ports_fd, &keys[j]) == 0)
+			forgotten++;
+	free(keys);
 	memmove(&pages[i], &pages[i + 1], (npages - i - 1) * sizeof(*pages));
 	npages--;
 }
 
+/* Not found by this scan: the page goes now (no process there reads it);
+ * the counts stay for forget_ms, in case the namespace shows up again. */
+static void missed(unsigned i, uint64_t now)
+{
+	unpublish(&pages[i]);
+	if (!pages[i].gone_ms)
+		pages[i].gone_ms = now;
+	else if (now - pages[i].gone_ms >= forget_ms)
+		forget(i);
+}
+
+unsigned long long ag_pages_forgotten(void)
+{
+	return forgotten;
+}
+
 /* A namespace the scan found at path (a /proc/PID/ns/net or a /run/netns
- * file). */
+ * file): seeded the first time (the agent's own was at start), published. */
 static void found(const char *path)
 {
 	uint32_t netns = netns_of(path);
 	if (!netns)
 		return;
 	struct page *pg = find(netns);
-	if (!pg) {
-		int fd = netns == own_netns ? -1 : open(path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0 && netns != own_netns)
+	if (!pg && !(pg = add(netns)))
+		return;
+	pg->seen = true;
+	pg->gone_ms = 0;
+	if (!pg->seeded) {
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
 			return; /* the process is gone: next scan */
-		pg = add(netns, fd);
-		if (fd >= 0)
-			close(fd);
-		if (!pg)
+		pg->seeded = seed_in(fd) == 0;
+		close(fd);
+		if (!pg->seeded)
 			return;
 	}
-	pg->seen = true;
 	if (dir_fd >= 0 && !pg->p)
 		publish(pg);
+}
+
+/* Namespaces the ports map has entries of and no scan found (one that came
+ * and went between two scans): remembered as gone, to be forgotten. */
+static void notice_unknown(uint64_t now)
+{
+	struct bg_port_key k, next;
+	void *prev = NULL;
+	while (bpf_map_get_next_key(ports_fd, prev, &next) == 0) {
+		k = next;
+		prev = &k;
+		if (find(k.netns))
+			continue;
+		struct page *pg = add(k.netns);
+		if (pg)
+			pg->gone_ms = now;
+	}
 }
 
 int ag_pages_scan(char *why, size_t len)
@@ -364,17 +435,16 @@ int ag_pages_scan(char *why, size_t len)
 	}
 	if (d)
 		closedir(d);
+	uint64_t now = mono_ms();
+	static uint64_t last_walk;
+	if (now - last_walk >= forget_ms / 4) {
+		notice_unknown(now);
+		last_walk = now;
+	}
 	for (unsigned i = npages; i-- > 0;)
-		if (!pages[i].seen)
-			drop(i);
+		if (!pages[i].seen && pages[i].netns != own_netns)
+			missed(i, now);
 	return dir_fd >= 0 ? (int)npublished : -1;
-}
-
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 static void beat(struct bg_agent_page *p)
@@ -392,8 +462,9 @@ void ag_pages_beat(void)
 
 void ag_pages_close(void)
 {
-	while (npages)
-		drop(npages - 1);
+	for (unsigned i = 0; i < npages; i++)
+		unpublish(&pages[i]);
+	npages = 0;
 	free(pages);
 	pages = NULL;
 	if (dir_fd >= 0)

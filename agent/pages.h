@@ -20,14 +20,18 @@
 #include <stdint.h>
 
 #define AG_SCAN_MS 1000
+/* A namespace no scan has found for this long is forgotten: its entries in
+ * the ports map are deleted, so that namespaces that come and go (one a
+ * container) do not fill the map. */
+#define AG_FORGET_MS 60000
 
 /* Run the seeding iterator in the calling thread's current namespace:
  * 0, or -errno. */
 typedef int (*ag_seed_fn)(void *arg);
 
 /* Remember the ports map and the seeding function; the agent's own
- * namespace counts as seeded. */
-void ag_pages_init(int ports_fd, ag_seed_fn seed, void *arg);
+ * namespace counts as seeded. forget_after_ms: AG_FORGET_MS if 0. */
+void ag_pages_init(int ports_fd, ag_seed_fn seed, void *arg, uint64_t forget_after_ms);
 
 /* Find the namespaces, seed and publish the new ones, drop the pages of
  * those gone. Takes the publisher's lock first if it does not hold it.
@@ -50,5 +54,8 @@ void ag_pages_close(void);
 
 /* Pages published now. */
 unsigned ag_pages_count(void);
+
+/* Ports map entries deleted with namespaces gone for AG_FORGET_MS. */
+unsigned long long ag_pages_forgotten(void);
 
 #endif

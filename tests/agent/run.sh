@@ -607,5 +607,47 @@ t_small_stacks_with_the_page() {
 	done
 }
 
+# A CLOSE_WAIT socket in a namespace that is not the agent's, older than
+# the agent: the agent (in the host's namespace) enters this one, seeds it,
+# and refuses the Go B; the page appears here too.
+t_another_namespaces_older_sockets_are_seeded() {
+	seed_owner || return 1
+	local before
+	before=$(events_of "$WORK/ev.jsonl" start | wc -l)
+	nsenter --net=/proc/"$SUITE_ID"/ns/net "$TOOL" agent --cgroup "$CG" --mode enforce --config "$WORK/bg.json" \
+		--log "$WORK/ev.jsonl" 2>>"$WORK/agent.err" &
+	echo $! >"$WORK/agent.pid"
+	_bg_pids+=($!)
+	wait_page || return 1
+	expect "agent's namespace" "$(readlink /proc/"$(cat "$WORK/agent.pid")"/ns/net)" "$(readlink /proc/"$SUITE_ID"/ns/net)"
+	expect "page here" "$(marked)" "40000 ch "
+	in_cgroup b "$BIN/gob" listen 127.0.0.2 40000
+	expect "Go B in enforce" "$(said b)" "$(refused)"
+	expect "probe" "$(probe)" ok
+}
+
+# A namespace that came and went (here within a second, before any scan
+# found it): its entries leave the ports map once it has been gone for
+# BINDGUARD_AGENT_FORGET_MS (a minute by default; 1 s here).
+t_a_gone_namespace_is_forgotten() {
+	BINDGUARD_AGENT_FORGET_MS=1000 agent audit || return 1
+	local inner map _
+	inner=$(unshare -n bash -c 'ip link set lo up
+		"$ACTOR" server 127.0.0.1 9000 >/dev/null & sleep 0.3
+		"$ACTOR" probe 127.0.0.1 9000 >/dev/null
+		stat -L -c %i /proc/self/ns/net; kill %1; wait')
+	map=$(bpftool -j map show | jq -r '.[] | select(.name == "ports") | .id' | tail -1)
+	expect_match "inner namespace's entry in the ports map" \
+		"$(bpftool -j map dump id "$map" | jq -r --argjson n "$inner" '[.[] | select(.formatted.key.netns == $n)] | length')" '^[1-9]'
+	for _ in $(seq 1 300); do
+		[ "$(bpftool -j map dump id "$map" | jq -r --argjson n "$inner" '[.[] | select(.formatted.key.netns == $n)] | length')" = 0 ] && break
+		sleep 0.02
+	done
+	expect "inner namespace's entries after it was forgotten" \
+		"$(bpftool -j map dump id "$map" | jq -r --argjson n "$inner" '[.[] | select(.formatted.key.netns == $n)] | length')" 0
+	agent_stop
+	expect_match "stop counters: forgotten" "$(events_of "$WORK/ev.jsonl" stop | jq -r .bindguard.counters.forgotten)" '^[1-9]'
+}
+
 export -f helpers
 run_tests agent 60
