@@ -68,7 +68,8 @@ static void usage(FILE *f)
 		   "(seeded from the sockets that exist at start), and judge every bind() of an\n"
 		   "explicit port in the ephemeral range by any program in the cgroup v2 PATH\n"
 		   "(or the unit's cgroup): audit logs a hazardous bind, enforce refuses it with\n"
-		   "enforce.errno (EADDRINUSE; EPERM on kernels before 5.18). Mode, log and\n"
+		   "enforce.errno (EADDRINUSE; EPERM on kernels before 5.18); a bind(addr, 0)\n"
+		   "the kernel puts on such a port is logged (it cannot be undone). Mode, log and\n"
 		   "enforce.block come from the configuration as for the shim ($BINDGUARD_CONFIG,\n"
 		   "then /etc/bindguard/bindguard.json; $BINDGUARD_MODE, $BINDGUARD_LOG); the\n"
 		   "options override them. Events go to DEST (stderr, syslog or an absolute\n"
@@ -193,14 +194,17 @@ static int on_event(void *ctx, void *data, size_t len)
 	snprintf(ep, sizeof(ep), e->family == AF_INET6 && !strchr(ip, '.') ? "[%s]:%u" : "%s:%u",
 		 ip, e->port);
 	int n = snprintf(msg, sizeof(msg),
-			 "bind %s by %s (pid %u) pins an ephemeral port that connect() placed "
+			 "bind %s%s by %s (pid %u) pins an ephemeral port that connect() placed "
 			 "%d socket(s) on",
-			 ep, comm, e->pid, e->connect_placed);
+			 ep, e->port_auto ? " (port 0: the kernel chose it)" : "", comm, e->pid,
+			 e->connect_placed);
 	if (hz == BG_HAZARD_PIN_HALFCLOSED)
 		n += snprintf(msg + n, sizeof(msg) - (size_t)n, ", %d of them half-closed",
 			      e->halfclosed);
 	snprintf(msg + n, sizeof(msg) - (size_t)n, "%s%s",
-		 e->blocked ? ": refused with " : ": allowed (audit)",
+		 e->blocked	? ": refused with "
+		 : e->port_auto ? ": logged (the pin is made when the kernel chooses)"
+				: ": allowed (audit)",
 		 e->blocked ? bg_errno_name(e->err) : "");
 	cJSON_AddStringToObject(ev, "message", msg);
 	cJSON *src = cJSON_AddObjectToObject(ev, "source");
@@ -212,6 +216,7 @@ static int on_event(void *ctx, void *data, size_t len)
 	cJSON_AddStringToObject(bg, "decision", e->blocked ? "block" : "log");
 	cJSON_AddStringToObject(bg, "hazard", bg_hazard_name(hz));
 	cJSON_AddBoolToObject(bg, "ephemeral", 1);
+	cJSON_AddBoolToObject(bg, "port_auto", e->port_auto);
 	cJSON_AddNumberToObject(bg, "netns", e->netns);
 	cJSON *cg = cJSON_AddObjectToObject(bg, "cgroup");
 	cJSON_AddNumberToObject(cg, "id", (double)e->cgroup_id);
@@ -588,8 +593,17 @@ int main(int argc, char **argv)
 	skel->links.bg_bind6 = skel->links.bg_bind4
 				       ? bpf_program__attach_cgroup(skel->progs.bg_bind6, cg_fd)
 				       : NULL;
-	if (!skel->links.bg_bind6) {
-		fprintf(stderr, "bindguard agent: attaching cgroup/bind4 and bind6 to %s: %s\n",
+	skel->links.bg_post_bind4 =
+		skel->links.bg_bind6 ? bpf_program__attach_cgroup(skel->progs.bg_post_bind4, cg_fd)
+				     : NULL;
+	skel->links.bg_post_bind6 =
+		skel->links.bg_post_bind4
+			? bpf_program__attach_cgroup(skel->progs.bg_post_bind6, cg_fd)
+			: NULL;
+	if (!skel->links.bg_post_bind6) {
+		fprintf(stderr,
+			"bindguard agent: attaching cgroup/bind4, bind6, post_bind4 and post_bind6 "
+			"to %s: %s\n",
 			cg_path, strerror(errno));
 		bindguard_bpf__destroy(skel);
 		return AG_FEATURE;

@@ -278,21 +278,71 @@ struct local_ports___old {
 	int range[2];
 } __attribute__((preserve_access_index));
 
-static __always_inline bool in_range(const struct net *net, __u16 port)
+static __always_inline void port_range(const struct net *net, __u32 *low, __u32 *high)
 {
-	__u32 low, high;
 	const void *p = &net->ipv4.ip_local_ports;
 	const struct local_ports___new *lpn = p;
 	if (bpf_core_field_exists(lpn->range)) {
 		__u32 r = BPF_CORE_READ(lpn, range);
-		low = r & 0xffff;
-		high = r >> 16;
+		*low = r & 0xffff;
+		*high = r >> 16;
 	} else {
 		const struct local_ports___old *lp = p;
-		low = BPF_CORE_READ(lp, range[0]);
-		high = BPF_CORE_READ(lp, range[1]);
+		*low = BPF_CORE_READ(lp, range[0]);
+		*high = BPF_CORE_READ(lp, range[1]);
 	}
-	return port >= low && port <= high;
+}
+
+/* What bind4/bind6 tell post_bind4/6 of the same call, by thread: the port
+ * the program asked for (0: the kernel chooses), the namespace and its
+ * range (post_bind's context reaches neither). */
+struct bind_call {
+	__u32 netns;
+	__u16 asked;
+	__u16 low, high;
+	__u16 pad[3];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64); /* pid_tgid */
+	__type(value, struct bind_call);
+} bind_calls SEC(".maps");
+
+/* One event: a hazardous bind of port in netns. */
+static __always_inline void report(__u32 netns, __u16 port, __u16 family, const __u32 *addr6,
+				   __u32 addr4, const struct bg_port_val *v, __u8 hazard,
+				   bool block, bool port_auto)
+{
+	struct bg_agent_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		stat_inc(BG_STAT_EVENTS_LOST);
+		return;
+	}
+	__u64 pt = bpf_get_current_pid_tgid();
+	e->cgroup_id = bpf_get_current_cgroup_id();
+	e->pid = pt >> 32;
+	e->tid = (__u32)pt;
+	e->netns = netns;
+	e->port = port;
+	e->family = family;
+	__builtin_memset(e->addr, 0, sizeof(e->addr));
+	if (family == AF_INET) {
+		__builtin_memcpy(e->addr, &addr4, 4);
+	} else {
+		__u32 a[4] = {addr6[0], addr6[1], addr6[2], addr6[3]};
+		__builtin_memcpy(e->addr, a, 16);
+	}
+	e->connect_placed = v->connect_placed;
+	e->halfclosed = v->halfclosed;
+	e->hazard = hazard;
+	e->blocked = block;
+	e->port_auto = port_auto;
+	e->pad = 0;
+	e->err = bg_has_set_retval ? bg_errno : 1 /* EPERM */;
+	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	bpf_ringbuf_submit(e, 0);
 }
 
 /* A bind() in the cgroup. Runs before the kernel looks at the port
@@ -304,7 +354,7 @@ static __always_inline bool in_range(const struct net *net, __u16 port)
 static __always_inline int judge(struct bpf_sock_addr *ctx, __u16 family)
 {
 	__u16 port = bpf_ntohs((__u16)ctx->user_port);
-	if (!port || ctx->protocol != IPPROTO_TCP)
+	if (ctx->protocol != IPPROTO_TCP)
 		return 1;
 	struct bpf_sock *bsk = ctx->sk;
 	if (!bsk)
@@ -313,48 +363,81 @@ static __always_inline int judge(struct bpf_sock_addr *ctx, __u16 family)
 	if (!tp)
 		return 1;
 	struct net *net = tp->inet_conn.icsk_inet.sk.__sk_common.skc_net.net;
-	if (!net || !in_range(net, port))
+	if (!net)
+		return 1;
+	__u32 low, high;
+	port_range(net, &low, &high);
+	__u64 pt = bpf_get_current_pid_tgid();
+	struct bind_call call = {
+		.netns = net->ns.inum, .asked = port, .low = (__u16)low, .high = (__u16)high};
+	bpf_map_update_elem(&bind_calls, &pt, &call, BPF_ANY);
+	if (!port || port < low || port > high)
 		return 1;
 	stat_inc(BG_STAT_BINDS_SEEN);
-	struct bg_port_key k = {.netns = net->ns.inum, .port = port};
+	struct bg_port_key k = {.netns = call.netns, .port = port};
 	struct bg_port_val *v = bpf_map_lookup_elem(&ports, &k);
 	if (!v || v->connect_placed <= 0)
 		return 1;
 	__u8 hazard = v->halfclosed > 0 ? BG_HZ_PIN_HALFCLOSED : BG_HZ_PIN;
 	bool block = bg_mode == 2 && (bg_block & (1u << hazard));
-	struct bg_agent_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-	if (e) {
-		__u64 pt = bpf_get_current_pid_tgid();
-		e->cgroup_id = bpf_get_current_cgroup_id();
-		e->pid = pt >> 32;
-		e->tid = (__u32)pt;
-		e->netns = k.netns;
-		e->port = port;
-		e->family = family;
-		__builtin_memset(e->addr, 0, sizeof(e->addr));
-		if (family == AF_INET) {
-			__u32 a = ctx->user_ip4;
-			__builtin_memcpy(e->addr, &a, 4);
-		} else {
-			__u32 a[4] = {ctx->user_ip6[0], ctx->user_ip6[1], ctx->user_ip6[2],
-				      ctx->user_ip6[3]};
-			__builtin_memcpy(e->addr, a, 16);
-		}
-		e->connect_placed = v->connect_placed;
-		e->halfclosed = v->halfclosed;
-		e->hazard = hazard;
-		e->blocked = block;
-		e->err = bg_has_set_retval ? bg_errno : 1 /* EPERM */;
-		bpf_get_current_comm(e->comm, sizeof(e->comm));
-		bpf_ringbuf_submit(e, 0);
-	} else {
-		stat_inc(BG_STAT_EVENTS_LOST);
+	__u32 a6[4] = {};
+	if (family == AF_INET6) {
+		a6[0] = ctx->user_ip6[0];
+		a6[1] = ctx->user_ip6[1];
+		a6[2] = ctx->user_ip6[2];
+		a6[3] = ctx->user_ip6[3];
 	}
+	report(k.netns, port, family, a6, family == AF_INET ? ctx->user_ip4 : 0, v, hazard, block,
+	       false);
 	if (!block)
 		return 1;
 	if (bg_has_set_retval)
 		bpf_set_retval(-bg_errno);
 	return 0;
+}
+
+/* After a bind() in the cgroup took its port. Only bind(addr, 0) is judged
+ * here (bind4/bind6 judged an explicit port): the port the kernel chose,
+ * when it holds connect()-placed sockets, is pinned now, and refusing the
+ * bind would not unpin it (the bucket's fastreuse has changed; on kernels
+ * without the 6.18 fix it stays), so it is logged, in enforce too. */
+static __always_inline int judge_chosen(struct bpf_sock *sk, __u16 family)
+{
+	__u64 pt = bpf_get_current_pid_tgid();
+	struct bind_call *call = bpf_map_lookup_elem(&bind_calls, &pt);
+	if (!call)
+		return 1;
+	struct bind_call c = *call;
+	bpf_map_delete_elem(&bind_calls, &pt);
+	__u16 port = (__u16)sk->src_port;
+	if (c.asked || sk->protocol != IPPROTO_TCP || port < c.low || port > c.high)
+		return 1;
+	struct bg_port_key k = {.netns = c.netns, .port = port};
+	struct bg_port_val *v = bpf_map_lookup_elem(&ports, &k);
+	if (!v || v->connect_placed <= 0)
+		return 1;
+	__u32 a6[4] = {};
+	if (family == AF_INET6) {
+		a6[0] = sk->src_ip6[0];
+		a6[1] = sk->src_ip6[1];
+		a6[2] = sk->src_ip6[2];
+		a6[3] = sk->src_ip6[3];
+	}
+	report(k.netns, port, family, a6, family == AF_INET ? sk->src_ip4 : 0, v,
+	       v->halfclosed > 0 ? BG_HZ_PIN_HALFCLOSED : BG_HZ_PIN, false, true);
+	return 1;
+}
+
+SEC("cgroup/post_bind4")
+int bg_post_bind4(struct bpf_sock *sk)
+{
+	return judge_chosen(sk, AF_INET);
+}
+
+SEC("cgroup/post_bind6")
+int bg_post_bind6(struct bpf_sock *sk)
+{
+	return judge_chosen(sk, AF_INET6);
 }
 
 SEC("cgroup/bind4")

@@ -56,7 +56,8 @@ struct bg_agent_event {
 	__s32 connect_placed, halfclosed;
 	__u8 hazard;
 	__u8 blocked;
-	__u8 pad[2];
+	__u8 port_auto; /* bind(addr, 0): the kernel chose the port (post_bind4/6) */
+	__u8 pad;
 	__s32 err; /* the errno a refused bind returns: EADDRINUSE or EPERM */
 	char comm[16];
 };

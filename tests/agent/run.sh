@@ -253,11 +253,45 @@ t_static_binary_enforce_refuses_plain_and_reuseaddr() {
 t_enforce_allows_port_zero_and_ports_outside_the_range() {
 	agent enforce || return 1
 	seed_owner || return 1
-	in_cgroup z "$BIN/binder" 127.0.0.2 0
-	expect "bind(127.0.0.2:0)" "$(said z)" bound
 	in_cgroup o "$BIN/binder" 127.0.0.2 9000
 	expect "bind(127.0.0.2:9000)" "$(said o)" bound
 	expect "agent bind events" "$(agent_binds | wc -l)" 0
+	in_cgroup z "$BIN/binder" 127.0.0.2 0
+	expect "bind(127.0.0.2:0)" "$(said z)" bound
+}
+
+# bind(addr, 0) whose kernel-chosen port holds A's CLOSE_WAIT socket (the
+# range is that one port): pinned by the kernel (the probe fails: the
+# oracle), seen by post_bind4 and logged with port_auto, in enforce too;
+# the same with Go's Dialer{LocalAddr: 127.0.0.2:0} (bind, then connect).
+t_port_zero_landing_on_a_connect_placed_port_is_logged() {
+	agent enforce || return 1
+	seed_owner || return 1
+	in_cgroup z "$BIN/binder" 127.0.0.2 0
+	expect "bind(127.0.0.2:0) in enforce" "$(said z)" bound
+	expect "probe (the kernel pinned the port)" "$(probe)" EADDRNOTAVAIL
+	local ev
+	expect "agent bind events" "$(agent_binds | wc -l)" 1
+	ev=$(agent_binds | head -1)
+	expect "event" "$(jq -r '[.process.pid, .source.port, .bindguard.port_auto, .bindguard.hazard, .bindguard.decision] | join(" ")' <<<"$ev")" \
+		"$(pid_of z) 40000 true pin_halfclosed log"
+	schema_ok
+}
+
+t_without_agent_go_dialer_port_zero_pins() {
+	seed_owner || return 1
+	in_cgroup d "$BIN/gob" dial 127.0.0.2 0 127.0.0.1:9000
+	expect "Go dial from 127.0.0.2:0" "$(said d)" connected
+	expect "probe" "$(probe)" EADDRNOTAVAIL
+}
+
+t_go_dialer_port_zero_is_logged() {
+	agent audit || return 1
+	seed_owner || return 1
+	in_cgroup d "$BIN/gob" dial 127.0.0.2 0 127.0.0.1:9000
+	expect "Go dial from 127.0.0.2:0" "$(said d)" connected
+	expect "event" "$(agent_binds | jq -r '[.source.port, .bindguard.port_auto, .bindguard.hazard] | join(" ")')" "40000 true pin_halfclosed"
+	schema_ok
 }
 
 # ---- what "connect() placed the port" means (bindguard.bpf.c, bg_state) ----
