@@ -217,10 +217,16 @@ static void refill(uint32_t only_netns)
 		if (!pg || !pg->p)
 			continue;
 		for (unsigned w = 0; w < BG_AGENT_PAGE_WORDS; w++) {
-			atomic_store_explicit(&pg->p->connect_placed[w], b[i].c[w],
-					      memory_order_release);
-			atomic_store_explicit(&pg->p->halfclosed[w], b[i].h[w],
-					      memory_order_release);
+			/* only words that change: a namespace with no marked port
+			 * keeps its bitmaps sparse (4 KiB of memory a page, not 20) */
+			if (atomic_load_explicit(&pg->p->connect_placed[w], memory_order_relaxed) !=
+			    b[i].c[w])
+				atomic_store_explicit(&pg->p->connect_placed[w], b[i].c[w],
+						      memory_order_release);
+			if (atomic_load_explicit(&pg->p->halfclosed[w], memory_order_relaxed) !=
+			    b[i].h[w])
+				atomic_store_explicit(&pg->p->halfclosed[w], b[i].h[w],
+						      memory_order_release);
 		}
 	}
 	free(b);
