@@ -161,11 +161,13 @@ test-kernels: all $(CONFORM)
 # The command's suite (as root: each case in its own `unshare -n` namespace)
 # and a warning check of the man pages.
 MAN_PAGES := man/bindguard.1 man/bindguard.conf.5 man/libbindguard.7
+# bindguard-agent(8) is installed with the agent, where it is built
+AGENT_MAN := man/bindguard-agent.8
 test-tools: all $(MANYCONN)
 	@tests/tools/tools.sh $(BUILD)
 
 check-man:
-	@for m in $(MAN_PAGES); do \
+	@for m in $(MAN_PAGES) $(AGENT_MAN); do \
 	  out=$$(LC_ALL=C.UTF-8 MANWIDTH=80 groff -man -Tutf8 -ww -z $$m 2>&1); \
 	  [ -z "$$out" ] || { echo "$$m: $$out"; exit 1; }; done
 
@@ -206,6 +208,10 @@ install: all
 	install -m 0644 docs/*.md "$(D)$(DOCDIR)/docs/"
 	for m in $(MAN_PAGES); do $(SUBST) $$m >"$(D)$(MANDIR)/man$${m##*.}/$${m#man/}" && \
 	  chmod 0644 "$(D)$(MANDIR)/man$${m##*.}/$${m#man/}" || exit 1; done
+	$(if $(AGENT_CAN),install -D -m 0755 $(AGENT) "$(D)$(LIBDIR)/bindguard/bindguard-agent",@echo \
+	  "install: no bindguard-agent (not built here: $(AGENT_MISSING)); the rest is installed")
+	$(if $(AGENT_CAN),install -d "$(D)$(MANDIR)/man8" && $(SUBST) $(AGENT_MAN) >"$(D)$(MANDIR)/man8/bindguard-agent.8" && \
+	  chmod 0644 "$(D)$(MANDIR)/man8/bindguard-agent.8")
 
 # ---- packages (issue 14) ---------------------------------------------------------
 # `make deb`, `make rpm`: the tree's files (git's list, tracked and untracked
@@ -308,8 +314,9 @@ test-hardening: all test-build $(HARDENING_BINS)
 # compiled for BPF against a vmlinux.h dumped from this kernel's BTF into
 # $(BUILD)/agent (never committed); the skeleton embeds the object. Built by
 # `make` only where the kernel has BTF and libbpf-dev and bpftool are there
-# (a package build elsewhere is unaffected); the shim and the command never
-# link libbpf. `make agent` builds it alone.
+# (elsewhere `make` and `make install` go on without it, and say so); the
+# shim and the command never link libbpf. `make agent` builds it alone, or
+# fails saying what is missing: the packages ask for it (bindguard-agent).
 AGENT := $(BUILD)/bindguard-agent
 AGENT_GEN := $(BUILD)/agent
 VMLINUX_BTF ?= /sys/kernel/btf/vmlinux
@@ -318,16 +325,25 @@ BPF_ARCH ?= $(patsubst x86_64,x86,$(patsubst aarch64,arm64,$(shell uname -m)))
 FMT_SRC += $(wildcard agent/*.[ch] tests/agent/*.c)
 .PHONY: agent
 agent: $(AGENT)
-AGENT_CAN := $(and $(wildcard $(VMLINUX_BTF)),$(wildcard /usr/include/bpf/libbpf.h),$(shell command -v bpftool))
+# bpftool is in /usr/sbin, which a user's PATH may lack (a package built
+# as a user)
+BPFTOOL ?= $(firstword $(shell command -v bpftool) $(wildcard /usr/sbin/bpftool /sbin/bpftool))
+AGENT_CAN := $(and $(wildcard $(VMLINUX_BTF)),$(wildcard /usr/include/bpf/libbpf.h),$(BPFTOOL))
+AGENT_MISSING = $(strip $(if $(wildcard $(VMLINUX_BTF)),,no kernel BTF at $(VMLINUX_BTF)) \
+  $(if $(wildcard /usr/include/bpf/libbpf.h),,no libbpf-dev) $(if $(BPFTOOL),,no bpftool))
 all: $(if $(AGENT_CAN),$(AGENT))
 $(AGENT_GEN)/vmlinux.h:
+	@test -r $(VMLINUX_BTF) || { echo "bindguard-agent: no kernel BTF at $(VMLINUX_BTF): its BPF" \
+	  "programs are built against the kernel's types (a kernel with CONFIG_DEBUG_INFO_BTF=y," \
+	  "or VMLINUX_BTF=FILE)" >&2; exit 1; }
+	@test -n "$(BPFTOOL)" || { echo "bindguard-agent: no bpftool (the bpftool package)" >&2; exit 1; }
 	@mkdir -p $(@D)
-	bpftool btf dump file $(VMLINUX_BTF) format c >$@
+	$(BPFTOOL) btf dump file $(VMLINUX_BTF) format c >$@
 $(AGENT_GEN)/bindguard.bpf.o: agent/bindguard.bpf.c agent/bindguard.bpf.h $(AGENT_GEN)/vmlinux.h
 	$(BPF_CLANG) -target bpf -O2 -g -D__TARGET_ARCH_$(BPF_ARCH) -Wall -Werror \
 	  -I$(AGENT_GEN) -Iagent -c -o $@ $<
 $(AGENT_GEN)/bindguard.skel.h: $(AGENT_GEN)/bindguard.bpf.o
-	bpftool gen skeleton $< name bindguard_bpf >$@
+	$(BPFTOOL) gen skeleton $< name bindguard_bpf >$@
 $(BUILD)/obj/agent/agent.o: $(AGENT_GEN)/bindguard.skel.h
 $(BUILD)/obj/agent/agent.o: BG_CPPFLAGS += -I$(AGENT_GEN) -Iagent
 $(BUILD)/obj/agent/pages.o: BG_CPPFLAGS += -Iagent
