@@ -217,8 +217,10 @@ install: all
 # `make deb`, `make rpm`: the tree's files (git's list, tracked and untracked
 # but not ignored; without git, all but build/) copied to
 # build/pkg/{deb,rpm}/bindguard-VERSION and built there with the package's
-# paths (packaging/debian/rules, packaging/rpm/bindguard.spec); the package
-# lands in build/. The version is shim/version.h's, the one version.
+# paths (packaging/debian/rules, packaging/rpm/bindguard.spec); the packages,
+# bindguard and bindguard-agent, land in build/. The agent needs kernel
+# BTF on the building host (the agent's block below): without it the build
+# stops. The version is shim/version.h's, the one version.
 VERSION := $(shell sed -n 's/^\#define BG_VERSION "\(.*\)"$$/\1/p' shim/version.h)
 PKG := build/pkg
 DEB_ARCH = $(shell dpkg --print-architecture)
@@ -243,8 +245,8 @@ deb:
 	  echo " -- bindguard maintainers <dev@bindguard.invalid>  $$(git log -1 --format=%cD 2>/dev/null || date -R -r shim/version.h)"; \
 	} >"$(PKG)/deb/bindguard-$(VERSION)/debian/changelog"
 	cd "$(PKG)/deb/bindguard-$(VERSION)" && dpkg-buildpackage -us -uc -b
-	cp "$(PKG)/deb/bindguard_$(VERSION)_$(DEB_ARCH).deb" build/
-	@echo "build/bindguard_$(VERSION)_$(DEB_ARCH).deb"
+	cp "$(PKG)/deb/bindguard_$(VERSION)_$(DEB_ARCH).deb" "$(PKG)/deb/bindguard-agent_$(VERSION)_$(DEB_ARCH).deb" build/
+	@echo "build/bindguard_$(VERSION)_$(DEB_ARCH).deb build/bindguard-agent_$(VERSION)_$(DEB_ARCH).deb"
 
 # rpmbuild in a _topdir of its own, reached through a link without spaces
 # (rpm's %setup does not quote it); --nodeps: the build dependencies are
@@ -257,8 +259,9 @@ rpm:
 	link=$$(mktemp -d /tmp/bindguard-rpm.XXXXXX) && ln -s "$$PWD/$(PKG)/rpm" "$$link/top" && \
 	  rpmbuild -bb --nodeps --define "_topdir $$link/top" "$(PKG)/rpm/SPECS/bindguard.spec"; \
 	  rc=$$?; rm -rf "$$link"; exit $$rc
-	cp "$(PKG)/rpm/RPMS/$(RPM_ARCH)/bindguard-$(VERSION)-1.$(RPM_ARCH).rpm" build/
-	@echo "build/bindguard-$(VERSION)-1.$(RPM_ARCH).rpm"
+	cp "$(PKG)/rpm/RPMS/$(RPM_ARCH)/bindguard-$(VERSION)-1.$(RPM_ARCH).rpm" \
+	  "$(PKG)/rpm/RPMS/$(RPM_ARCH)/bindguard-agent-$(VERSION)-1.$(RPM_ARCH).rpm" build/
+	@echo "build/bindguard-$(VERSION)-1.$(RPM_ARCH).rpm build/bindguard-agent-$(VERSION)-1.$(RPM_ARCH).rpm"
 
 fmt:
 	clang-format -i $(FMT_SRC)
