@@ -47,7 +47,7 @@ if [ -z "$said" ]; then
 	else stat -c '# %n %a' "$dest/$agent" 2>&1 | sed 's/^/# /'; fail "installed $agent 0755"; fi
 	check usr/local/share/man/man8/bindguard-agent.8
 	tr=$(mktemp /tmp/bindguard-install-strace.XXXXXX)
-	out=$(env -u BINDGUARD_AGENT strace -f -e trace=execve -o "$tr" "$dest/usr/local/bin/bindguard" agent --help)
+	out=$(env -u BINDGUARD_AGENT strace -f -e trace=execve -o "$tr" "$dest/usr/local/bin/bindguard" agent --help 2>&1)
 	rc=$?
 	ran=$(grep -o 'execve("[^"]*bindguard-agent"' "$tr" | head -1 | cut -d'"' -f2)
 	rm -f "$tr"

@@ -169,9 +169,9 @@ t_deb_lintian_reports_no_error() {
 t_deb_holds_exactly_the_listed_files() {
 	local d
 	d=$(diff <(deb_expected) <(deb_files))
-	[ -z "$d" ] || { echo "# expected (<) vs dpkg -c (>):"; sed 's/^/#   /' <<<"$d"; return 1; }
+	[ -z "$d" ] || { echo "# expected (<) vs dpkg -c (>):"; sed 's/^/#   /' <<<"$d"; failed=1; }
 	d=$(diff <(agent_expected) <(deb_files "$ADEB"))
-	[ -z "$d" ] || { echo "# bindguard-agent: expected (<) vs dpkg -c (>):"; sed 's/^/#   /' <<<"$d"; return 1; }
+	[ -z "$d" ] || { echo "# bindguard-agent: expected (<) vs dpkg -c (>):"; sed 's/^/#   /' <<<"$d"; failed=1; }
 	expect "version" "$(dpkg-deb -f "$DEB" Version)" "$VERSION"
 	expect "conffiles" "$(dpkg-deb -I "$DEB" conffiles | tr '\n' ' ')" "/etc/bindguard/bindguard.json /etc/logrotate.d/bindguard "
 	expect_match "depends (shlibs)" "$(dpkg-deb -f "$DEB" Depends)" "libc6 .*libcjson1 .*zlib1g"
@@ -318,7 +318,8 @@ t_deb_agent_attaches_to_a_cgroup_and_goes_leaving_bindguard_working() {
 	cg=$(mktemp -d "$CGROOT/bindguard-packages.XXXXXX")
 	had_run=$([ -e /run/bindguard ] && echo yes)
 	page=/run/bindguard/agent/netns-$(stat -L -c %i /proc/self/ns/net).ports
-	env -u BINDGUARD_AGENT bindguard agent --cgroup "$cg" --mode audit --log "$WORK/ev.jsonl" 2>"$WORK/agent.err" &
+	env -u BINDGUARD_AGENT bindguard agent --cgroup "$cg" --mode audit --log "$WORK/ev.jsonl" \
+		>"$WORK/agent.out" 2>"$WORK/agent.err" &
 	pid=$!
 	local _
 	for _ in $(seq 1 250); do
@@ -366,9 +367,9 @@ t_deb_agent_attaches_to_a_cgroup_and_goes_leaving_bindguard_working() {
 t_rpm_files_map_to_the_deb() {
 	local d
 	d=$(diff <(deb_expected | deb_as_rpm) <(rpm_files))
-	[ -z "$d" ] || { echo "# deb, mapped (<) vs rpm -qlp (>):"; sed 's/^/#   /' <<<"$d"; return 1; }
+	[ -z "$d" ] || { echo "# deb, mapped (<) vs rpm -qlp (>):"; sed 's/^/#   /' <<<"$d"; failed=1; }
 	d=$(diff <(agent_expected | deb_as_rpm) <(rpm_files "$ARPM"))
-	[ -z "$d" ] || { echo "# bindguard-agent: deb, mapped (<) vs rpm -qlp (>):"; sed 's/^/#   /' <<<"$d"; return 1; }
+	[ -z "$d" ] || { echo "# bindguard-agent: deb, mapped (<) vs rpm -qlp (>):"; sed 's/^/#   /' <<<"$d"; failed=1; }
 	# and the rpm's files name its paths
 	mkdir "$WORK/x" && rpm2archive - <"$RPM" | tar -xz -C "$WORK/x" || return 1
 	grep -qx 'Environment=LD_PRELOAD=/usr/lib64/bindguard/libbindguard.so' "$WORK/x/usr/share/bindguard/systemd/bindguard.conf" &&
