@@ -354,7 +354,7 @@ t_deb_agent_attaches_to_a_cgroup_and_goes_leaving_bindguard_working() {
 	[ -n "$had_run" ] || rmdir /run/bindguard/agent /run/bindguard ||
 		{ echo "#   left in /run/bindguard: $(find /run/bindguard | tr '\n' ' ')"; failed=1; }
 	dpkg -r bindguard-agent >"$WORK/r.out" 2>&1 || { sed 's/^/#   /' "$WORK/r.out"; return 1; }
-	expect "after dpkg -r bindguard-agent: the agent" "$(ls "/usr/lib/$MA/bindguard/bindguard-agent" 2>&1 | grep -c 'No such file')" 1
+	expect "after dpkg -r bindguard-agent: the agent" "$([ -e "/usr/lib/$MA/bindguard/bindguard-agent" ] && echo left)" ""
 	expect "after dpkg -r bindguard-agent: bindguard --version" "$(bindguard --version)" "bindguard $VERSION"
 	expect "after dpkg -r bindguard-agent: bindguard run preloads" "$(env -u BINDGUARD_LIBRARY bindguard run -- sh -c 'echo $LD_PRELOAD')" \
 		"/usr/lib/$MA/bindguard/libbindguard.so"
