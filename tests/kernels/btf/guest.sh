@@ -9,7 +9,7 @@
 #   RESULT kernel=K case=features set_retval=true|false|none
 #   RESULT kernel=K case=MODE_B b=bound|error ERRNO probe=ok|ERRNO
 #   RESULT kernel=K case=MODE_event decision=.. hazard=.. source=IP:PORT level=.. count=N
-#   RESULT kernel=K case=MODE_stop rc=.. progs_running=N progs_after=N cgroup_after=N
+#   RESULT kernel=K case=MODE_stop rc=.. progs_running=N progs_after=N cgroup_running=N cgroup_after=N
 # (B: static C binder, Go `gob listen`, each bound to 127.0.0.2:40000 from
 # inside the cgroup while A holds 127.0.0.1:40000 in CLOSE_WAIT; probe: a
 # connect() to 127.0.0.1:5003 afterwards), plus LOG lines (the agent's
@@ -47,7 +47,11 @@ info "probe before any B: $(probe)"
 
 uptime_ms() { awk '{ printf "%d\n", $1 * 1000 }' /proc/uptime; }
 progs() { bpftool prog show 2>/dev/null | grep -c '^[0-9]*:'; }
-cgprogs() { bpftool cgroup tree /sys/fs/cgroup 2>/dev/null | grep -cE 'bind|sock'; }
+# cgroups with programs attached: bpftool's tree prints a cgroup's path only
+# when the kernel counts programs on it (BPF_PROG_QUERY). The rows under it
+# stay empty on 5.15 with a newer bpftool, whose query asks for attach flags
+# that kernel does not know (EINVAL), so the path is what is counted
+cgprogs() { bpftool cgroup tree /sys/fs/cgroup 2>/dev/null | awk '$1 ~ /^\// { n++ } END { print n + 0 }'; }
 
 # agent_run MODE: start the agent on $CG, wait up to 120 s for "attached to"
 agent_run() {
@@ -91,14 +95,17 @@ b_stop() {
 
 # agent_stop MODE: SIGTERM, then what stays attached
 agent_stop() {
-	local running pid rc
+	local running cgrunning pid rc
 	running=$(progs)
+	cgrunning=$(cgprogs)
+	info "$1: programs while running: $(bpftool prog show 2>&1 | awk '/^[0-9]+:/ { printf "%s %s; ", $2, $4 }')"
 	info "$1: bpftool cgroup tree while running: $(bpftool cgroup tree /sys/fs/cgroup 2>&1 | tr -s ' \n' ' ')"
+	info "$1: bpftool cgroup show $CG while running: $(bpftool cgroup show "$CG" 2>&1 | tr -s ' \n' ' ') (exit $?)"
 	pid=$(cat "$WORK/agent.pid")
 	kill -TERM "$pid"
 	wait "$pid"
 	rc=$?
-	res "case=$1_stop rc=$rc progs_running=$running progs_after=$(progs) cgroup_after=$(cgprogs)"
+	res "case=$1_stop rc=$rc progs_running=$running progs_after=$(progs) cgroup_running=$cgrunning cgroup_after=$(cgprogs)"
 	info "$1: bpftool prog show after SIGTERM: $(bpftool prog show 2>&1 | tr -s ' \n' ' ')"
 	info "$1: bpftool cgroup tree after SIGTERM: $(bpftool cgroup tree /sys/fs/cgroup 2>&1 | tr -s ' \n' ' ')"
 }

@@ -79,6 +79,7 @@ running=$(field enforce_stop progs_running)
 if [ "${running:-0}" -gt 0 ]; then pass "programs loaded while enforce runs: $running"; else fail "programs loaded while enforce runs: '${running}'"; fi
 check "agent exit after SIGTERM (enforce)" "$(field enforce_stop rc)" 0
 check "programs left after SIGTERM (enforce)" "$(field enforce_stop progs_after)" 0
+check "cgroups with programs while enforce runs" "$(field enforce_stop cgroup_running)" 1
 check "cgroup attachments left (enforce)" "$(field enforce_stop cgroup_after)" 0
 check "agent starts in audit" "$(field agent_audit up)" yes
 check "static C B in audit" "$(field audit_static b)" bound
@@ -87,5 +88,6 @@ check "audit event decision" "$(field audit_event decision)" log
 check "audit event source" "$(field audit_event source)" 127.0.0.2:40000
 check "agent exit after SIGTERM (audit)" "$(field audit_stop rc)" 0
 check "programs left after SIGTERM (audit)" "$(field audit_stop progs_after)" 0
+check "cgroups with programs while audit runs" "$(field audit_stop cgroup_running)" 1
 check "cgroup attachments left (audit)" "$(field audit_stop cgroup_after)" 0
 tally
