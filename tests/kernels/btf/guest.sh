@@ -23,7 +23,7 @@ export ACTOR WORK
 KREL=$(uname -r)
 res() { echo "RESULT kernel=$KREL $*"; }
 info() { echo "INFO $*"; }
-# shellcheck source=../../../tools/scenario.sh
+# shellcheck source=SCRIPTDIR/../../../tools/scenario.sh
 source "$BG/scenario.sh"
 
 info "guest uptime at start: $(cut -d' ' -f1 /proc/uptime) s"
@@ -56,11 +56,11 @@ cgprogs() { bpftool cgroup tree /sys/fs/cgroup 2>/dev/null | awk '$1 ~ /^\// { n
 # agent_run MODE: start the agent on $CG, wait up to 120 s for "attached to"
 agent_run() {
 	: >"$WORK/agent.err"
-	local t0 t1 i
+	local t0 t1
 	t0=$(uptime_ms)
 	"$AGENT" --cgroup "$CG" --mode "$1" --log "$WORK/ev.jsonl" 2>"$WORK/agent.err" &
 	echo $! >"$WORK/agent.pid"
-	for i in $(seq 1 1200); do
+	for _ in $(seq 1 1200); do
 		grep -q 'attached to' "$WORK/agent.err" && break
 		kill -0 "$(cat "$WORK/agent.pid")" 2>/dev/null || break
 		sleep 0.1

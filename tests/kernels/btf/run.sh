@@ -11,11 +11,11 @@
 # console there). Needs root (the initramfs' /dev/console), qemu, busybox-static.
 set -uo pipefail
 here=$(cd "$(dirname "$0")/../../.." && pwd)
-# shellcheck source=../../lib.sh
+# shellcheck source=SCRIPTDIR/../../lib.sh
 . "$here/tests/lib.sh"
 
 KERNEL=${1:-/var/cache/bindguard-kernels/5.15.85-btf/bzImage}
-[ -r "$KERNEL" ] || die "no kernel image $KERNEL (tests/kernels/btf/build.sh SRC builds it)"
+[ -r "$KERNEL" ] || die "no kernel image $KERNEL (a kernel with BTF: see tests/kernels/README.md, section on btf/)"
 BUILD=$here/build
 make -s -C "$here" >/dev/null || die "make failed"
 make -s -C "$here" agent >/dev/null || die "make agent failed"
@@ -35,7 +35,6 @@ INITRD=$tmp/initrd.cpio.gz
 	--as /bg/scenario.sh "$here/tools/scenario.sh" \
 	--as /run-tests.sh "$here/tests/kernels/btf/guest.sh" || die "initramfs.sh failed"
 
-passes=0 fails=0
 # every library ldd names for the agent is in the initramfs
 listing=$(gzip -dc "$INITRD" | busybox cpio -t 2>/dev/null | sed 's|^\./||')
 lost=""
