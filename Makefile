@@ -280,7 +280,7 @@ clean:
 # Benchmarks report; they never fail on a target.
 BENCH_ARGS ?=
 
-bench-build: $(LIB) $(BENCH) $(if $(AGENT_CAN),$(AGENT))
+bench-build: $(LIB) $(BENCH)
 	@$(MAKE) --no-print-directory $(TOOL) >/dev/null 2>&1 || \
 	  echo "bench: $(TOOL) did not build; bindguard scan will be skipped"
 
@@ -335,6 +335,8 @@ AGENT_CAN := $(and $(wildcard $(VMLINUX_BTF)),$(wildcard /usr/include/bpf/libbpf
 AGENT_MISSING = $(strip $(if $(wildcard $(VMLINUX_BTF)),,no kernel BTF at $(VMLINUX_BTF)) \
   $(if $(wildcard /usr/include/bpf/libbpf.h),,no libbpf-dev) $(if $(BPFTOOL),,no bpftool))
 all: $(if $(AGENT_CAN),$(AGENT))
+# make bench's agent row runs it
+bench-build: $(if $(AGENT_CAN),$(AGENT))
 $(AGENT_GEN)/vmlinux.h:
 	@test -r $(VMLINUX_BTF) || { echo "bindguard-agent: no kernel BTF at $(VMLINUX_BTF): its BPF" \
 	  "programs are built against the kernel's types (a kernel with CONFIG_DEBUG_INFO_BTF=y," \
