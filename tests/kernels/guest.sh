@@ -1,6 +1,7 @@
 # guest.sh: the body of the guest's /run-tests.sh (run.sh prepends
 # "#!/bin/bash", GUEST_ROOT and the ACTOR, SHIM, TOOL, SCENARIO, TESTLIB,
-# CONFORM and REGRESSIONS paths, all under GUEST_ROOT). First reports the tree:
+# CONFORM and REGRESSIONS paths, all under GUEST_ROOT, and, when the agent
+# is tested, AGENT, GOB and BINDER there too and BPFTOOL). First reports the tree:
 #   RESULT kernel=K case=tree root=R missing=none|F,.. outside=none|F,..
 # (R: the folder holding tools/scenario.sh; missing: files not there; outside:
 # paths not under GUEST_ROOT). Then runs the seed
@@ -16,7 +17,7 @@ set -u
 export ACTOR SHIM
 KREL=$(uname -r)
 tree_missing="" tree_outside=""
-for f in "$ACTOR" "$SHIM" "$TOOL" "$SCENARIO" "$TESTLIB" "$CONFORM" "$REGRESSIONS"; do
+for f in "$ACTOR" "$SHIM" "$TOOL" "$SCENARIO" "$TESTLIB" "$CONFORM" "$REGRESSIONS" ${AGENT:+"$AGENT" "$GOB" "$BINDER"}; do
 	[ -f "$f" ] || tree_missing+="${tree_missing:+,}$f"
 	case $f in "$GUEST_ROOT"/*) ;; *) tree_outside+="${tree_outside:+,}$f" ;; esac
 done
@@ -122,6 +123,141 @@ BINDGUARD_PROBE_FILE=$pf BINDGUARD_LOG=/tmp/probe-start.jsonl LD_PRELOAD=$SHIM "
 shim_source=$(grep -o '"profile_choice":{"source":"[a-z]*"' /tmp/probe-start.jsonl 2>/dev/null | head -1 | sed 's/.*"source":"//; s/"$//')
 shim_disagree=$(grep -o '"disagree":[a-z]*' /tmp/probe-start.jsonl 2>/dev/null | head -1 | cut -d: -f2)
 echo "RESULT kernel=$KREL case=probe rc=$prc profile=$(pfield profile) era_from=$(pfield from) era_to=$(pfield to) shim_source=${shim_source:-none} shim_disagree=${shim_disagree:-none}"
+
+# ---- bindguard agent (issue 15), when run.sh put it in (AGENT set) ----
+# The agent on a child cgroup v2 directory, B of the seed scenario played by
+# programs the shim cannot see: the static Go binder (net.ListenConfig on
+# 127.0.0.2 and [::1], net.Dialer{LocalAddr}) and the static C binder,
+# inside the cgroup, then the C binder outside it. bpftool shows what is
+# attached while the agent runs and after SIGTERM. Without kernel BTF the
+# agent must refuse to start: only agent-start and agent-stop are printed.
+#   RESULT kernel=K case=agent-start-MODE rc=running|timeout|N seconds=S
+#          btf=yes|no names_btf=yes|no attached=N progs=N
+#   RESULT kernel=K case=agent-MODE-NAME b=bound|connected|ERRNO probe=..
+#          events=N pid=same|other|none addr=IP:PORT source=.. hazard=..
+#          decision=.. code=..
+#   RESULT kernel=K case=agent-stop-MODE rc=.. stops=N attached=N progs=N
+# (events: the agent's bind events this case; the other fields are the first
+# one's; attached: bg_bind* programs on the cgroup; progs: bg_* programs
+# loaded)
+agent_cases() {
+	local AW CG
+	AW=$(mktemp -d /tmp/bindguard-agent.XXXXXX)
+	echo '{}' >"$AW/bg.json"
+	grep -q ' cgroup2 ' /proc/mounts || mount -t cgroup2 cgroup2 /sys/fs/cgroup ||
+		echo "INFO agent: mount -t cgroup2 failed"
+	CG=$(mktemp -d /sys/fs/cgroup/bindguard.XXXXXX) || CG=/sys/fs/cgroup
+	# jfield LINE KEY: the first "KEY": string (unquoted) or number in LINE
+	jfield() {
+		grep -oE "\"$2\":(\"[^\"]*\"|[0-9]+)" <<<"$1" | head -1 | sed 's/^"[^"]*"://; s/"//g'
+	}
+	attached() { "$BPFTOOL" cgroup show "$CG" 2>/dev/null | grep -c 'bg_bind'; }
+	progs() { "$BPFTOOL" prog show 2>/dev/null | grep -c ' name bg_'; }
+	binds() { grep -E '"action": *"bind"' "$AW/ev-$MODE.jsonl" 2>/dev/null; }
+	# agent_start MODE: the agent on $CG; true when it has attached
+	agent_start() {
+		local rc=running t0 i
+		MODE=$1
+		t0=$EPOCHREALTIME
+		"$TOOL" agent --cgroup "$CG" --mode "$MODE" --config "$AW/bg.json" --log "$AW/ev-$MODE.jsonl" \
+			2>"$AW/agent-$MODE.err" &
+		AGENT_PID=$!
+		for i in $(seq 1 1500); do
+			grep -q 'attached to' "$AW/agent-$MODE.err" && break
+			if ! kill -0 "$AGENT_PID" 2>/dev/null; then
+				wait "$AGENT_PID"
+				rc=$?
+				break
+			fi
+			[ "$i" != 1500 ] || rc=timeout
+			sleep 0.02
+		done
+		echo "RESULT kernel=$KREL case=agent-start-$MODE rc=$rc seconds=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')" \
+			"btf=$([ -r /sys/kernel/btf/vmlinux ] && echo yes || echo no)" \
+			"names_btf=$(grep -q CONFIG_DEBUG_INFO_BTF "$AW/agent-$MODE.err" && echo yes || echo no)" \
+			"attached=$(attached) progs=$(progs)"
+		sed "s/^/LOG agent-$MODE: /" "$AW/agent-$MODE.err"
+		[ "$rc" = running ] || { [ "$rc" != timeout ] || agent_stop; }
+		[ "$rc" = running ]
+	}
+	# agent_stop: SIGTERM, then what stays attached a second later
+	agent_stop() {
+		local rc
+		kill -TERM "$AGENT_PID"
+		wait "$AGENT_PID"
+		rc=$?
+		sleep 1
+		echo "RESULT kernel=$KREL case=agent-stop-$MODE rc=$rc" \
+			"stops=$(grep -cE '"action": *"stop"' "$AW/ev-$MODE.jsonl" 2>/dev/null)" \
+			"attached=$(attached) progs=$(progs)"
+	}
+	# agent_case NAME inside|outside PROGRAM ARGS...: the seed scenario with
+	# PROGRAM as B, in the cgroup or in this shell's
+	agent_case() {
+		local name=$1 where=$2 n0 b pid p ev n i
+		shift 2
+		WORK=$(mktemp -d "/tmp/bindguard-agent-$name.XXXXXX")
+		n0=$(binds | wc -l)
+		if ! seed_owner; then
+			echo "RESULT kernel=$KREL case=agent-$MODE-$name error=seed_owner"
+			stop_all
+			return
+		fi
+		if [ "$where" = inside ]; then
+			(
+				echo "$BASHPID" >"$CG/cgroup.procs"
+				exec "$@"
+			) >"$WORK/b.out" 2>&1 &
+		else
+			"$@" >"$WORK/b.out" 2>&1 &
+		fi
+		_bg_pids+=($!)
+		if ! wait_line "$WORK/b.out" '^(bound|connected|error) '; then
+			echo "RESULT kernel=$KREL case=agent-$MODE-$name error=b_no_report"
+			stop_all
+			return
+		fi
+		b=$(awk 'NR == 1 { print $1 == "error" ? $2 : $1 }' "$WORK/b.out")
+		pid=$(awk 'NR == 1 { print $1 == "error" ? $3 : $2 }' "$WORK/b.out")
+		p=$(probe)
+		# the agent reads its ring buffer at once: the event within 2 s, then
+		# a moment for a second one that should not come
+		for i in $(seq 1 100); do
+			[ "$(binds | wc -l)" -gt "$n0" ] && break
+			sleep 0.02
+		done
+		sleep 0.3
+		stop_all
+		n=$(($(binds | wc -l) - n0))
+		ev=$(binds | tail -n +"$((n0 + 1))" | head -1)
+		local epid
+		epid=$(jfield "$ev" pid)
+		echo "RESULT kernel=$KREL case=agent-$MODE-$name b=$b probe=$p events=$n" \
+			"pid=$([ -z "$epid" ] && echo none || { [ "$epid" = "$pid" ] && echo same || echo other; })" \
+			"addr=$(jfield "$ev" ip):$(jfield "$ev" port) source=$(jfield "$ev" source) hazard=$(jfield "$ev" hazard)" \
+			"decision=$(jfield "$ev" decision) code=$(jfield "$ev" code)"
+		[ -z "$ev" ] || echo "EVENT case=agent-$MODE-$name $(grep -o '"message": *"[^"]*"' <<<"$ev" | sed 's/^"message": *"//; s/"$//')"
+		rm -rf "$WORK"
+	}
+	if agent_start audit; then
+		agent_case go-listen inside "$GOB" listen 127.0.0.2 "$PORT"
+		agent_case c inside "$BINDER" 127.0.0.2 "$PORT"
+		agent_stop
+	fi
+	if [ -r /sys/kernel/btf/vmlinux ] && agent_start enforce; then
+		agent_case go-listen inside "$GOB" listen 127.0.0.2 "$PORT"
+		agent_case go-dial inside "$GOB" dial 127.0.0.2 "$PORT" 127.0.0.1:9000
+		agent_case go-listen6 inside "$GOB" listen ::1 "$PORT"
+		agent_case c inside "$BINDER" 127.0.0.2 "$PORT"
+		agent_case c-outside outside "$BINDER" 127.0.0.2 "$PORT"
+		agent_stop
+	fi
+	[ "$CG" = /sys/fs/cgroup ] || rmdir "$CG" 2>/dev/null
+	rm -rf "$AW"
+}
+if [ -n "${AGENT:-}" ]; then
+	agent_cases
+fi
 
 # The differential harness against this kernel: the regressions, then random
 # sequences. Each line is prefixed for run.sh.

@@ -5,10 +5,15 @@
 # (images.sh; a missing image is one "# skipped" line). Builds one busybox
 # initramfs per kernel carrying the shim, the actor, the bindguard tool,
 # tools/scenario.sh, tests/lib.sh, the conformance harness, bash, jq and
-# guest.sh, boots the kernels under QEMU/TCG two at a time (boot.sh) and
-# judges each guest's RESULT lines: the seed scenario, bindguard probe, the
-# regressions and random sequences. Prints "ok NAME" / "FAIL NAME" lines, a
-# conformance summary per kernel and, last, "N passed, N failed".
+# guest.sh, and, where make built it, the agent with bpftool and the static
+# Go and C binders of tests/agent; boots the kernels under QEMU/TCG two at a
+# time (boot.sh) and judges each guest's RESULT lines: the seed scenario,
+# bindguard probe, the agent (with BTF, on 6.1 and 6.12: the Go and C
+# binders logged in audit and refused in enforce inside a child cgroup,
+# untouched outside it, nothing attached after SIGTERM; without BTF, exit 8
+# naming CONFIG_DEBUG_INFO_BTF), the regressions and random sequences.
+# Prints "ok NAME" / "FAIL NAME" lines, a conformance summary per kernel and,
+# last, "N passed, N failed". No agent in the build: one "# skipped" line.
 #
 # BUILD_DIR (default build) is relative to the repository unless absolute;
 # run `make` first. Environment: BINDGUARD_KERNEL_CACHE (default
@@ -62,6 +67,35 @@ tree=(
 	"$root/tests/lib.sh" "$GUEST_ROOT/tests/lib.sh"
 	"$root/tests/conformance/regressions.txt" "$GUEST_ROOT/tests/conformance/regressions.txt"
 )
+# The agent (issue 15) in the same boots: build/bindguard-agent, bpftool,
+# and B of the seed scenario as programs the shim cannot see, a static Go
+# binder and a static C binder (tests/agent), built into $work. Without the
+# agent (make builds it only where it can) one "# skipped" line.
+agent_skip=""
+BPFTOOL=$(command -v bpftool || true)
+if [ ! -x "$B/bindguard-agent" ]; then
+	agent_skip="no $B/bindguard-agent (make builds it only where the kernel has BTF and libbpf-dev and bpftool are installed)"
+elif [ -z "$BPFTOOL" ] || [ "$(head -c 4 "$BPFTOOL" | tail -c 3)" != ELF ]; then
+	agent_skip="bpftool ${BPFTOOL:-not found}: not an ELF program the guest can run"
+else
+	need_cmd go golang-go
+	mkdir -p "$work/agent"
+	if (cd "$root/tests/agent/gob" && CGO_ENABLED=0 GOFLAGS=-mod=mod GOPROXY=off GOCACHE="$B/agent/go-cache" \
+		go build -o "$work/agent/gob" .) >"$work/agent/build.err" 2>&1 &&
+		gcc -static -O2 -Wall -Wextra -Werror -o "$work/agent/binder" "$root/tests/agent/binder.c" \
+			>>"$work/agent/build.err" 2>&1; then
+		tree+=(
+			"$B/bindguard-agent" "$GUEST_ROOT/build/bindguard-agent"
+			"$work/agent/gob" "$GUEST_ROOT/build/tests/agent/gob"
+			"$work/agent/binder" "$GUEST_ROOT/build/tests/agent/binder"
+			"$BPFTOOL" /usr/sbin/bpftool
+		)
+	else
+		sed 's/^/#   /' "$work/agent/build.err"
+		agent_skip="the static binders of tests/agent did not build (above)"
+		fail "agent/static-binders-built"
+	fi
+fi
 {
 	echo "#!/bin/bash"
 	printf 'GUEST_ROOT=%q\n' "$GUEST_ROOT"
@@ -70,6 +104,10 @@ tree=(
 		"$GUEST_ROOT/tests/lib.sh"
 	printf 'CONFORM=%q REGRESSIONS=%q CONFORM_SEED=%q CONFORM_SEQUENCES=%q CONFORM_STEPS=%q\n' \
 		"$GUEST_ROOT/build/conform" "$GUEST_ROOT/tests/conformance/regressions.txt" "$SEED" "$SEQUENCES" "$STEPS"
+	if [ -z "$agent_skip" ]; then
+		printf 'AGENT=%q GOB=%q BINDER=%q BPFTOOL=/usr/sbin/bpftool\n' "$GUEST_ROOT/build/bindguard-agent" \
+			"$GUEST_ROOT/build/tests/agent/gob" "$GUEST_ROOT/build/tests/agent/binder"
+	fi
 	cat "$here/guest.sh"
 } >"$work/run-tests.sh"
 chmod 0755 "$work/run-tests.sh"
@@ -115,6 +153,8 @@ refused=$("$here/initramfs.sh" "$work/refused.cpio.gz" --as /tmp/bindguard/run-t
 	refused=""
 check "initramfs/refuses-a-guest-path-under-tmp" yes \
 	"$(grep -q 'would be hidden' <<<"$refused" && [ ! -e "$work/refused.cpio.gz" ] && echo yes || echo "no: ${refused:-accepted}")"
+
+[ -z "$agent_skip" ] || echo "# skipped the agent in the guests: $agent_skip"
 
 # The kernels: Debian's (fetch.sh), then the prebuilt images (images.sh), in
 # version order. An image the stage cannot use is one "# skipped" line.
@@ -229,6 +269,49 @@ while read -r _ series rel ver vmlinuz dir; do
 	check "$k/probe/era-holds-the-release" yes "$(era_holds "$rel" "$from" "$to")"
 	check "$k/probe/shim-source" probe "$(value "$log" probe shim_source)"
 	check "$k/probe/shim-disagree" false "$(value "$log" probe shim_disagree)"
+	# bindguard agent: on a kernel with BTF (Debian's) it attaches bind4 and
+	# bind6 to the child cgroup; B there is logged (audit) or refused
+	# (enforce) and the probe tells whether the port was pinned; B outside is
+	# untouched and pins; SIGTERM leaves nothing attached. Without BTF (the
+	# images) it exits 8 naming CONFIG_DEBUG_INFO_BTF
+	if [ -n "$agent_skip" ]; then
+		:
+	elif [ "$ver" = image ]; then
+		check "$k/agent/no-btf/exit" 8 "$(value "$log" agent-start-audit rc)"
+		check "$k/agent/no-btf/names-CONFIG_DEBUG_INFO_BTF" yes "$(value "$log" agent-start-audit names_btf)"
+		check "$k/agent/no-btf/programs-loaded" 0 "$(value "$log" agent-start-audit progs)"
+		check "$k/agent/no-btf/attached" 0 "$(value "$log" agent-start-audit attached)"
+	else
+		refused=EPERM # bpf_set_retval (5.18+) makes it EADDRINUSE
+		[ "$(era_holds "$rel" 5.18 "")" != yes ] || refused=EADDRINUSE
+		for mode in audit enforce; do
+			check "$k/agent/$mode/started" running "$(value "$log" "agent-start-$mode" rc)"
+			check "$k/agent/$mode/attached-while-running" 2 "$(value "$log" "agent-start-$mode" attached)"
+		done
+		for c in audit-go-listen audit-c enforce-go-listen enforce-go-dial enforce-go-listen6 enforce-c; do
+			if [ "${c%%-*}" = audit ]; then
+				want_b=bound want_probe=EADDRNOTAVAIL want_ev="decision=log code="
+			else
+				want_b=$refused want_probe=ok want_ev="decision=block code=$refused"
+			fi
+			addr=127.0.0.2:40000
+			[ "$c" != enforce-go-listen6 ] || addr=::1:40000
+			check "$k/agent/$c/b" "$want_b" "$(value "$log" "agent-$c" b)"
+			check "$k/agent/$c/probe" "$want_probe" "$(value "$log" "agent-$c" probe)"
+			check "$k/agent/$c/event" \
+				"events=1 pid=same addr=$addr source=agent hazard=pin_halfclosed $want_ev" \
+				"$(grep -E "^RESULT .* case=agent-$c " "$log" | head -1 | sed -n 's/.* \(events=.*\)$/\1/p')"
+		done
+		check "$k/agent/enforce-c-outside/b" bound "$(value "$log" agent-enforce-c-outside b)"
+		check "$k/agent/enforce-c-outside/probe" EADDRNOTAVAIL "$(value "$log" agent-enforce-c-outside probe)"
+		check "$k/agent/enforce-c-outside/events" 0 "$(value "$log" agent-enforce-c-outside events)"
+		for mode in audit enforce; do
+			check "$k/agent/$mode/sigterm-exit" 0 "$(value "$log" "agent-stop-$mode" rc)"
+			check "$k/agent/$mode/stop-events" 1 "$(value "$log" "agent-stop-$mode" stops)"
+			check "$k/agent/$mode/attached-after-sigterm" 0 "$(value "$log" "agent-stop-$mode" attached)"
+			check "$k/agent/$mode/programs-after-sigterm" 0 "$(value "$log" "agent-stop-$mode" progs)"
+		done
+	fi
 	# the differential harness
 	grep -E '^CONF(REG)? ' "$log" | grep -vE '^CONFREG ok |^CONF +(minimal|sequence:)' | sed 's/^/#   /' || true
 	check "$k/conformance/regressions" "0 failed" "$(grep -E '^CONFREG [0-9]+ passed, [0-9]+ failed' "$log" | sed 's/.*passed, //')"
