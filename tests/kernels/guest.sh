@@ -129,10 +129,11 @@ echo "RESULT kernel=$KREL case=probe rc=$prc profile=$(pfield profile) era_from=
 # programs the shim cannot see: the static Go binder (net.ListenConfig on
 # 127.0.0.2 and [::1], net.Dialer{LocalAddr}) and the static C binder,
 # inside the cgroup, then the C binder outside it. bpftool shows what is
-# attached while the agent runs and after SIGTERM. Without kernel BTF the
-# agent must refuse to start: only agent-start and agent-stop are printed.
+# attached while the agent runs and after SIGTERM. The first enforce case's A
+# predates the agent (seeded from iter/tcp). Without kernel BTF the agent
+# must refuse to start: only the agent-start-audit line is printed.
 #   RESULT kernel=K case=agent-start-MODE rc=running|timeout|N seconds=S
-#          btf=yes|no names_btf=yes|no attached=N progs=N
+#          btf=yes|no names_btf=yes|no attached=N progs=N seeded=N
 #   RESULT kernel=K case=agent-MODE-NAME b=bound|connected|ERRNO probe=..
 #          events=N pid=same|other|none addr=IP:PORT source=.. hazard=..
 #          decision=.. code=..
@@ -175,7 +176,8 @@ agent_cases() {
 		echo "RESULT kernel=$KREL case=agent-start-$MODE rc=$rc seconds=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')" \
 			"btf=$([ -r /sys/kernel/btf/vmlinux ] && echo yes || echo no)" \
 			"names_btf=$(grep -q CONFIG_DEBUG_INFO_BTF "$AW/agent-$MODE.err" && echo yes || echo no)" \
-			"attached=$(attached) progs=$(progs)"
+			"attached=$(attached) progs=$(progs)" \
+			"seeded=$(sed -n 's/.*; \([0-9]*\) socket(s) seeded.*/\1/p' "$AW/agent-$MODE.err")"
 		sed "s/^/LOG agent-$MODE: /" "$AW/agent-$MODE.err"
 		[ "$rc" = running ] || { [ "$rc" != timeout ] || agent_stop; }
 		[ "$rc" = running ]
@@ -194,11 +196,12 @@ agent_cases() {
 	# agent_case NAME inside|outside PROGRAM ARGS...: the seed scenario with
 	# PROGRAM as B, in the cgroup or in this shell's
 	agent_case() {
-		local name=$1 where=$2 n0 b pid p ev n i
+		local name=$1 where=$2 n0 b pid p ev epid n i
 		shift 2
-		WORK=$(mktemp -d "/tmp/bindguard-agent-$name.XXXXXX")
 		n0=$(binds | wc -l)
-		if ! seed_owner; then
+		if [ -n "${SEEDED:-}" ]; then
+			WORK=$SEEDED SEEDED=""
+		elif ! { WORK=$(mktemp -d "/tmp/bindguard-agent-$name.XXXXXX") && seed_owner; }; then
 			echo "RESULT kernel=$KREL case=agent-$MODE-$name error=seed_owner"
 			stop_all
 			return
@@ -230,7 +233,6 @@ agent_cases() {
 		stop_all
 		n=$(($(binds | wc -l) - n0))
 		ev=$(binds | tail -n +"$((n0 + 1))" | head -1)
-		local epid
 		epid=$(jfield "$ev" pid)
 		echo "RESULT kernel=$KREL case=agent-$MODE-$name b=$b probe=$p events=$n" \
 			"pid=$([ -z "$epid" ] && echo none || { [ "$epid" = "$pid" ] && echo same || echo other; })" \
@@ -244,13 +246,21 @@ agent_cases() {
 		agent_case c inside "$BINDER" 127.0.0.2 "$PORT"
 		agent_stop
 	fi
-	if [ -r /sys/kernel/btf/vmlinux ] && agent_start enforce; then
-		agent_case go-listen inside "$GOB" listen 127.0.0.2 "$PORT"
-		agent_case go-dial inside "$GOB" dial 127.0.0.2 "$PORT" 127.0.0.1:9000
-		agent_case go-listen6 inside "$GOB" listen ::1 "$PORT"
-		agent_case c inside "$BINDER" 127.0.0.2 "$PORT"
-		agent_case c-outside outside "$BINDER" 127.0.0.2 "$PORT"
-		agent_stop
+	# the first enforce case's A is older than the agent: seeded (iter/tcp)
+	SEEDED=""
+	if [ -r /sys/kernel/btf/vmlinux ]; then
+		WORK=$(mktemp -d /tmp/bindguard-agent-go-listen.XXXXXX)
+		if seed_owner; then SEEDED=$WORK; fi
+		if agent_start enforce; then
+			agent_case go-listen inside "$GOB" listen 127.0.0.2 "$PORT"
+			agent_case go-dial inside "$GOB" dial 127.0.0.2 "$PORT" 127.0.0.1:9000
+			agent_case go-listen6 inside "$GOB" listen ::1 "$PORT"
+			agent_case c inside "$BINDER" 127.0.0.2 "$PORT"
+			agent_case c-outside outside "$BINDER" 127.0.0.2 "$PORT"
+			agent_stop
+		else
+			stop_all
+		fi
 	fi
 	[ "$CG" = /sys/fs/cgroup ] || rmdir "$CG" 2>/dev/null
 	rm -rf "$AW"

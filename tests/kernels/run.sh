@@ -288,6 +288,9 @@ while read -r _ series rel ver vmlinuz dir; do
 			check "$k/agent/$mode/started" running "$(value "$log" "agent-start-$mode" rc)"
 			check "$k/agent/$mode/attached-while-running" 2 "$(value "$log" "agent-start-$mode" attached)"
 		done
+		# A of the first enforce case predates the agent: iter/tcp found it
+		seeded=$(value "$log" agent-start-enforce seeded)
+		check "$k/agent/enforce/seeded-from-iter-tcp" yes "$([ "${seeded:-0}" -ge 1 ] && echo yes || echo "no: ${seeded:-nothing}")"
 		for c in audit-go-listen audit-c enforce-go-listen enforce-go-dial enforce-go-listen6 enforce-c; do
 			if [ "${c%%-*}" = audit ]; then
 				want_b=bound want_probe=EADDRNOTAVAIL want_ev="decision=log code="
