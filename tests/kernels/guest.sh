@@ -234,8 +234,14 @@ agent_cases() {
 		n=$(($(binds | wc -l) - n0))
 		ev=$(binds | tail -n +"$((n0 + 1))" | head -1)
 		epid=$(jfield "$ev" pid)
-		echo "RESULT kernel=$KREL case=agent-$MODE-$name b=$b probe=$p events=$n" \
-			"pid=$([ -z "$epid" ] && echo none || { [ "$epid" = "$pid" ] && echo same || echo other; })" \
+		if [ -z "$epid" ]; then
+			epid=none
+		elif [ "$epid" = "$pid" ]; then
+			epid=same
+		else
+			epid=other
+		fi
+		echo "RESULT kernel=$KREL case=agent-$MODE-$name b=$b probe=$p events=$n pid=$epid" \
 			"addr=$(jfield "$ev" ip):$(jfield "$ev" port) source=$(jfield "$ev" source) hazard=$(jfield "$ev" hazard)" \
 			"decision=$(jfield "$ev" decision) code=$(jfield "$ev" code)"
 		[ -z "$ev" ] || echo "EVENT case=agent-$MODE-$name $(grep -o '"message": *"[^"]*"' <<<"$ev" | sed 's/^"message": *"//; s/"$//')"
