@@ -140,7 +140,7 @@ echo "RESULT kernel=$KREL case=probe rc=$prc profile=$(pfield profile) era_from=
 #   RESULT kernel=K case=agent-stop-MODE rc=.. stops=N attached=N progs=N
 # (events: the agent's bind events this case; the other fields are the first
 # one's; attached: bg_bind* programs on the cgroup; progs: bg_* programs
-# loaded)
+# loaded; seeded: bindguard.counters.seeded of the start event)
 agent_cases() {
 	local AW CG
 	AW=$(mktemp -d /tmp/bindguard-agent.XXXXXX)
@@ -177,7 +177,7 @@ agent_cases() {
 			"btf=$([ -r /sys/kernel/btf/vmlinux ] && echo yes || echo no)" \
 			"names_btf=$(grep -q CONFIG_DEBUG_INFO_BTF "$AW/agent-$MODE.err" && echo yes || echo no)" \
 			"attached=$(attached) progs=$(progs)" \
-			"seeded=$(sed -n 's/.*; \([0-9]*\) socket(s) seeded.*/\1/p' "$AW/agent-$MODE.err")"
+			"seeded=$(jfield "$(grep -E '"action": *"start"' "$AW/ev-$MODE.jsonl" 2>/dev/null)" seeded)"
 		sed "s/^/LOG agent-$MODE: /" "$AW/agent-$MODE.err"
 		[ "$rc" = running ] || { [ "$rc" != timeout ] || agent_stop; }
 		[ "$rc" = running ]
