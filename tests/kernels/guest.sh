@@ -272,7 +272,9 @@ agent_cases() {
 	rm -rf "$AW"
 }
 if [ -n "${AGENT:-}" ]; then
+	t=$EPOCHREALTIME
 	agent_cases
+	echo "INFO agent cases took $(awk -v a="$t" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }') s"
 fi
 
 # The differential harness against this kernel: the regressions, then random
