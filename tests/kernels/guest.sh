@@ -148,13 +148,23 @@ agent_cases() {
 	grep -q ' cgroup2 ' /proc/mounts || mount -t cgroup2 cgroup2 /sys/fs/cgroup ||
 		echo "INFO agent: mount -t cgroup2 failed"
 	CG=$(mktemp -d /sys/fs/cgroup/bindguard.XXXXXX) || CG=/sys/fs/cgroup
-	# jfield LINE KEY: the first "KEY": string (unquoted) or number in LINE
+	# jfield LINE KEY: REPLY, the first "KEY": string (unquoted) or number in
+	# LINE (bash alone: every fork costs under TCG)
 	jfield() {
-		grep -oE "\"$2\":(\"[^\"]*\"|[0-9]+)" <<<"$1" | head -1 | sed 's/^"[^"]*"://; s/"//g'
+		local re="\"$2\": *(\"([^\"]*)\"|([0-9]+))"
+		REPLY=""
+		if [[ $1 =~ $re ]]; then REPLY=${BASH_REMATCH[2]}${BASH_REMATCH[3]}; fi
 	}
 	attached() { "$BPFTOOL" cgroup show "$CG" 2>/dev/null | grep -c 'bg_bind'; }
 	progs() { "$BPFTOOL" prog show 2>/dev/null | grep -c ' name bg_'; }
-	binds() { grep -E '"action": *"bind"' "$AW/ev-$MODE.jsonl" 2>/dev/null; }
+	# events ACTION [N]: the agent's ACTION events, the count or the Nth one
+	events() {
+		if [ -z "${2:-}" ]; then
+			grep -cE "\"action\": *\"$1\"" "$AW/ev-$MODE.jsonl" 2>/dev/null
+		else
+			grep -E "\"action\": *\"$1\"" "$AW/ev-$MODE.jsonl" 2>/dev/null | sed -n "$2p"
+		fi
+	}
 	# agent_start MODE: the agent on $CG; true when it has attached
 	agent_start() {
 		local rc=running t0 i
@@ -177,7 +187,7 @@ agent_cases() {
 			"btf=$([ -r /sys/kernel/btf/vmlinux ] && echo yes || echo no)" \
 			"names_btf=$(grep -q CONFIG_DEBUG_INFO_BTF "$AW/agent-$MODE.err" && echo yes || echo no)" \
 			"attached=$(attached) progs=$(progs)" \
-			"seeded=$(jfield "$(grep -E '"action": *"start"' "$AW/ev-$MODE.jsonl" 2>/dev/null)" seeded)"
+			"seeded=$(jfield "$(events start 1)" seeded && echo "$REPLY")"
 		sed "s/^/LOG agent-$MODE: /" "$AW/agent-$MODE.err"
 		[ "$rc" = running ] || { [ "$rc" != timeout ] || agent_stop; }
 		[ "$rc" = running ]
@@ -190,15 +200,15 @@ agent_cases() {
 		rc=$?
 		sleep 1
 		echo "RESULT kernel=$KREL case=agent-stop-$MODE rc=$rc" \
-			"stops=$(grep -cE '"action": *"stop"' "$AW/ev-$MODE.jsonl" 2>/dev/null)" \
+			"stops=$(events stop)" \
 			"attached=$(attached) progs=$(progs)"
 	}
 	# agent_case NAME inside|outside PROGRAM ARGS...: the seed scenario with
 	# PROGRAM as B, in the cgroup or in this shell's
 	agent_case() {
-		local name=$1 where=$2 n0 b pid p ev epid n i
+		local name=$1 where=$2 n0 b pid p ev epid n f line t
 		shift 2
-		n0=$(binds | wc -l)
+		n0=$(events bind)
 		if [ -n "${SEEDED:-}" ]; then
 			WORK=$SEEDED SEEDED=""
 		elif ! { WORK=$(mktemp -d "/tmp/bindguard-agent-$name.XXXXXX") && seed_owner; }; then
@@ -223,28 +233,35 @@ agent_cases() {
 		b=$(awk 'NR == 1 { print $1 == "error" ? $2 : $1 }' "$WORK/b.out")
 		pid=$(awk 'NR == 1 { print $1 == "error" ? $3 : $2 }' "$WORK/b.out")
 		p=$(probe)
-		# the agent reads its ring buffer at once: the event within 2 s, then
-		# a moment for a second one that should not come
-		for i in $(seq 1 100); do
-			[ "$(binds | wc -l)" -gt "$n0" ] && break
+		# the agent reads its ring buffer at once: the event within 1 s (none
+		# from outside), then a moment for a second one that should not come
+		t=${EPOCHREALTIME/./}
+		while [ "$(events bind)" -le "$n0" ] && [ $((${EPOCHREALTIME/./} - t)) -lt 1000000 ]; do
 			sleep 0.02
 		done
 		sleep 0.3
 		stop_all
-		n=$(($(binds | wc -l) - n0))
-		ev=$(binds | tail -n +"$((n0 + 1))" | head -1)
-		epid=$(jfield "$ev" pid)
-		if [ -z "$epid" ]; then
+		n=$(($(events bind) - n0))
+		ev=$(events bind $((n0 + 1)))
+		jfield "$ev" pid
+		if [ -z "$REPLY" ]; then
 			epid=none
-		elif [ "$epid" = "$pid" ]; then
+		elif [ "$REPLY" = "$pid" ]; then
 			epid=same
 		else
 			epid=other
 		fi
-		echo "RESULT kernel=$KREL case=agent-$MODE-$name b=$b probe=$p events=$n pid=$epid" \
-			"addr=$(jfield "$ev" ip):$(jfield "$ev" port) source=$(jfield "$ev" source) hazard=$(jfield "$ev" hazard)" \
-			"decision=$(jfield "$ev" decision) code=$(jfield "$ev" code)"
-		[ -z "$ev" ] || echo "EVENT case=agent-$MODE-$name $(grep -o '"message": *"[^"]*"' <<<"$ev" | sed 's/^"message": *"//; s/"$//')"
+		jfield "$ev" ip
+		line="RESULT kernel=$KREL case=agent-$MODE-$name b=$b probe=$p events=$n pid=$epid addr=$REPLY"
+		jfield "$ev" port
+		line+=":$REPLY"
+		for f in source hazard decision code; do
+			jfield "$ev" $f
+			line+=" $f=$REPLY"
+		done
+		echo "$line"
+		jfield "$ev" message
+		[ -z "$ev" ] || echo "EVENT case=agent-$MODE-$name $REPLY"
 		rm -rf "$WORK"
 	}
 	if agent_start audit; then
