@@ -273,10 +273,14 @@ while read -r _ series rel ver vmlinuz dir; do
 	# bind6 to the child cgroup; B there is logged (audit) or refused
 	# (enforce) and the probe tells whether the port was pinned; B outside is
 	# untouched and pins; SIGTERM leaves nothing attached. Without BTF (the
-	# images) it exits 8 naming CONFIG_DEBUG_INFO_BTF
+	# images: image.config turns it off) it exits 8 naming
+	# CONFIG_DEBUG_INFO_BTF
+	btf=yes
+	[ "$ver" != image ] || grep -q '^CONFIG_DEBUG_INFO_BTF=y' "$dir/config" 2>/dev/null || btf=no
+	[ -n "$agent_skip" ] || check "$k/agent/kernel-btf" "$btf" "$(value "$log" agent-start-audit btf)"
 	if [ -n "$agent_skip" ]; then
-		:
-	elif [ "$ver" = image ]; then
+		: # said once, above
+	elif [ "$btf" = no ]; then
 		check "$k/agent/no-btf/exit" 8 "$(value "$log" agent-start-audit rc)"
 		check "$k/agent/no-btf/names-CONFIG_DEBUG_INFO_BTF" yes "$(value "$log" agent-start-audit names_btf)"
 		check "$k/agent/no-btf/programs-loaded" 0 "$(value "$log" agent-start-audit progs)"
