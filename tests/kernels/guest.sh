@@ -133,14 +133,16 @@ echo "RESULT kernel=$KREL case=probe rc=$prc profile=$(pfield profile) era_from=
 # predates the agent (seeded from iter/tcp). Without kernel BTF the agent
 # must refuse to start: only the agent-start-audit line is printed.
 #   RESULT kernel=K case=agent-start-MODE rc=running|timeout|N seconds=S
-#          btf=yes|no names_btf=yes|no attached=N progs=N seeded=N
+#          btf=yes|no names_btf=yes|no attached=none|TYPE,.. progs=N seeded=N
 #   RESULT kernel=K case=agent-MODE-NAME b=bound|connected|ERRNO probe=..
 #          events=N pid=same|other|none addr=IP:PORT source=.. hazard=..
 #          decision=.. code=..
-#   RESULT kernel=K case=agent-stop-MODE rc=.. stops=N attached=N progs=N
+#   RESULT kernel=K case=agent-stop-MODE rc=.. stops=N attached=none|TYPE,..
+#          progs=N
 # (events: the agent's bind events this case; the other fields are the first
-# one's; attached: bg_bind* programs on the cgroup; progs: bg_* programs
-# loaded; seeded: bindguard.counters.seeded of the start event)
+# one's; attached: the attach types of the bg_* programs on the cgroup;
+# progs: bg_* programs loaded; seeded: bindguard.counters.seeded of the
+# start event)
 agent_cases() {
 	local AW CG
 	AW=$(mktemp -d /tmp/bindguard-agent.XXXXXX)
@@ -155,7 +157,14 @@ agent_cases() {
 		REPLY=""
 		if [[ $1 =~ $re ]]; then REPLY=${BASH_REMATCH[2]}${BASH_REMATCH[3]}; fi
 	}
-	attached() { "$BPFTOOL" cgroup show "$CG" 2>/dev/null | grep -c 'bg_bind'; }
+	# attached: the attach types of bindguard's programs on $CG (bpftool's
+	# rows: ID, attach type, [flags,] name), "none" when there are none
+	attached() {
+		local t
+		t=$("$BPFTOOL" cgroup show "$CG" 2>/dev/null | awk '$NF ~ /^bg_/ { print $2 }' | sort | tr '\n' ',')
+		t=${t%,}
+		echo "${t:-none}"
+	}
 	progs() { "$BPFTOOL" prog show 2>/dev/null | grep -c ' name bg_'; }
 	# events ACTION [N]: the agent's ACTION events, the count or the Nth one
 	events() {
