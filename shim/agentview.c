@@ -22,13 +22,6 @@ static atomic_bool looking;
 static uint64_t beat_seen, beat_since_ms; /* the heartbeat, and since when (the looker's) */
 static unsigned maps;			  /* mappings made, never unmapped */
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static uint32_t my_netns(void)
 {
 	struct stat st;
@@ -107,7 +100,7 @@ static void look(uint64_t now)
 
 enum bg_agent_says bg_agentview_port(uint16_t port)
 {
-	uint64_t now = now_ms();
+	uint64_t now = bg_coarse_ms();
 	if (now >= atomic_load_explicit(&next_look_ms, memory_order_relaxed)) {
 		bool idle = false;
 		if (atomic_compare_exchange_strong(&looking, &idle, true)) {

@@ -15,6 +15,7 @@
 #include "kernel.h"
 #include "merge.h"
 #include "policy.h"
+#include "sys.h"
 
 void bg_judge_event(struct bg_bind_event *e, const char *action, int fd, const struct bg_sk *c,
 		    uint16_t port)
@@ -33,17 +34,10 @@ void bg_judge_event(struct bg_bind_event *e, const char *action, int fd, const s
 /* When a kernel-chosen port last got the exact query (CLOCK_MONOTONIC_COARSE ms). */
 static _Atomic uint64_t auto_queried_ms;
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* May a kernel-chosen port have its exact query now? Once per interval. */
 static bool auto_query_allowed(void)
 {
-	uint64_t now = now_ms(),
+	uint64_t now = bg_coarse_ms(),
 		 last = atomic_load_explicit(&auto_queried_ms, memory_order_relaxed);
 	if (last && now - last < BG_SNAPSHOT_TTL_MS)
 		return false;
@@ -235,7 +229,7 @@ static bool repetitive(const struct bg_bind_event *e)
  * stands for besides itself. */
 static bool repeat_allowed(struct bg_bind_event *e)
 {
-	uint64_t sec = now_ms() / 1000;
+	uint64_t sec = bg_coarse_ms() / 1000;
 	uint64_t was = atomic_load_explicit(&repeats.second, memory_order_relaxed);
 	if (was != sec && atomic_compare_exchange_strong(&repeats.second, &was, sec))
 		atomic_store(&repeats.written, 0);

@@ -13,6 +13,7 @@
 
 #include "agentview.h"
 #include "merge.h"
+#include "sys.h"
 
 /* ---- the exact query: every socket on one port ------------------------------- */
 
@@ -114,13 +115,6 @@ static struct scratch *scratch;
 static atomic_int published = -1; /* index into snaps, -1: none yet */
 static atomic_bool taking;	  /* one thread takes a snapshot at a time */
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static void set_bit(uint64_t *map, uint16_t port)
 {
 	map[port / 64] |= 1ull << (port % 64);
@@ -166,7 +160,7 @@ static void take(struct bg_port_range r)
 	}
 	atomic_store_explicit(&s->range, n < 0 ? 0 : (uint32_t)r.low << 16 | r.high,
 			      memory_order_relaxed);
-	atomic_store_explicit(&s->taken_ms, now_ms(), memory_order_relaxed);
+	atomic_store_explicit(&s->taken_ms, bg_coarse_ms(), memory_order_relaxed);
 	atomic_fetch_add_explicit(&s->gen, 1, memory_order_release); /* even: done */
 	atomic_store_explicit(&published, idx, memory_order_release);
 }
@@ -214,7 +208,7 @@ enum bg_snapshot_says bg_snapshot_port(uint16_t port, bool *from_agent)
 	*from_agent = a != BG_AGENT_NONE;
 	if (*from_agent)
 		return of_agent[a];
-	uint64_t now = now_ms();
+	uint64_t now = bg_coarse_ms();
 	enum bg_snapshot_says says = read_port(port, now);
 	if (says != BG_SNAP_UNKNOWN || !due(now))
 		return says;
@@ -222,10 +216,10 @@ enum bg_snapshot_says bg_snapshot_port(uint16_t port, bool *from_agent)
 	if (!atomic_compare_exchange_strong(&taking, &idle, true))
 		return BG_SNAP_UNKNOWN; /* another thread is taking it */
 	struct bg_port_range r = bg_kernel_port_range();
-	if (due(now_ms()))
+	if (due(bg_coarse_ms()))
 		take(r);
 	atomic_store(&taking, false);
-	return read_port(port, now_ms());
+	return read_port(port, bg_coarse_ms());
 }
 
 void bg_snapshot_forget(bool child)

@@ -8,8 +8,10 @@
 #ifndef BG_SYS_H
 #define BG_SYS_H
 
+#include <stdint.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "sanitizer.h"
@@ -37,6 +39,15 @@ static inline int bg_sys_close(int fd)
 	__sanitizer_syscall_pre_close(fd);
 #endif
 	return (int)syscall(SYS_close, fd);
+}
+
+/* CLOCK_MONOTONIC_COARSE in ms (the vDSO: no system call), for the
+ * shim's once-a-while decisions (snapshot age, page checks, query pacing). */
+static inline uint64_t bg_coarse_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 #endif
